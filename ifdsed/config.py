@@ -1,0 +1,180 @@
+"""Typed, validated access to params.yaml.
+
+Every stage calls `load_params()`. The whole file is checked at once, before any work starts: a wrong type,
+an out-of-range value or a misspelt key raises `ParamsError`, whose message names the key, for example
+``params.yaml: synth.train_clips: Input should be greater than 0 (got -3)``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DCASE_CLASSES = (
+    "Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog", "Electric_shaver_toothbrush",
+    "Frying", "Running_water", "Speech", "Vacuum_cleaner",
+)
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing, unreadable or invalid; the message names the key."""
+
+
+def _ordered(pair: tuple[float, float]) -> tuple[float, float]:
+    if pair[0] > pair[1]:
+        raise ValueError(f"the lower bound {pair[0]} is above the upper bound {pair[1]}")
+    return pair
+
+
+Range = Annotated[tuple[float, float], Field(strict=False), AfterValidator(_ordered)]  # a YAML list [low, high]
+
+
+class Section(BaseModel):
+    """A params.yaml section: unknown keys are errors, types are strict enough to catch '10' for 10.0."""
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class DataParams(Section):
+    source: Literal["embedded", "real"] = "embedded"
+    sample_rate: int = Field(16000, ge=8000, le=96000)
+    clip_duration: float = Field(10.0, gt=0, le=60)
+
+
+class SoundbankParams(Section):
+    seed: int = Field(0, ge=0)
+    clips_per_class: int = Field(24, ge=2)
+    backgrounds: int = Field(8, ge=2)
+    background_duration: float = Field(12.0, gt=0)
+
+
+class RealParams(Section):
+    soundbank: str = ""
+    dcase2018: str = ""
+    weak_tsv: str = "metadata/train/weak.tsv"
+    weak_audio: str = "audio/train/weak"
+    validation_tsv: str = "metadata/validation/test_dcase2018.tsv"
+    validation_audio: str = "audio/validation"
+    test_tsv: str = "metadata/validation/eval_dcase2018.tsv"
+    test_audio: str = "audio/validation"
+    max_missing_fraction: float = Field(0.2, ge=0, le=1)
+
+
+class SynthParams(Section):
+    seed: int = Field(42, ge=0)
+    train_clips: int = Field(400, gt=0)
+    test_clips: int = Field(100, gt=0)
+    ref_db: float = Field(-50, ge=-80, le=0)
+    snr_db: Range = (6.0, 30.0)
+    pitch_shift: float = Field(3.0, ge=0, le=12)
+    max_events: int = Field(4, ge=1, le=20)
+    max_polyphony: int = Field(2, ge=1, le=5)
+    min_event_duration: float = Field(0.25, gt=0)
+    min_gap: float = Field(0.15, ge=0)
+    workers: int = Field(2, ge=1, le=64)
+
+
+class RealworldParams(Section):
+    seed: int = Field(7, ge=0)
+    weak_clips: int = Field(300, gt=0)
+    validation_clips: int = Field(100, gt=0)
+    test_clips: int = Field(200, gt=0)
+    snr_db: Range = (0.0, 20.0)
+    rt60: Range = (0.2, 0.8)
+    direct_to_reverb_db: Range = (-3.0, 9.0)
+    noise_floor_db: Range = (-65.0, -45.0)
+    level_db: Range = (-32.0, -18.0)
+    compression: Range = (1.0, 4.0)
+    workers: int = Field(2, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _physical(self) -> "RealworldParams":
+        if self.rt60[0] <= 0:
+            raise ValueError("rt60 must be positive seconds")
+        if self.compression[0] < 1:
+            raise ValueError("compression is a ratio >= 1")
+        if self.level_db[1] > 0 or self.noise_floor_db[1] > 0:
+            raise ValueError("level_db and noise_floor_db are dBFS, at most 0")
+        return self
+
+
+class FeaturesParams(Section):
+    """Log-mel extraction. The default is sized for a CPU; Lin et al.'s settings are sample_rate 44100,
+    n_fft 2048, window 0.04, hop 0.02, n_mels 64 (500 frames per 10 s clip)."""
+    sample_rate: int = Field(16000, ge=8000, le=96000)
+    n_fft: int = Field(1024, ge=64, le=16384)
+    window: float = Field(0.04, gt=0, le=1)      # s
+    hop: float = Field(0.04, gt=0, le=1)         # s
+    n_mels: int = Field(64, ge=8, le=512)
+    fmin: float = Field(0.0, ge=0)
+    fmax: float = Field(8000.0, gt=0)
+    log_offset: float = Field(1e-8, gt=0)
+    workers: int = Field(2, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FeaturesParams":
+        if self.fmax > self.sample_rate / 2:
+            raise ValueError(f"fmax {self.fmax} is above the Nyquist frequency {self.sample_rate / 2}")
+        if self.fmin >= self.fmax:
+            raise ValueError(f"fmin {self.fmin} is not below fmax {self.fmax}")
+        if round(self.window * self.sample_rate) > self.n_fft:
+            raise ValueError(f"window {self.window} s is longer than n_fft {self.n_fft} samples")
+        return self
+
+
+class Params(Section):
+    classes: Annotated[tuple[str, ...], Field(strict=False)] = DCASE_CLASSES
+    data: DataParams = DataParams()
+    soundbank: SoundbankParams = SoundbankParams()
+    real: RealParams = RealParams()
+    synth: SynthParams = SynthParams()
+    realworld: RealworldParams = RealworldParams()
+    features: FeaturesParams = FeaturesParams()
+
+    @model_validator(mode="after")
+    def _classes(self) -> "Params":
+        if not self.classes:
+            raise ValueError("classes: the class list is empty")
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError("classes: the class list has duplicates")
+        if self.data.source == "real" and not (self.real.soundbank and self.real.dcase2018):
+            raise ValueError("data.source is 'real' but real.soundbank or real.dcase2018 is empty")
+        return self
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        got = "" if isinstance(item.get("input"), dict) or "input" not in item else f" (got {item['input']!r})"
+        if item["type"] == "extra_forbidden":
+            message, got = "unknown key (misspelt?)", ""
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: {key + ': ' if key else ''}{message}{got}")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict, source: str = "params.yaml") -> Params:
+    """Validate an already-loaded params mapping."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        raise ParamsError(_format_errors(error, source)) from None
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> Params:
+    """Read and validate params.yaml (the file in the working directory by default)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found (run from the project root)") from None
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML: {error}") from None
+    return parse_params(raw or {}, str(path))
