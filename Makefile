@@ -22,10 +22,10 @@ $(STAMP): pyproject.toml Makefile scripts/system-deps.sh
 	touch $(STAMP)
 
 repro: $(STAMP)
-	$(VENV)/bin/dvc repro
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" dvc repro
 
 test: $(STAMP)
-	$(PY) -m pytest
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" python -m pytest
 
 clean-venv:
 	rm -rf $(VENV)

@@ -82,6 +82,8 @@ class RealworldParams(Section):
     weak_clips: int = Field(300, gt=0)
     validation_clips: int = Field(100, gt=0)
     test_clips: int = Field(200, gt=0)
+    max_polyphony: int = Field(3, ge=1, le=5)
+    min_gap: float = Field(0.15, ge=0)
     snr_db: Range = (0.0, 20.0)
     rt60: Range = (0.2, 0.8)
     direct_to_reverb_db: Range = (-3.0, 9.0)

@@ -1,0 +1,87 @@
+"""The simulated real-world domain: weak training, validation and test sets that stand in for DCASE 2018.
+
+Clips are planned from the DCASE 2018 label statistics (ifdsed/data/dcase2018_stats.json: tag sets with their
+co-occurrence, events per tagged class, event durations), mixed by Scaper from the sound bank's realworld
+partition (sources never used by the synthetic domain) and then recorded through the acoustic chain of
+ifdsed.acoustics, so the two domains differ in sources, label statistics and acoustics.
+
+The weak set exposes its clip tags only (tags.tsv); its timestamps go to `hidden_dir`, for analysis alone.
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ifdsed.acoustics import record_with_seed
+from ifdsed.config import Params, RealworldParams
+from ifdsed.dcase_stats import load_stats, sample_clip_labels
+from ifdsed.planning import ClipPlan, PlannedEvent, choose_background, clip_rng, place_events
+from ifdsed.render import ClipJob, MixSettings, render_set, write_set_tables
+
+REALWORLD_SETS = ("weak", "validation", "test")  # also the keys of the statistics file
+
+
+def choose_long_enough_source(foregrounds: pd.DataFrame, label: str, duration: float,
+                              rng: np.random.Generator) -> tuple[str, float]:
+    """A random source of `label` lasting at least `duration`, or the longest there is."""
+    candidates = foregrounds[foregrounds["label"] == label]
+    if candidates.empty:
+        raise ValueError(f"the soundbank's realworld partition has no source audio for class {label!r}")
+    long_enough = candidates[candidates["duration"] >= duration]
+    if long_enough.empty:
+        long_enough = candidates[candidates["duration"] == candidates["duration"].max()]
+    row = long_enough.iloc[int(rng.integers(len(long_enough)))]
+    return str(row["file"]), float(row["duration"])
+
+
+def plan_realworld_clip(name: str, rng: np.random.Generator, foregrounds: pd.DataFrame,
+                        backgrounds: pd.DataFrame, set_stats: dict, pooled_stats: dict,
+                        realworld: RealworldParams, clip_duration: float) -> ClipPlan:
+    background = choose_background(backgrounds, rng, clip_duration)
+    requests = sample_clip_labels(set_stats, pooled_stats, rng, clip_duration, min_duration=0.25)
+    labels, files, durations, source_times = [], [], [], []
+    for label, wanted in requests:
+        file, source_duration = choose_long_enough_source(foregrounds, label, wanted, rng)
+        duration = float(np.floor(min(wanted, source_duration) * 1000) / 1000)
+        labels.append(label)
+        files.append(file)
+        durations.append(duration)
+        source_times.append(round(float(rng.uniform(0, max(0.0, source_duration - duration - 0.001))), 3))
+    snrs = rng.uniform(*realworld.snr_db, size=len(labels)).round(2)
+    placed = place_events(durations, labels, rng, clip_duration, realworld.max_polyphony, realworld.min_gap)
+    events = tuple(PlannedEvent(labels[i], files[i], source_times[i], onset, durations[i], float(snrs[i]), 0.0)
+                   for i, onset in placed)
+    return ClipPlan(name, background, events)
+
+
+def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: str, out_root: Path,
+                  hidden_dir: Path) -> dict:
+    """Render the weak, validation and test sets into out_root/<set>; returns counts per set."""
+    realworld, clip_duration = params.realworld, params.data.clip_duration
+    stats = load_stats()
+    foregrounds = sources[sources["role"] == "foreground"]
+    backgrounds = sources[sources["role"] == "background"]
+    mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, ref_db=-40.0)
+    recorder = partial(record_with_seed, sample_rate=params.data.sample_rate, params=realworld)
+    sizes = {"weak": realworld.weak_clips, "validation": realworld.validation_clips, "test": realworld.test_clips}
+    summary = {}
+    for set_index, set_name in enumerate(REALWORLD_SETS):
+        set_dir = out_root / set_name
+        jobs = []
+        for clip_index in range(sizes[set_name]):
+            rng = clip_rng(realworld.seed, set_index, clip_index)
+            plan = plan_realworld_clip(f"rw_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
+                                       stats["sets"][set_name], stats["strong_pooled"], realworld,
+                                       clip_duration)
+            seed = int(rng.integers(2**31 - 1))
+            jobs.append(ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), None, recorder))
+        events = render_set(jobs, realworld.workers, f"real-world {set_name}")
+        weak = set_name == "weak"
+        write_set_tables(set_dir, [f"{job.plan.name}.wav" for job in jobs], events, clip_duration,
+                         expose_events=not weak,
+                         hidden_events_path=hidden_dir / f"{set_name}_events.tsv" if weak else None)
+        summary[set_name] = {"clips": len(jobs), "events": len(events)}
+    return summary

@@ -1,0 +1,69 @@
+"""The synthetic domain: strong-labelled soundscapes in the DCASE 2020/2021 recipe.
+
+Per clip: a background bed at ref_db LUFS, 1..max_events foreground events of uniformly drawn classes, each
+the whole of a source file (cut to the clip length when longer), SNR uniform in snr_db, pitch shift uniform in
+[-pitch_shift, pitch_shift] semitones, at most max_polyphony events at once, events shorter than
+min_event_duration dropped, events of one class at least min_gap apart.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ifdsed.config import Params, SynthParams
+from ifdsed.planning import (ClipPlan, PlannedEvent, choose_background, choose_source, clip_rng,
+                             place_events)
+from ifdsed.render import ClipJob, MixSettings, render_set, write_set_tables
+
+SYNTHETIC_SETS = ("train", "test")  # index in this tuple seeds the set's random stream
+
+
+def plan_synthetic_clip(name: str, rng: np.random.Generator, foregrounds: pd.DataFrame,
+                        backgrounds: pd.DataFrame, classes: tuple[str, ...], synth: SynthParams,
+                        clip_duration: float) -> ClipPlan:
+    """Draw one clip's background and events (all random choices come from rng)."""
+    background = choose_background(backgrounds, rng, clip_duration)
+    n_events = int(rng.integers(1, synth.max_events + 1))
+    labels, files, durations, source_times = [], [], [], []
+    for label in rng.choice(classes, size=n_events):
+        file, source_duration = choose_source(foregrounds, str(label), rng)
+        duration = float(np.floor(min(source_duration, clip_duration) * 1000) / 1000)
+        if duration < synth.min_event_duration:
+            continue
+        labels.append(str(label))
+        files.append(file)
+        durations.append(duration)
+        source_times.append(round(float(rng.uniform(0, max(0.0, source_duration - duration - 0.001))), 3))
+    snrs = rng.uniform(*synth.snr_db, size=len(labels)).round(2)
+    pitches = rng.uniform(-synth.pitch_shift, synth.pitch_shift, size=len(labels)).round(2)
+    placed = place_events(durations, labels, rng, clip_duration, synth.max_polyphony, synth.min_gap)
+    events = tuple(PlannedEvent(labels[i], files[i], source_times[i], onset, durations[i], float(snrs[i]),
+                                float(pitches[i])) for i, onset in placed)
+    return ClipPlan(name, background, events)
+
+
+def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: str, out_root: Path) -> dict:
+    """Render the synthetic train and test sets into out_root/{train,test}; returns counts per set.
+
+    `sources` has columns role, label, file, duration (file usable as a path from the working directory)."""
+    synth, clip_duration = params.synth, params.data.clip_duration
+    foregrounds = sources[sources["role"] == "foreground"]
+    backgrounds = sources[sources["role"] == "background"]
+    mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, synth.ref_db)
+    summary = {}
+    for set_index, set_name in enumerate(SYNTHETIC_SETS):
+        n_clips = synth.train_clips if set_name == "train" else synth.test_clips
+        set_dir = out_root / set_name
+        jobs = []
+        for clip_index in range(n_clips):
+            rng = clip_rng(synth.seed, set_index, clip_index)
+            plan = plan_synthetic_clip(f"syn_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
+                                       params.classes, synth, clip_duration)
+            seed = int(rng.integers(2**31 - 1))
+            jobs.append(ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), str(set_dir / "jams")))
+        events = render_set(jobs, synth.workers, f"synthetic {set_name}")
+        write_set_tables(set_dir, [f"{job.plan.name}.wav" for job in jobs], events, clip_duration)
+        summary[set_name] = {"clips": n_clips, "events": len(events)}
+    return summary

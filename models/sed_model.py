@@ -1,0 +1,83 @@
+"""The full model of the paper (Fig. 1): a shared encoder and up to three branches.
+
+    features [B, T, n_mels] -> FeatureEncoder -> x [B, T, emb_dim] -+-> ATP head   (always; the only test-time branch)
+                                                                    +-> SEDB head  (config.sedb)
+                                                                    +-> IFD projection (config.ifd)
+
+Total loss: L_ATP + lambda_ifd * L_IFD + lambda_sedb * L_SEDB, with
+  L_ATP:  BCE between clip probabilities and clip tags, every clip (real and synthetic), mean over clips and classes;
+  L_SEDB: frame BCE on the synthetic clips' strong labels (models/sedb.py);
+  L_IFD:  inter-frame distance loss (models/ifd.py) with the strong labels of synthetic clips and the pseudo strong
+          labels of real weak clips (ATP frame probabilities > theta, gated by the clip tags, detached).
+
+A training batch is a dict:
+  features      [B, T, n_mels] float  log-mel features
+  clip_tags     [B, C] float          0/1 weak labels of every clip
+  frame_labels  [B, T, C] float       0/1 strong labels (synthetic clips; zeros for weak clips, never read)
+  is_synthetic  [B] bool              which clips carry strong labels
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.attention import AttentionPooling
+from models.config import ModelConfig
+from models.encoder import FeatureEncoder
+from models.ifd import IFDProjection, ifd_loss, pseudo_strong_labels
+from models.sedb import SEDBHead, sedb_loss
+
+
+class SEDModel(nn.Module):
+    """Encoder + ATP head (+ SEDB head) (+ IFD projection), as chosen by `config`."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = FeatureEncoder(config)
+        self.atp = AttentionPooling(config)
+        self.sedb = SEDBHead(config.emb_dim, config.n_classes) if config.sedb else None
+        self.ifd = IFDProjection(config.emb_dim, config.ifd_out_dim) if config.ifd else None
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """features [B, T, n_mels] -> dict of
+        embeddings [B, T, emb_dim]; frame_logits, frame_probs, attention [B, T, C]; clip_logits, clip_probs [B, C];
+        sedb_logits [B, T, C] if config.sedb; ifd_embeddings [B, T, ifd_dim] if config.ifd."""
+        x = self.encoder(features)                        # [B, T, emb_dim]
+        outputs = {"embeddings": x, **self.atp(x)}        # ATP: [B, T, C] and [B, C] tensors
+        if self.sedb is not None:
+            outputs["sedb_logits"] = self.sedb(x)         # [B, T, C]
+        if self.ifd is not None:
+            outputs["ifd_embeddings"] = self.ifd(x)       # [B, T, ifd_dim]
+        return outputs
+
+    def losses(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The training losses of a batch.
+
+        Returns "atp", "sedb" (if config.sedb), "ifd" (if config.ifd) and "total" (the weighted sum to
+        back-propagate); with IFD also the detached statistics "ifd_hinge", "ifd_norm", "ifd_n_pos",
+        "ifd_n_neg", "ifd_n_triplets".
+        """
+        cfg = self.config
+        clip_tags = batch["clip_tags"].to(outputs["clip_logits"].dtype)                     # [B, C]
+        is_synthetic = batch["is_synthetic"].bool()                                         # [B]
+        result = {"atp": F.binary_cross_entropy_with_logits(outputs["clip_logits"], clip_tags)}
+        total = result["atp"]
+        if self.sedb is not None:
+            result["sedb"] = sedb_loss(outputs["sedb_logits"], batch["frame_labels"].to(clip_tags.dtype),
+                                       is_synthetic)
+            total = total + cfg.lambda_sedb * result["sedb"]
+        if self.ifd is not None:
+            pseudo = pseudo_strong_labels(outputs["frame_probs"], clip_tags, cfg.ifd_theta)  # [B, T, C]
+            frame_labels = torch.where(is_synthetic[:, None, None],
+                                       batch["frame_labels"].to(pseudo.dtype), pseudo)       # [B, T, C]
+            result["ifd"], stats = ifd_loss(outputs["ifd_embeddings"], frame_labels, clip_tags,
+                                            margin=cfg.ifd_margin, pairing=cfg.ifd_pairing)
+            result.update({f"ifd_{key}": value for key, value in stats.items()})
+            total = total + cfg.lambda_ifd * result["ifd"]
+        result["total"] = total
+        return result

@@ -1,0 +1,79 @@
+"""params.yaml validation: every mistake fails at once with the key in the message."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ifdsed.config import DCASE_CLASSES, ParamsError, load_params, parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def test_project_params_are_valid_and_complete():
+    params = load_params(ROOT / "params.yaml")
+    assert params.classes == DCASE_CLASSES
+    assert params.synth.snr_db == (6.0, 30.0)
+    assert params.features.n_mels == 64
+
+
+@pytest.mark.parametrize("section, key, value, expected", [
+    ("synth", "train_clips", -3, "synth.train_clips: Input should be greater than 0 (got -3)"),
+    ("synth", "train_clips", "10", "synth.train_clips: Input should be a valid integer"),
+    ("synth", "seed", 1.5, "synth.seed: Input should be a valid integer"),
+    ("synth", "workers", True, "synth.workers: Input should be a valid integer"),
+    ("synth", "snr_db", [30, 6], "synth.snr_db: the lower bound 30.0 is above the upper bound 6.0"),
+    ("synth", "snr_db", [6], "synth.snr_db"),
+    ("data", "source", "youtube", "data.source: Input should be 'embedded' or 'real'"),
+    ("data", "sample_rate", 1000, "data.sample_rate: Input should be greater than or equal to 8000"),
+    ("realworld", "rt60", [0.0, 0.5], "realworld: rt60 must be positive seconds"),
+    ("features", "fmax", 12000.0, "features: fmax 12000.0 is above the Nyquist frequency 8000.0"),
+    ("real", "max_missing_fraction", 1.5, "real.max_missing_fraction: Input should be less than or equal to 1"),
+])
+def test_bad_values_name_the_key(section, key, value, expected):
+    raw = project_params()
+    raw[section][key] = value
+    with pytest.raises(ParamsError) as error:
+        parse_params(raw)
+    assert expected in str(error.value)
+    assert str(error.value).startswith("params.yaml: ")
+
+
+def test_misspelt_keys_and_sections_are_rejected():
+    raw = project_params()
+    raw["synth"]["tarin_clips"] = 10
+    raw["synht"] = {}
+    with pytest.raises(ParamsError) as error:
+        parse_params(raw)
+    message = str(error.value)
+    assert "synth.tarin_clips: unknown key (misspelt?)" in message
+    assert "synht: unknown key (misspelt?)" in message
+
+
+def test_empty_or_duplicated_class_list_is_rejected():
+    raw = project_params()
+    raw["classes"] = []
+    with pytest.raises(ParamsError, match="classes: the class list is empty"):
+        parse_params(raw)
+    raw["classes"] = ["Dog", "Dog"]
+    with pytest.raises(ParamsError, match="classes: the class list has duplicates"):
+        parse_params(raw)
+
+
+def test_real_source_needs_its_paths():
+    raw = project_params()
+    raw["data"]["source"] = "real"
+    with pytest.raises(ParamsError, match="real.soundbank or real.dcase2018 is empty"):
+        parse_params(raw)
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "params.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("synth: [unclosed\n")
+    with pytest.raises(ParamsError, match="broken.yaml: not valid YAML"):
+        load_params(broken)

@@ -1,0 +1,299 @@
+"""Readers and import of real DCASE 2018 task 4 metadata (ifdsed.dcase).
+
+Real tables are read in place from ../shared/fixtures/dcase_metadata (skipped when absent); bad tables and the
+fake DESED layout are built in tmp_path.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+
+from ifdsed.config import DCASE_CLASSES, RealParams
+from ifdsed.dcase import (
+    MetadataError,
+    MetadataWarning,
+    MissingAudioError,
+    import_dcase2018,
+    import_set,
+    read_strong_tsv,
+    read_weak_tsv,
+)
+from ifdsed.tables import read_clips, read_events, read_tags
+
+ROOT = Path(__file__).resolve().parents[1]
+METADATA = ROOT.parent / "shared" / "fixtures" / "dcase_metadata"
+CLASSES = list(DCASE_CLASSES)
+
+
+@pytest.fixture
+def metadata() -> Path:
+    if not (METADATA / "weak.tsv").is_file():
+        pytest.skip(f"real DCASE metadata fixtures not found at {METADATA} (shared/ is absent in a fresh clone)")
+    return METADATA
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def silent_wav(path: Path, seconds: float = 0.5, rate: int = 16000) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), np.zeros(int(seconds * rate), dtype=np.float32), rate)
+    return path
+
+
+# ------------------------------------------------------------------------------------------ real fixture tables
+
+def test_weak_fixture(metadata):
+    weak = read_weak_tsv(metadata / "weak.tsv", CLASSES)
+    assert len(weak) == 1578
+    assert weak["filename"].is_unique
+    labels = {label for text in weak["event_labels"] for label in text.split(",")}
+    assert labels == set(CLASSES)
+    row = weak.set_index("filename").loc["YKK227gPpRn4_30.000_40.000.wav"]
+    assert row["event_labels"] == "Alarm_bell_ringing,Speech"
+
+
+@pytest.mark.parametrize("name, n_clips, n_empty", [("test_dcase2018.tsv", 288, 0), ("eval_dcase2018.tsv", 880, 15)])
+def test_strong_fixtures(metadata, name, n_clips, n_empty):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # the real files need no fix-up beyond clipping
+        events, filenames = read_strong_tsv(metadata / name, CLASSES)
+    assert len(filenames) == n_clips == len(set(filenames))
+    assert len(set(filenames) - set(events["filename"])) == n_empty   # empty-label clips are kept
+    assert set(events["event_label"]) <= set(CLASSES)
+    assert (events["onset"] <= events["offset"]).all()
+    assert events["offset"].max() == 10.0                            # offsets past 10 s are clipped
+
+
+def test_empty_clip_and_clipped_offset_in_eval(metadata):
+    events, filenames = read_strong_tsv(metadata / "eval_dcase2018.tsv", CLASSES)
+    assert "YU0Cg_t_3TdI_30.000_40.000.wav" in filenames
+    assert "YU0Cg_t_3TdI_30.000_40.000.wav" not in set(events["filename"])
+    clipped = events[(events["filename"] == "YDPNmUOnE83o_10.000_20.000.wav") & (events["onset"] == 9.75)]
+    assert clipped["offset"].tolist() == [10.0]
+
+
+# ------------------------------------------------------------------------------------------ tolerant reading
+
+def test_tolerant_strong_reader(tmp_path):
+    path = write(tmp_path / "s.tsv",
+                 "filename\tonset\toffset\tevent_label\n"
+                 "a.wav\t0.5\t1.5\tDog\n"
+                 "a.wav\t0.5\t1.5\tDog\n"          # duplicate: dropped with a warning
+                 "b.wav\t\t\t\n"                   # no event
+                 "\n"
+                 "c.wav\t9.5\t10.2\tSpeech\t\n"    # offset past the end, trailing empty cell
+                 "c.wav\t10.0\t10.3\tCat\n")       # starts at the end: dropped with a warning
+    with pytest.warns(MetadataWarning) as record:
+        events, filenames = read_strong_tsv(path, CLASSES, clip_duration=10.0)
+    messages = " ".join(str(item.message) for item in record)
+    assert "duplicate" in messages and "[3]" in messages and "[7]" in messages
+    assert filenames == ["a.wav", "b.wav", "c.wav"]
+    assert events.values.tolist() == [["a.wav", 0.5, 1.5, "Dog"], ["c.wav", 9.5, 10.0, "Speech"]]
+
+
+def test_comma_separated_strong_reader(tmp_path):
+    path = write(tmp_path / "s.csv", "\ufefffilename,onset,offset,event_label\r\na.wav,0,1,Cat\r\nb.wav,,,\r\n")
+    events, filenames = read_strong_tsv(path, CLASSES)
+    assert filenames == ["a.wav", "b.wav"]
+    assert events.values.tolist() == [["a.wav", 0.0, 1.0, "Cat"]]
+
+
+def test_tolerant_weak_reader(tmp_path):
+    tsv = write(tmp_path / "w.tsv", "filename\tevent_labels\nb.wav\t Speech , Dog \na.wav\tCat\nc.wav\t\n")
+    weak = read_weak_tsv(tsv, CLASSES)
+    assert weak.values.tolist() == [["a.wav", "Cat"], ["b.wav", "Dog,Speech"], ["c.wav", ""]]
+    csv = write(tmp_path / "w.csv", 'filename,event_labels\na.wav,"Speech,Cat"\nb.wav,Dog, Frying\n')
+    assert read_weak_tsv(csv, CLASSES).values.tolist() == [["a.wav", "Cat,Speech"], ["b.wav", "Dog,Frying"]]
+
+
+# ------------------------------------------------------------------------------------------ errors name file and line
+
+STRONG_HEADER = "filename\tonset\toffset\tevent_label\n"
+BAD_STRONG = {
+    "unknown label": (STRONG_HEADER + "a.wav\t0\t1\tDog\nb.wav\t0\t1\tdog\n", 3,
+                      ["unknown label 'dog'", "Dog", "valid classes", "Vacuum_cleaner"]),
+    "onset > offset": (STRONG_HEADER + "a.wav\t2\t1\tDog\n", 2, ["onset 2.0 is after offset 1.0"]),
+    "negative": (STRONG_HEADER + "a.wav\t0\t1\tDog\na.wav\t-0.5\t1\tCat\n", 3, ["negative onset"]),
+    "non-numeric": (STRONG_HEADER + "a.wav\t0\tten\tDog\n", 2, ["offset 'ten' is not a number"]),
+    "nan": (STRONG_HEADER + "a.wav\tnan\t1\tDog\n", 2, ["not a finite number"]),
+    "missing column": ("filename\tonset\tlabel\na.wav\t0\tDog\n", 1,
+                       ["missing column", "offset", "event_label", "expected", "found"]),
+    "absolute": (STRONG_HEADER + "/etc/a.wav\t0\t1\tDog\n", 2, ["absolute path"]),
+    "dotdot": (STRONG_HEADER + "x/../../a.wav\t0\t1\tDog\n", 2, ["'..'", "escape"]),
+    "too many fields": (STRONG_HEADER + "a.wav\t0\t1\tDog\tCat\n", 2, ["5 fields", "header has 4"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STRONG))
+def test_strong_errors_name_file_and_line(tmp_path, case):
+    text, line, phrases = BAD_STRONG[case]
+    path = write(tmp_path / "bad.tsv", text)
+    with pytest.raises(MetadataError) as error:
+        read_strong_tsv(path, CLASSES)
+    message = str(error.value)
+    assert message.startswith(f"{path}:{line}: ")
+    for phrase in phrases:
+        assert phrase in message
+
+
+BAD_WEAK = {
+    "unknown label": ("filename\tevent_labels\na.wav\tDog,Blendr\n", 2,
+                      ["unknown label 'Blendr'", "did you mean 'Blender'", "valid classes"]),
+    "missing column": ("filename\tlabels\na.wav\tDog\n", 1, ["missing column", "event_labels"]),
+    "conflict": ("filename\tevent_labels\na.wav\tDog\nb.wav\tCat\na.wav\tCat\n", 4, ["'a.wav'", "line 2"]),
+    "dotdot": ("filename\tevent_labels\n../a.wav\tDog\n", 2, ["'..'"]),
+    "windows absolute": ("filename\tevent_labels\nC:\\audio\\a.wav\tDog\n", 2, ["absolute path"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_WEAK))
+def test_weak_errors_name_file_and_line(tmp_path, case):
+    text, line, phrases = BAD_WEAK[case]
+    path = write(tmp_path / "bad.tsv", text)
+    with pytest.raises(MetadataError) as error:
+        read_weak_tsv(path, CLASSES)
+    assert str(error.value).startswith(f"{path}:{line}: ")
+    for phrase in phrases:
+        assert phrase in str(error.value)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(MetadataError, match="nothing.tsv: file not found"):
+        read_weak_tsv(tmp_path / "nothing.tsv", CLASSES)
+
+
+# ------------------------------------------------------------------------------------------ import
+
+WEAK_PRESENT = ["YKK227gPpRn4_30.000_40.000.wav", "Y-6p32k2WUCs_0.000_10.000.wav", "Y-Zjgm_sZd10_0.000_4.000.wav"]
+EVAL_PRESENT = ["YU0Cg_t_3TdI_30.000_40.000.wav",        # no event
+                "YDPNmUOnE83o_10.000_20.000.wav",        # an offset clipped to 10 s
+                "Y9OqtuFGCCR8_30.000_40.000.wav"]
+VALIDATION_PRESENT = ["Y00pbt6aJV8Y_350.000_360.000.wav", "Y02sD1KJeoGA_50.000_60.000.wav"]
+
+
+@pytest.fixture
+def desed(metadata, tmp_path) -> Path:
+    """A fake DESED data/real tree: the real metadata (copied into tmp_path) and a few silent wav files."""
+    root = tmp_path / "desed"
+    (root / "metadata" / "train").mkdir(parents=True)
+    (root / "metadata" / "validation").mkdir(parents=True)
+    shutil.copy(metadata / "weak.tsv", root / "metadata" / "train" / "weak.tsv")
+    for name in ("test_dcase2018.tsv", "eval_dcase2018.tsv"):
+        shutil.copy(metadata / name, root / "metadata" / "validation" / name)
+    for name in WEAK_PRESENT:
+        silent_wav(root / "audio" / "train" / "weak" / name)
+    for name in EVAL_PRESENT + VALIDATION_PRESENT:
+        silent_wav(root / "audio" / "validation" / name)
+    return root
+
+
+def test_import_weak_set(desed, tmp_path):
+    out = tmp_path / "out" / "weak"
+    (desed / "audio" / "train" / "weak" / "Y--7jZxfzemI_13.000_23.000.wav").write_bytes(b"not a wav file")
+    report = import_set("weak", desed / "metadata/train/weak.tsv", desed / "audio/train/weak", CLASSES, out,
+                        strong=False, max_missing_fraction=1.0)
+    assert report["n_listed"] == 1578 and report["n_present"] == 3
+    assert report["unreadable"] == ["Y--7jZxfzemI_13.000_23.000.wav"]
+    assert report["n_missing"] == 1578 - 4 == len(report["missing"])
+    assert "Y--7jZxfzemI_13.000_23.000.wav" not in report["missing"]
+    assert report["missing_fraction"] == pytest.approx(1575 / 1578, abs=1e-6)
+    clips = read_clips(out / "clips.tsv")
+    assert sorted(clips["filename"]) == sorted(WEAK_PRESENT)
+    for path in clips["path"]:
+        assert Path(path).is_absolute() and Path(path).is_file()     # the user's audio, not a copy
+    assert clips["duration"].tolist() == [0.5] * 3
+    tags = read_tags(out / "tags.tsv").set_index("filename")["event_labels"]
+    assert tags["YKK227gPpRn4_30.000_40.000.wav"] == "Alarm_bell_ringing,Speech"
+    assert not (out / "events.tsv").exists()
+    assert json.loads((out / "import_report.json").read_text()) == report
+
+
+def test_import_strong_set_keeps_empty_clips(desed, tmp_path):
+    out = tmp_path / "out" / "test"
+    report = import_set("test", desed / "metadata/validation/eval_dcase2018.tsv", desed / "audio/validation",
+                        CLASSES, out, strong=True, max_missing_fraction=1.0)
+    assert (report["n_listed"], report["n_present"], report["n_empty_clips"]) == (880, 3, 1)
+    events = read_events(out / "events.tsv")
+    assert set(events["filename"]) == set(EVAL_PRESENT) - {"YU0Cg_t_3TdI_30.000_40.000.wav"}
+    assert events["offset"].max() == 10.0
+    tags = read_tags(out / "tags.tsv").set_index("filename")["event_labels"]
+    assert tags["YU0Cg_t_3TdI_30.000_40.000.wav"] == ""
+    assert tags["Y9OqtuFGCCR8_30.000_40.000.wav"] != ""
+    assert len(read_clips(out / "clips.tsv")) == 3
+
+
+def test_import_fails_above_fraction_with_report_written(desed, tmp_path):
+    out = tmp_path / "out" / "validation"
+    with pytest.raises(MissingAudioError) as error:
+        import_set("validation", desed / "metadata/validation/test_dcase2018.tsv", desed / "audio/validation",
+                   CLASSES, out, strong=True, max_missing_fraction=0.2)
+    message = str(error.value)
+    for phrase in ("'validation'", "286 of 288", "0.993", "real.max_missing_fraction", "0.2",
+                   str(out / "import_report.json")):
+        assert phrase in message
+    report = json.loads((out / "import_report.json").read_text())
+    assert report["n_missing"] == 286 and len(report["missing"]) == 286
+    assert not (out / "clips.tsv").exists()                 # nothing half-imported
+
+
+def test_import_threshold_edge(tmp_path):
+    """9 of 10 present passes at 0.2; 7 of 10 fails."""
+    names = [f"clip{i}.wav" for i in range(10)]
+    tsv = write(tmp_path / "set.tsv", STRONG_HEADER + "".join(f"{name}\t0\t1\tDog\n" for name in names))
+    for name in names[:9]:
+        silent_wav(tmp_path / "audio" / name, seconds=0.1)
+    report = import_set("s", tsv, tmp_path / "audio", CLASSES, tmp_path / "ok", True, 0.2)
+    assert (report["n_present"], report["missing"], report["missing_fraction"]) == (9, ["clip9.wav"], 0.1)
+    assert len(read_events(tmp_path / "ok" / "events.tsv")) == 9
+    for name in names[7:9]:
+        (tmp_path / "audio" / name).unlink()
+    with pytest.raises(MissingAudioError, match="3 of 10"):
+        import_set("s", tsv, tmp_path / "audio", CLASSES, tmp_path / "bad", True, 0.2)
+
+
+def test_import_dcase2018(desed, tmp_path):
+    out = tmp_path / "real"
+    params = RealParams(dcase2018=str(desed), max_missing_fraction=1.0)
+    report = import_dcase2018(params, CLASSES, out, clip_duration=10.0)
+    assert set(report) == {"weak", "validation", "test"}
+    assert json.loads((out / "import_report.json").read_text()) == report
+    for name, listed, present in [("weak", 1578, 3), ("validation", 288, 2), ("test", 880, 3)]:
+        assert (report[name]["n_listed"], report[name]["n_present"]) == (listed, present)
+        for key in ("missing", "unreadable", "missing_fraction"):
+            assert key in report[name]
+        assert len(read_clips(out / name / "clips.tsv")) == present
+    assert not (out / "weak" / "events.tsv").exists()
+    assert (out / "validation" / "events.tsv").exists() and (out / "test" / "events.tsv").exists()
+
+
+def test_import_dcase2018_fails_naming_every_set(desed, tmp_path):
+    out = tmp_path / "real"
+    with pytest.raises(MissingAudioError) as error:
+        import_dcase2018(RealParams(dcase2018=str(desed)), CLASSES, out)
+    message = str(error.value)
+    assert all(f"set '{name}'" in message for name in ("weak", "validation", "test"))
+    report = json.loads((out / "import_report.json").read_text())
+    assert report["test"]["n_missing"] == 877
+    assert not (out / "weak").exists()
+
+
+def test_import_dcase2018_needs_a_root(tmp_path):
+    with pytest.raises(MetadataError, match="real.dcase2018 is empty"):
+        import_dcase2018(RealParams(), CLASSES, tmp_path)
+
+
+def test_import_says_when_the_audio_folder_is_absent(tmp_path):
+    tsv = write(tmp_path / "set.tsv", "filename\tevent_labels\na.wav\tDog\n")
+    with pytest.raises(MissingAudioError, match="does not exist"):
+        import_set("weak", tsv, tmp_path / "nowhere", CLASSES, tmp_path / "out", False, 0.2)
+    assert pd.read_json(tmp_path / "out" / "import_report.json", typ="series")["n_missing"] == 1

@@ -1,0 +1,236 @@
+"""The IFD loss against hand-computed tiny cases and a slow, literal Python-loop reference."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from models.ifd import ifd_loss, mean_hinge, pair_masks, pseudo_strong_labels, triplet_hinge, frame_similarity
+
+A, B_ = 0, 1  # class indices of the hand-made cases (B_ so as not to shadow the batch size B)
+
+
+def reference_ifd(v, frame_labels, clip_tags, margin=0.1, pairing="triplet"):
+    """Literal transcription of METHOD.md with Python sets and loops: (hinge, norm, n_pos, n_neg, n_triplets)."""
+    n_clips, n_frames, dim = v.shape
+    tags = [frozenset(torch.nonzero(clip_tags[i] > 0.5).flatten().tolist()) for i in range(n_clips)]
+    label = [[frozenset(torch.nonzero(frame_labels[i, t] > 0.5).flatten().tolist()) for t in range(n_frames)]
+             for i in range(n_clips)]
+
+    def dis(i, j, t):
+        return torch.dot(v[i, t], v[j, t]) / dim
+
+    positives, negatives = {}, {}  # (i, t) -> list of partner clips
+    for i, j in itertools.permutations(range(n_clips), 2):
+        for t in range(n_frames):
+            if tags[i] == tags[j]:                      # case (a)
+                if label[i][t] == label[j][t] and label[i][t]:
+                    positives.setdefault((i, t), []).append(j)
+            elif not tags[i] & tags[j]:                 # case (b)
+                if label[i][t] and label[j][t]:
+                    negatives.setdefault((i, t), []).append(j)
+            # case (c): skipped
+    n_pos = sum(len(p) for p in positives.values())
+    n_neg = sum(len(n) for n in negatives.values())
+    terms = []
+    for (i, t), pos_partners in positives.items():
+        for j in pos_partners:
+            for k in negatives.get((i, t), []):
+                terms.append(torch.relu(dis(i, k, t) - dis(i, j, t) + margin))
+    n_triplets = len(terms)
+    if pairing == "triplet":
+        hinge = torch.stack(terms).mean() if terms else v.sum() * 0
+    else:
+        per_t = []
+        for t in range(n_frames):
+            pos = [dis(i, j, t) for (i, tt), js in positives.items() if tt == t for j in js]
+            neg = [dis(i, k, t) for (i, tt), ks in negatives.items() if tt == t for k in ks]
+            if pos and neg:
+                per_t.append(torch.relu(torch.stack(neg).mean() - torch.stack(pos).mean() + margin))
+        hinge = torch.stack(per_t).mean() if per_t else v.sum() * 0
+    norms = [(dis(i, i, t) - 1) ** 2 for i in range(n_clips) for t in range(n_frames)]
+    return hinge, torch.stack(norms).mean(), n_pos, n_neg, n_triplets
+
+
+def hand_case():
+    """4 clips, 2 frames, 2 classes, 2-D embeddings.
+
+    clip 0: tags {A},   frames [{A}, {}]
+    clip 1: tags {A},   frames [{A}, {A}]
+    clip 2: tags {B},   frames [{B}, {B}]
+    clip 3: tags {A,B}, frames [{A}, {B}]   -> shares a tag with every other clip: case (c), skipped
+    Positive pairs: (0,1,t0) and (1,0,t0). Negative pairs: (0,2,t0), (1,2,t0), (1,2,t1) and their mirrors.
+    Triplets: anchor (0,t0): pos 1, neg 2; anchor (1,t0): pos 0, neg 2. Anchor (1,t1) has no positive.
+    """
+    tags = torch.tensor([[1, 0], [1, 0], [0, 1], [1, 1]], dtype=torch.float32)
+    labels = torch.zeros(4, 2, 2)
+    labels[0, 0, A] = 1
+    labels[1, :, A] = 1
+    labels[2, :, B_] = 1
+    labels[3, 0, A] = 1
+    labels[3, 1, B_] = 1
+    v = torch.tensor([[[1., 1.], [2., 0.]],
+                      [[1., -1.], [0., 0.]],
+                      [[0., 1.], [1., 1.]],
+                      [[1., 0.], [0., 2.]]], requires_grad=True)
+    return v, labels, tags
+
+
+def test_hand_case_masks_and_counts():
+    v, labels, tags = hand_case()
+    pos, neg = pair_masks(labels, tags)
+    assert pos.shape == neg.shape == (2, 4, 4)
+    assert {tuple(x) for x in torch.nonzero(pos).tolist()} == {(0, 0, 1), (0, 1, 0)}
+    assert {tuple(x) for x in torch.nonzero(neg).tolist()} == {
+        (0, 0, 2), (0, 2, 0), (0, 1, 2), (0, 2, 1), (1, 1, 2), (1, 2, 1)}
+    _, stats = ifd_loss(v, labels, tags)
+    assert (stats["n_pos"], stats["n_neg"], stats["n_triplets"]) == (2, 6, 2)
+
+
+def test_hand_case_triplet_value():
+    # dis at t0: (0,1) = (1*1 + 1*-1)/2 = 0, (0,2) = 0.5, (1,2) = -0.5.
+    # triplet (0; 1, 2): [0.5 - 0 + 0.1]_+ = 0.6;  triplet (1; 0, 2): [-0.5 - 0 + 0.1]_+ = 0  -> hinge 0.3.
+    # self dis: clip0 [1, 2], clip1 [1, 0], clip2 [0.5, 1], clip3 [0.5, 2]
+    # (dis - 1)^2 = 0, 1, 0, 1, 0.25, 0, 0.25, 1 -> norm 3.5 / 8 = 0.4375.
+    v, labels, tags = hand_case()
+    loss, stats = ifd_loss(v, labels, tags, margin=0.1, pairing="triplet")
+    assert stats["hinge"].item() == pytest.approx(0.3, abs=1e-6)
+    assert stats["norm"].item() == pytest.approx(0.4375, abs=1e-6)
+    assert loss.item() == pytest.approx(0.7375, abs=1e-6)
+
+
+def test_hand_case_mean_value():
+    # t0: positives (0,1),(1,0): mean 0; negatives 0.5, 0.5, -0.5, -0.5: mean 0 -> [0 - 0 + 0.1]_+ = 0.1.
+    # t1: no positive -> not counted. hinge = 0.1.
+    v, labels, tags = hand_case()
+    loss, stats = ifd_loss(v, labels, tags, margin=0.1, pairing="mean")
+    assert stats["hinge"].item() == pytest.approx(0.1, abs=1e-6)
+    assert loss.item() == pytest.approx(0.5375, abs=1e-6)
+
+
+def test_skipped_clip_gets_no_hinge_gradient():
+    """Clip 3 is in case (c) with every other clip: the hinge neither reads nor moves its embeddings."""
+    for pairing in ("triplet", "mean"):
+        v, labels, tags = hand_case()
+        pos, neg = pair_masks(labels, tags)
+        hinge_fn = triplet_hinge if pairing == "triplet" else mean_hinge
+        hinge = hinge_fn(frame_similarity(v), pos, neg, 0.1)
+        hinge.backward()
+        assert torch.all(v.grad[3] == 0)
+        assert torch.any(v.grad[:3] != 0)
+        moved = v.detach().clone()
+        moved[3] = torch.tensor([[5., -3.], [7., 7.]])
+        assert hinge_fn(frame_similarity(moved), pos, neg, 0.1).item() == pytest.approx(hinge.item())
+
+
+def test_positive_needs_equal_frame_label_vectors():
+    """Same tag sets {A, B}: frames {A} vs {A, B} are not a positive pair; {A, B} vs {A, B} is."""
+    tags = torch.ones(2, 2)
+    labels = torch.tensor([[[1., 0.], [1., 1.]],
+                           [[1., 1.], [1., 1.]]])
+    pos, neg = pair_masks(labels, tags)
+    assert not pos[0].any() and pos[1, 0, 1] and pos[1, 1, 0]
+    assert not neg.any()
+
+
+def test_only_positive_or_only_negative_pairs():
+    """A positive pair alone (or a negative pair alone) forms no triplet: hinge 0, norm term only."""
+    v = torch.tensor([[[1., 1.]], [[1., -1.]]], requires_grad=True)    # self dis 1: norm 0
+    labels_same = torch.tensor([[[1., 0.]], [[1., 0.]]])
+    labels_diff = torch.tensor([[[1., 0.]], [[0., 1.]]])
+    for labels, expected in ((labels_same, (2, 0)), (labels_diff, (0, 2))):
+        tags = labels[:, 0, :]
+        for pairing in ("triplet", "mean"):
+            loss, stats = ifd_loss(v, labels, tags, pairing=pairing)
+            assert (stats["n_pos"], stats["n_neg"], stats["n_triplets"]) == (*expected, 0)
+            assert loss.item() == 0.0
+
+
+def test_norm_term_by_hand():
+    v = torch.tensor([[[2., 0.], [0., 0.]], [[1., 1.], [3., 1.]]])  # self dis 2, 0, 1, 5
+    _, stats = ifd_loss(v, torch.zeros(2, 2, 3), torch.zeros(2, 3))
+    assert stats["norm"].item() == pytest.approx((1 + 1 + 0 + 16) / 4)
+
+
+@pytest.mark.parametrize("pairing", ["triplet", "mean"])
+@pytest.mark.parametrize("case", ["empty_tags", "all_case_c", "single_clip", "same_tags_silent_frames"])
+def test_no_valid_pair_is_zero_with_zero_gradient(pairing, case):
+    torch.manual_seed(0)
+    n_clips = 1 if case == "single_clip" else 3
+    # Every frame has self-similarity exactly 1 (entries +-1 in 2-D), so the norm term is 0 as well.
+    v = (torch.randint(0, 2, (n_clips, 4, 2)).float() * 2 - 1).requires_grad_()
+    tags = torch.zeros(n_clips, 3)
+    labels = torch.zeros(n_clips, 4, 3)
+    if case == "all_case_c":                        # overlapping but different tag sets everywhere
+        tags = torch.tensor([[1., 1., 0.], [0., 1., 1.], [1., 0., 1.]])
+        labels = tags[:, None, :].expand(-1, 4, -1).clone()
+    elif case == "single_clip":
+        tags[0, 0] = 1
+        labels[0, :, 0] = 1
+    elif case == "same_tags_silent_frames":         # identical tags, but never the same labels at the same t
+        tags[:, 0] = 1
+        labels[0, 0, 0] = labels[1, 1, 0] = labels[2, 2, 0] = 1
+    loss, stats = ifd_loss(v, labels, tags, pairing=pairing)
+    loss.backward()
+    assert stats["n_triplets"] == 0
+    assert loss.item() == 0.0 and stats["hinge"].item() == 0.0
+    assert torch.isfinite(v.grad).all() and torch.all(v.grad == 0)
+
+
+def random_batch(seed, n_clips=6, n_frames=5, dim=3, n_classes=3):
+    """Few classes so that identical and disjoint tag sets are frequent."""
+    gen = torch.Generator().manual_seed(seed)
+    tags = (torch.rand(n_clips, n_classes, generator=gen) < 0.4).float()
+    tags[: n_clips // 2] = tags[0]                                      # guarantee some identical tag sets
+    active = (torch.rand(n_clips, n_frames, n_classes, generator=gen) < 0.6).float()
+    labels = active * tags[:, None, :]
+    v = torch.randn(n_clips, n_frames, dim, generator=gen, dtype=torch.float64)
+    return v, labels, tags
+
+
+@pytest.mark.parametrize("pairing", ["triplet", "mean"])
+@pytest.mark.parametrize("seed", range(8))
+def test_matches_loop_reference_value_and_gradient(pairing, seed):
+    v, labels, tags = random_batch(seed)
+    v_fast = v.clone().requires_grad_()
+    v_ref = v.clone().requires_grad_()
+    loss, stats = ifd_loss(v_fast, labels, tags, margin=0.1, pairing=pairing)
+    hinge, norm, n_pos, n_neg, n_triplets = reference_ifd(v_ref, labels, tags, margin=0.1, pairing=pairing)
+    (hinge + norm).backward()
+    loss.backward()
+    assert (stats["n_pos"], stats["n_neg"], stats["n_triplets"]) == (n_pos, n_neg, n_triplets)
+    assert stats["hinge"].item() == pytest.approx(hinge.item(), abs=1e-10)
+    assert stats["norm"].item() == pytest.approx(norm.item(), abs=1e-10)
+    assert torch.isfinite(v_fast.grad).all()
+    torch.testing.assert_close(v_fast.grad, v_ref.grad, atol=1e-10, rtol=1e-8)
+
+
+def test_reference_cases_are_not_trivial():
+    """The random batches above do exercise all three cases and produce triplets."""
+    triplets = [reference_ifd(*random_batch(seed))[4] for seed in range(8)]
+    assert sum(t > 0 for t in triplets) >= 4
+
+
+def test_loss_is_float32_for_half_inputs():
+    v, labels, tags = hand_case()
+    loss, _ = ifd_loss(v.detach().to(torch.bfloat16), labels, tags)
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(0.7375, abs=1e-6)
+
+
+def test_unknown_pairing_is_an_error():
+    v, labels, tags = hand_case()
+    with pytest.raises(ValueError, match="pairing"):
+        ifd_loss(v, labels, tags, pairing="sum")
+
+
+def test_pseudo_strong_labels():
+    probs = torch.tensor([[[0.2, 0.7, 0.9], [0.6, 0.4, 0.5], [0.51, 0.99, 0.1]]], requires_grad=True)  # [1, 3, 3]
+    tags = torch.tensor([[1., 0., 1.]])
+    pseudo = pseudo_strong_labels(probs, tags, theta=0.5)
+    expected = torch.tensor([[[0., 0., 1.], [1., 0., 0.], [1., 0., 0.]]])  # class 1 untagged; 0.5 is not > 0.5
+    assert torch.equal(pseudo, expected)
+    assert not pseudo.requires_grad
+    assert torch.equal(pseudo_strong_labels(probs, tags, theta=0.8), torch.tensor([[[0., 0., 1.], [0, 0, 0],
+                                                                                    [0, 0, 0]]]))
