@@ -70,12 +70,13 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
     summary = {}
     for set_index, set_name in enumerate(REALWORLD_SETS):
         set_dir = out_root / set_name
+        # timestamps: the set's own for validation and test; the pooled strong sets for weak, which has none
+        event_stats = stats["strong_pooled"] if set_name == "weak" else stats["sets"][set_name]
         jobs = []
         for clip_index in range(sizes[set_name]):
             rng = clip_rng(realworld.seed, set_index, clip_index)
             plan = plan_realworld_clip(f"rw_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
-                                       stats["sets"][set_name], stats["strong_pooled"], realworld,
-                                       clip_duration)
+                                       stats["sets"][set_name], event_stats, realworld, clip_duration)
             seed = int(rng.integers(2**31 - 1))
             jobs.append(ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), None, recorder))
         events = render_set(jobs, realworld.workers, f"real-world {set_name}")

@@ -1,0 +1,73 @@
+"""The simulated real-world sets follow the DCASE 2018 label statistics they are drawn from."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from ifdsed.config import DCASE_CLASSES, RealworldParams
+from ifdsed.dcase_stats import load_stats
+from ifdsed.planning import clip_rng
+from ifdsed.realworld import REALWORLD_SETS, plan_realworld_clip
+
+N_CLIPS = 1500
+
+
+def fake_sources() -> pd.DataFrame:
+    """Every class with sources of 0.5 s to 10 s, and one background."""
+    rows = [("foreground", label, f"{label}_{seconds}.wav", float(seconds))
+            for label in DCASE_CLASSES for seconds in (0.5, 1, 2, 4, 10)]
+    rows.append(("background", "room_tone", "bed.wav", 12.0))
+    return pd.DataFrame(rows, columns=["role", "label", "file", "duration"])
+
+
+@pytest.fixture(scope="module")
+def planned():
+    """N_CLIPS plans per set (no audio), as the realworld stage draws them."""
+    stats, sources = load_stats(), fake_sources()
+    foregrounds, backgrounds = sources[sources.role == "foreground"], sources[sources.role == "background"]
+    plans = {}
+    for set_index, name in enumerate(REALWORLD_SETS):
+        event_stats = stats["strong_pooled"] if name == "weak" else stats["sets"][name]
+        plans[name] = [plan_realworld_clip(f"c{i}", clip_rng(7, set_index, i), foregrounds, backgrounds,
+                                           stats["sets"][name], event_stats, RealworldParams(), 10.0)
+                       for i in range(N_CLIPS)]
+    return stats, plans
+
+
+@pytest.mark.parametrize("name", REALWORLD_SETS)
+def test_class_frequencies_match_dcase2018(planned, name):
+    stats, plans = planned
+    target = stats["sets"][name]["class_frequency"]
+    tagged = np.array([[any(e.label == c for e in plan.events) for c in DCASE_CLASSES] for plan in plans[name]])
+    for c, frequency in zip(DCASE_CLASSES, tagged.mean(axis=0)):
+        assert frequency == pytest.approx(target[c], abs=0.035), c
+
+
+@pytest.mark.parametrize("name", REALWORLD_SETS)
+def test_tags_per_clip_and_cooccurrence_match(planned, name):
+    stats, plans = planned
+    counts = np.array([len({e.label for e in plan.events}) for plan in plans[name]])
+    target = stats["sets"][name]["tags_per_clip"]
+    for k, fraction in target.items():
+        assert np.mean(counts == int(k)) == pytest.approx(fraction, abs=0.04), f"{k} tags"
+    # the most frequent tag set of the real set is also the most frequent here
+    top = tuple(stats["sets"][name]["tagsets"][0]["labels"])
+    drawn = pd.Series([tuple(sorted({e.label for e in plan.events})) for plan in plans[name]]).value_counts()
+    assert drawn.index[0] == top
+
+
+@pytest.mark.parametrize("name", ["validation", "test"])
+def test_event_durations_follow_the_quantiles(planned, name):
+    stats, plans = planned
+    for c in ["Dog", "Speech", "Vacuum_cleaner", "Dishes"]:
+        durations = [e.duration for plan in plans[name] for e in plan.events if e.label == c]
+        median = stats["sets"][name]["duration_quantiles"][c][10]
+        assert np.median(durations) == pytest.approx(median, rel=0.2, abs=0.1), c
+
+
+def test_events_stay_inside_the_clip_under_the_polyphony_cap(planned):
+    _, plans = planned
+    for plan in plans["test"][:300]:
+        for event in plan.events:
+            assert 0 <= event.onset and event.onset + event.duration <= 10.0 + 1e-6
+            active = sum(other.onset <= event.onset < other.onset + other.duration for other in plan.events)
+            assert active <= RealworldParams().max_polyphony
