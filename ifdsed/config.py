@@ -49,6 +49,7 @@ class SoundbankParams(Section):
     clips_per_class: int = Field(24, ge=2)
     backgrounds: int = Field(8, ge=2)
     background_duration: float = Field(12.0, gt=0)
+    workers: int = Field(2, ge=1, le=64)
 
 
 class RealParams(Section):
@@ -127,6 +128,45 @@ class FeaturesParams(Section):
         return self
 
 
+class ModelParams(Section):
+    """The branches and sizes of models.ModelConfig (kernels and pools are Lin et al.'s, fixed)."""
+    ifd: bool = False
+    sedb: bool = False
+    channels: Annotated[tuple[int, ...], Field(strict=False, min_length=1)] = (32, 64, 64)  # Lin: [160, 160, 160]
+    k_c: int | None = Field(None, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    ifd_dim: int | None = Field(None, ge=1)
+    ifd_margin: float = Field(0.1, ge=0)
+    ifd_theta: float = Field(0.5, gt=0, lt=1)
+    ifd_pairing: Literal["triplet", "mean"] = "triplet"
+    lambda_ifd: float = Field(1.0, ge=0)
+    lambda_sedb: float = Field(1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _positive_channels(self) -> "ModelParams":
+        if any(c < 1 for c in self.channels):
+            raise ValueError(f"channels must be positive, got {list(self.channels)}")
+        return self
+
+
+class TrainParams(Section):
+    seeds: Annotated[tuple[int, ...], Field(strict=False, min_length=1)] = (1, 2, 3)
+    epochs: int = Field(12, ge=1)
+    batch_size: int = Field(16, ge=2)
+    synthetic_fraction: float = Field(0.5, ge=0, le=1)  # share of each batch drawn from the synthetic set
+    lr: float = Field(0.0018, gt=0)
+    lr_decay: float = Field(0.8, gt=0, le=1)            # multiply lr by this ...
+    lr_decay_every: int = Field(10, ge=1)               # ... every this many epochs
+    threads: int = Field(2, ge=1, le=256)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    @model_validator(mode="after")
+    def _unique_seeds(self) -> "TrainParams":
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds has duplicates: {list(self.seeds)}")
+        return self
+
+
 class Params(Section):
     classes: Annotated[tuple[str, ...], Field(strict=False)] = DCASE_CLASSES
     data: DataParams = DataParams()
@@ -135,6 +175,8 @@ class Params(Section):
     synth: SynthParams = SynthParams()
     realworld: RealworldParams = RealworldParams()
     features: FeaturesParams = FeaturesParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
 
     @model_validator(mode="after")
     def _classes(self) -> "Params":

@@ -16,7 +16,11 @@ from models.config import ModelConfig
 
 
 class ConvBlock(nn.Module):
-    """Conv2d ('same' padding) -> BatchNorm2d -> ReLU -> MaxPool2d (1, f) [-> Dropout]."""
+    """Conv2d ('same' padding) -> BatchNorm2d -> ReLU -> MaxPool2d (1, f) [-> Dropout].
+
+    The ReLU is applied after the max-pool, which gives the same numbers (max and ReLU commute) on a tensor
+    f times smaller.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int], pool: tuple[int, int],
                  dropout: float = 0.0):
@@ -27,8 +31,8 @@ class ConvBlock(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.relu(self.bn(self.conv(x)))   # [B, C_out, T, F]
-        x = self.pool(x)                        # [B, C_out, T, F // f]
+        x = self.bn(self.conv(x))               # [B, C_out, T, F]
+        x = torch.relu(self.pool(x))            # [B, C_out, T, F // f]  (= pool(relu(x)): ReLU is monotone)
         return self.dropout(x)                  # [B, C_out, T, F // f]
 
 

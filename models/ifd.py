@@ -90,10 +90,11 @@ def triplet_hinge(dis: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, margi
 
     dis, pos, neg: [T, B, B]. Returns 0 (zero gradient) when there is no triplet.
     """
-    gap = dis[:, :, None, :] - dis[:, :, :, None] + margin                      # [T, i, j, k]
+    gap = (dis + margin)[:, :, None, :] - dis[:, :, :, None]                    # [T, i, j, k]
     triplets = pos[:, :, :, None] & neg[:, :, None, :]                          # [T, i, j, k]
     hinge = torch.where(triplets, torch.relu(gap), torch.zeros_like(gap))       # [T, i, j, k]
-    return hinge.sum() / triplets.sum().clamp(min=1)
+    n_triplets = (pos.sum(-1) * neg.sum(-1)).sum()                              # [] positives x negatives per anchor
+    return hinge.sum() / n_triplets.clamp(min=1)
 
 
 def mean_hinge(dis: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> torch.Tensor:
@@ -136,11 +137,12 @@ def ifd_loss(v: torch.Tensor, frame_labels: torch.Tensor, clip_tags: torch.Tenso
         raise ValueError(f"pairing must be 'triplet' or 'mean', got {pairing!r}")
     if v.dtype not in (torch.float32, torch.float64):
         v = v.float()                                                           # [B, T, D] half -> float32
-    pos, neg = pair_masks(frame_labels, clip_tags)                              # [T, B, B] x 2
-    dis = frame_similarity(v)                                                   # [T, B, B]
-    hinge_fn = triplet_hinge if pairing == "triplet" else mean_hinge
-    hinge = hinge_fn(dis, pos, neg, margin)                                     # []
-    norm = norm_term(v)                                                         # []
+    with torch.autocast(device_type=v.device.type, enabled=False):             # keep the Gram matrices in fp32
+        pos, neg = pair_masks(frame_labels, clip_tags)                          # [T, B, B] x 2
+        dis = frame_similarity(v)                                               # [T, B, B]
+        hinge_fn = triplet_hinge if pairing == "triplet" else mean_hinge
+        hinge = hinge_fn(dis, pos, neg, margin)                                 # []
+        norm = norm_term(v)                                                     # []
     # Triplets per anchor (t, i): its positives times its negatives.
     n_triplets = (pos.sum(-1) * neg.sum(-1)).sum()                              # []
     stats = {"hinge": hinge.detach(), "norm": norm.detach(), "n_pos": pos.sum(), "n_neg": neg.sum(),

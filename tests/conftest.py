@@ -16,8 +16,14 @@ def fixtures_dir() -> Path:
     return FIXTURES
 
 
+@pytest.fixture
+def project_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
 def tiny_params() -> dict:
-    """The project's params.yaml shrunk so a whole data pipeline runs in seconds."""
+    """The project's params.yaml shrunk so a whole data pipeline runs in seconds (copy it before editing)."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["soundbank"].update(clips_per_class=3, backgrounds=2, background_duration=11.0)
     raw["synth"].update(train_clips=6, test_clips=3, workers=2)

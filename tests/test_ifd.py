@@ -234,3 +234,11 @@ def test_pseudo_strong_labels():
     assert not pseudo.requires_grad
     assert torch.equal(pseudo_strong_labels(probs, tags, theta=0.8), torch.tensor([[[0., 0., 1.], [0, 0, 0],
                                                                                     [0, 0, 0]]]))
+
+
+def test_autocast_does_not_lower_the_precision():
+    v, labels, tags = hand_case()
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        loss, _ = ifd_loss(v.detach() * 1.001, labels, tags)
+    expected, _ = ifd_loss(v.detach() * 1.001, labels, tags)
+    assert loss.dtype == torch.float32 and loss.item() == expected.item()

@@ -8,7 +8,7 @@ Alarm_bell_ringing) and long, stationary-ish ones (Blender, Vacuum_cleaner, Fryi
 Electric_shaver_toothbrush); ``CLASS_DURATIONS`` lists each class's range in seconds.
 
 Background beds, ``bed(rng, sr, duration) -> np.ndarray``, are low-level domestic noise floors (room tone,
-mains hum, ventilation, distant traffic rumble) with an RMS between about -50 and -33 dBFS.
+mains hum, ventilation, distant traffic rumble) with an RMS between -50 and -36 dBFS.
 
 Everything is vectorised over samples: the only Python loops run over harmonics, partials or events.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy import signal
+from scipy import fft, signal
 
 PEAK_RANGE = (0.5, 0.89)          # peak of every foreground event (16-bit safe, below 0.9)
 TWO_PI = 2.0 * np.pi
@@ -40,8 +40,8 @@ CLASS_DURATIONS: dict[str, tuple[float, float]] = {
 BACKGROUND_LEVELS_DB: dict[str, tuple[float, float]] = {
     "room_tone": (-50.0, -40.0),
     "mains_hum": (-48.0, -38.0),
-    "ventilation": (-45.0, -34.0),
-    "distant_rumble": (-46.0, -35.0),
+    "ventilation": (-46.0, -36.0),
+    "distant_rumble": (-47.0, -37.0),
 }
 
 
@@ -86,20 +86,20 @@ def _filter(x: np.ndarray, sr: int, kind: str, cutoff, order: int = 4) -> np.nda
     return signal.sosfilt(sos, x)
 
 
-def _colored_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
-    """Unit-RMS noise with a power spectrum ~ 1 / f**exponent (0 white, 1 pink, 2 brown)."""
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    bins = np.arange(spectrum.size, dtype=float)
-    bins[0] = 1.0
-    spectrum *= bins ** (-exponent / 2.0)
-    spectrum[0] = 0.0
-    return _unit_rms(np.fft.irfft(spectrum, n))
+def _colored_noise(rng: np.random.Generator, n: int, sr: int, exponent: float, corner: float = 20.0) -> np.ndarray:
+    """Unit-RMS noise with a power spectrum ~ 1 / f**exponent (0 white, 1 pink, 2 brown) above `corner` Hz,
+    rolled off below it like a microphone's high-pass (so brown noise does not drift)."""
+    size = fft.next_fast_len(n, real=True)                   # shaped at a fast FFT size, then cut to n
+    spectrum = fft.rfft(rng.standard_normal(size))
+    freq = fft.rfftfreq(size, 1.0 / sr)
+    spectrum *= np.maximum(freq, corner) ** (-exponent / 2.0) * (freq / np.hypot(freq, corner)) ** 2
+    return _unit_rms(fft.irfft(spectrum, size)[:n])
 
 
 def _band_noise(rng: np.random.Generator, n: int, sr: int, low: float, high: float,
                 exponent: float = 0.0) -> np.ndarray:
     """Unit-RMS coloured noise limited to [low, high] Hz."""
-    return _unit_rms(_filter(_colored_noise(rng, n, exponent), sr, "bandpass", (low, high)))
+    return _unit_rms(_filter(_colored_noise(rng, n, sr, exponent), sr, "bandpass", (low, high)))
 
 
 def _cosine_interp(x: np.ndarray, xp, fp) -> np.ndarray:
@@ -142,7 +142,7 @@ def _attack_release(n: int, sr: int, attack: float, release: float) -> np.ndarra
 
 
 def _phase(rng: np.random.Generator, freq: np.ndarray, sr: int) -> np.ndarray:
-    """Running phase (radians) of an oscillator following the frequency contour `freq` (Hz per sample)."""
+    """Running phase (radians) of an oscillator following `freq` (Hz, one value per sample), random start."""
     return TWO_PI * np.cumsum(freq) / sr + rng.uniform(0.0, TWO_PI)
 
 
@@ -152,10 +152,13 @@ def _harmonics(phase: np.ndarray, f0: np.ndarray, sr: int, gain: Callable[[int, 
     limit = _below_nyquist(sr, fmax or sr)
     count = int(min(max_harmonics, limit // max(float(np.min(f0)), 1.0)))
     out = np.zeros_like(phase)
+    fundamental = np.exp(1j * phase)
+    partial = fundamental.copy()                             # exp(i k phase), by complex multiplication
     for k in range(1, max(count, 1) + 1):
         freq = k * f0
         rolloff = np.clip((limit - freq) / (0.1 * limit), 0.0, 1.0)
-        out += gain(k, freq) * rolloff * np.sin(k * phase)
+        out += gain(k, freq) * rolloff * partial.imag
+        partial *= fundamental
     return out
 
 
@@ -167,14 +170,19 @@ def _formant_gain(freq: np.ndarray, formants, bandwidths, amplitudes, floor: flo
     return gain
 
 
-def _finish(x: np.ndarray, sr: int, rng: np.random.Generator, fade: float = 0.005) -> np.ndarray:
-    """Remove DC, fade the ends (no clicks), scale the peak into PEAK_RANGE, return float32."""
-    x = x - np.mean(x)
-    ramp = min(_samples(sr, fade), len(x) // 4)
+def _fade_ends(x: np.ndarray, sr: int, seconds: float) -> np.ndarray:
+    """Raised-cosine fade-in and fade-out of `seconds` (at most a quarter of the signal each), in place."""
+    ramp = min(_samples(sr, seconds), len(x) // 4)
     if ramp > 0:
         window = _raised(np.arange(ramp) / ramp)
         x[:ramp] *= window
         x[len(x) - ramp:] *= window[::-1]
+    return x
+
+
+def _finish(x: np.ndarray, sr: int, rng: np.random.Generator, fade: float = 0.005) -> np.ndarray:
+    """Remove DC, fade the ends (no clicks), scale the peak into PEAK_RANGE, return float32."""
+    x = _fade_ends(x - np.mean(x), sr, fade)
     peak = float(np.max(np.abs(x)))
     if not np.isfinite(peak) or peak < 1e-9:
         raise RuntimeError("a synthesizer produced silence or non-finite audio")
@@ -183,12 +191,7 @@ def _finish(x: np.ndarray, sr: int, rng: np.random.Generator, fade: float = 0.00
 
 def _finish_background(x: np.ndarray, sr: int, rng: np.random.Generator, kind: str) -> np.ndarray:
     """Remove DC, fade the ends, scale to an RMS level drawn from the kind's range, return float32."""
-    x = x - np.mean(x)
-    ramp = min(_samples(sr, 0.05), len(x) // 4)
-    if ramp > 0:
-        window = _raised(np.arange(ramp) / ramp)
-        x[:ramp] *= window
-        x[len(x) - ramp:] *= window[::-1]
+    x = _fade_ends(x - np.mean(x), sr, 0.05)
     level = 10.0 ** (rng.uniform(*BACKGROUND_LEVELS_DB[kind]) / 20.0)
     return (x * (level / _rms(x))).astype(np.float32)
 
@@ -296,10 +299,10 @@ def blender(rng: np.random.Generator, sr: int) -> np.ndarray:
     tilt = rng.uniform(0.5, 1.2)
     gains = rng.lognormal(0.0, 0.5, 30) * np.arange(1, 31) ** -tilt
     motor = _unit_rms(_harmonics(_phase(rng, f0, sr), f0, sr, lambda k, _: gains[k - 1], 30, fmax=6000))
-    blades = _band_noise(rng, n, sr, rng.uniform(150, 400), rng.uniform(4000, 7500), rng.uniform(0.3, 1.0))
-    mix = motor + rng.uniform(0.4, 1.5) * blades * speed
+    blades = _band_noise(rng, n, sr, rng.uniform(150, 400), rng.uniform(2500, 6000), rng.uniform(0.5, 1.3))
+    mix = motor + rng.uniform(0.3, 1.0) * blades * speed
 
-    chop = np.clip(1.0 + rng.uniform(0.1, 0.5) * _smooth_curve(rng, n, sr, rng.uniform(3, 12)), 0.2, None)
+    chop = np.clip(1.0 + rng.uniform(0.2, 0.6) * _smooth_curve(rng, n, sr, rng.uniform(3, 12)), 0.2, None)
     return _finish(mix * chop * speed ** 2, sr, rng)
 
 
@@ -320,7 +323,7 @@ def vacuum_cleaner(rng: np.random.Generator, sr: int) -> np.ndarray:
         air += rng.uniform(0.3, 1.0) * _band_noise(rng, n, sr, centre / 1.25, centre * 1.25)
     motor = _unit_rms(_harmonics(_phase(rng, f_motor, sr), f_motor, sr, lambda k, _: k ** -1.0, 6))
     blades = int(rng.integers(5, 12))
-    whine = np.sin(blades * _phase(rng, f_motor, sr)) * (blades * f_motor < 0.45 * sr)
+    whine = np.sin(blades * _phase(rng, f_motor, sr)) * np.clip((0.45 * sr - blades * f_motor) / (0.05 * sr), 0, 1)
 
     strokes = np.clip(1.0 + rng.uniform(0.1, 0.35) * _smooth_curve(rng, n, sr, rng.uniform(0.5, 2.0)), 0.3, None)
     mix = _unit_rms(air) * strokes + rng.uniform(0.05, 0.3) * motor + rng.uniform(0.05, 0.4) * whine
@@ -363,7 +366,7 @@ def _impulse_events(rng: np.random.Generator, n: int, sr: int, rate: float, inte
     count = rng.poisson(rate * n / sr * float(np.max(intensity)))
     positions = rng.integers(0, n, count)
     keep = rng.random(count) < intensity[positions] / np.max(intensity)
-    amplitudes = rng.lognormal(0.0, 0.8, count) * rng.choice([-1.0, 1.0], count)
+    amplitudes = rng.lognormal(0.0, 0.5, count) * rng.choice([-1.0, 1.0], count)
     impulses = np.bincount(positions[keep], weights=amplitudes[keep], minlength=n)
     t = np.arange(_samples(sr, 8 * tau)) / sr
     kernel = rng.standard_normal(t.size) * np.exp(-t / tau)
@@ -371,18 +374,19 @@ def _impulse_events(rng: np.random.Generator, n: int, sr: int, rate: float, inte
 
 
 def frying(rng: np.random.Generator, sr: int) -> np.ndarray:
-    """Frying, 2-10 s: Poisson crackles and pops over a sizzling high-frequency hiss."""
+    """Frying, 2-10 s: dense Poisson crackles and sparser pops over a sizzling high-frequency hiss."""
     n = _draw_length(rng, sr, "Frying")
     intensity = np.exp(0.4 * _smooth_curve(rng, n, sr, rng.uniform(0.2, 1.0)))
-    crackle = _impulse_events(rng, n, sr, float(_log_uniform(rng, 40, 400)), intensity,
+    crackle = _impulse_events(rng, n, sr, float(_log_uniform(rng, 80, 800)), intensity,
                               rng.uniform(0.0002, 0.0015), (rng.uniform(1000, 3000), 0.45 * sr))
     pops = _impulse_events(rng, n, sr, rng.uniform(0.5, 4.0), intensity, rng.uniform(0.003, 0.01),
                            (rng.uniform(300, 600), rng.uniform(2000, 4000)))
-    hiss = _unit_rms(_filter(_colored_noise(rng, n, rng.uniform(-0.5, 0.3)), sr, "highpass",
+    hiss = _unit_rms(_filter(_colored_noise(rng, n, sr, rng.uniform(-0.5, 0.3)), sr, "highpass",
                              rng.uniform(2000, 5000)))
-    hiss *= 1.0 + 0.3 * _smooth_curve(rng, n, sr, 2.0)
-    mix = _unit_rms(crackle) + rng.uniform(0.2, 0.8) * _unit_rms(pops) + rng.uniform(0.1, 0.5) * hiss * intensity
-    return _finish(mix, sr, rng)
+    hiss *= (1.0 + 0.3 * _smooth_curve(rng, n, sr, 2.0)) * intensity
+    crackle /= np.max(np.abs(crackle)) + 1e-12
+    pops *= rng.uniform(0.2, 0.6) / (np.max(np.abs(pops)) + 1e-12)
+    return _finish(crackle + pops + rng.uniform(0.3, 1.0) * _rms(crackle) * hiss, sr, rng)
 
 
 def _bubbles(rng: np.random.Generator, n: int, sr: int, rate: float, freq_range: tuple[float, float],
@@ -390,6 +394,7 @@ def _bubbles(rng: np.random.Generator, n: int, sr: int, rate: float, freq_range:
     """Poisson bubbles: decaying sinusoids whose pitch rises (Minnaert resonance of a bubble at the surface)."""
     count = rng.poisson(rate * n / sr)
     t = np.arange(_samples(sr, 5 * tau_range[1])) / sr
+    attack = 1.0 - np.exp(-t / 0.0005)                       # a soft 0.5 ms onset: no click
     out = np.zeros(n)
     for start in range(0, count, chunk):                      # chunks bound the memory, not a sample loop
         m = min(chunk, count - start)
@@ -397,7 +402,7 @@ def _bubbles(rng: np.random.Generator, n: int, sr: int, rate: float, freq_range:
         freq = _log_uniform(rng, *freq_range, m)[:, None]
         tau = _log_uniform(rng, *tau_range, m)[:, None]
         rise = rng.uniform(0.05, 0.3, m)[:, None]
-        wave = (rng.lognormal(0.0, 0.6, m)[:, None] * np.exp(-t / tau)
+        wave = (rng.lognormal(0.0, 0.6, m)[:, None] * np.exp(-t / tau) * attack
                 * np.sin(TWO_PI * freq * (t + rise * t ** 2 / (2 * tau))))
         index = onsets[:, None] + np.arange(t.size)
         inside = index < n
@@ -504,9 +509,10 @@ def _meow(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     f0 = _cosine_interp(u, knots, [start, start * rng.uniform(1.15, 1.7), start * rng.uniform(0.6, 1.0)])
     f0 *= 1.0 + rng.uniform(0.005, 0.02) * np.sin(TWO_PI * rng.uniform(5, 8) * t)
     scale = rng.uniform(0.85, 1.2)
-    f1 = _cosine_interp(u, knots, np.array([rng.uniform(400, 600), rng.uniform(800, 1100), rng.uniform(500, 700)]) * scale)
-    f2 = _cosine_interp(u, knots, np.array([rng.uniform(1800, 2400), rng.uniform(1400, 1800),
-                                            rng.uniform(900, 1300)]) * scale)
+    f1 = _cosine_interp(u, knots, scale * np.array([rng.uniform(400, 600), rng.uniform(800, 1100),
+                                                    rng.uniform(500, 700)]))
+    f2 = _cosine_interp(u, knots, scale * np.array([rng.uniform(1800, 2400), rng.uniform(1400, 1800),
+                                                    rng.uniform(900, 1300)]))
     tilt = rng.uniform(0.6, 1.1)
     voice = _unit_rms(_harmonics(_phase(rng, f0, sr), f0, sr,
                                  lambda k, fk: _formant_gain(fk, (f1, f2, 3000.0 * scale), (150, 200, 300),
@@ -585,7 +591,7 @@ def speech(rng: np.random.Generator, sr: int) -> np.ndarray:
     frication = (in_consonant & (kind == _FRICATIVE)) * np.sin(np.pi * np.clip(consonant_position, 0, 1))
     burst_time = (consonant_position - 0.6) * share * plan["length"] / sr
     burst = (in_consonant & (kind == _PLOSIVE) & (burst_time > 0)) * np.exp(-np.abs(burst_time) / 0.008)
-    hiss = _unit_rms(_filter(rng.standard_normal(n), sr, "highpass", rng.uniform(2500, 4500)))
+    hiss = _unit_rms(_filter(rng.standard_normal(n), sr, "bandpass", (rng.uniform(2500, 4500), 9000)))
     noise = (hiss * (rng.uniform(0.3, 0.8) * frication + 0.8 * burst) * plan["stress"] * ~plan["pause"]
              + rng.uniform(0.02, 0.1) * voicing * _band_noise(rng, n, sr, 500, 3500))
     return _finish(voice + noise, sr, rng)
@@ -597,7 +603,7 @@ def speech(rng: np.random.Generator, sr: int) -> np.ndarray:
 
 def _floor_noise(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     """Unit-RMS pink-to-brown room noise, low-passed: the floor under every bed."""
-    noise = _colored_noise(rng, n, rng.uniform(1.0, 2.0))
+    noise = _colored_noise(rng, n, sr, rng.uniform(1.0, 2.0))
     return _unit_rms(_filter(noise, sr, "lowpass", rng.uniform(2000, 8000), order=2))
 
 
@@ -639,7 +645,7 @@ def ventilation(rng: np.random.Generator, sr: int, duration: float) -> np.ndarra
 def distant_rumble(rng: np.random.Generator, sr: int, duration: float) -> np.ndarray:
     """Distant traffic through a window: low-passed brown noise with slow swells, over room tone."""
     n = _samples(sr, duration)
-    rumble = _unit_rms(_filter(_colored_noise(rng, n, 2.0), sr, "lowpass", rng.uniform(60, 250)))
+    rumble = _unit_rms(_filter(_colored_noise(rng, n, sr, 2.0), sr, "lowpass", rng.uniform(60, 250)))
     swells = 1.0 + 0.25 * np.tanh(_smooth_curve(rng, n, sr, rng.uniform(0.05, 0.2)))
     bed = rumble * swells + rng.uniform(0.2, 0.5) * _floor_noise(rng, n, sr)
     return _finish_background(bed, sr, rng, "distant_rumble")

@@ -1,0 +1,461 @@
+"""Log-mel features, frame labels and the on-disk feature store.
+
+Extraction (`LogMelExtractor`): every clip is decoded, mixed down to mono, resampled to `features.sample_rate`
+(soxr HQ, as `librosa.load` does) and cut or zero-padded to `data.clip_duration`. A batched torch STFT
+(periodic Hann window of round(window * sr) samples centred in n_fft, hop round(hop * sr), centre padding with
+zeros, power 2) is projected on librosa's mel filterbank (Slaney scale and norm, the defaults of
+`librosa.feature.melspectrogram`) and logged: log(mel + log_offset), float32. A clip gives
+round(clip_duration / hop) frames; frame t is centred at t * hop and is said to cover [t * hop, (t + 1) * hop).
+
+Store (`build_store`, `load_feature_set`), one folder, by default ``data/features/``:
+
+- ``<set>.npy``               log-mel features, float16, [clips, frames, n_mels], rows in clips.tsv order
+- ``<set>.tsv``               index: ``row  filename  event_labels``
+- ``<set>_tags.npy``          clip tags, uint8 [clips, classes]
+- ``<set>_frame_labels.npy``  strong labels, uint8 [clips, frames, classes]; only sets with an events.tsv
+- ``normalization.npz``       per-mel-band ``mean`` and ``std`` (float32 [n_mels]) over every frame of the
+                              TRAINING sets only (`TRAIN_SETS`)
+- ``features.json``           the extraction config, classes and sets: what later stages check
+
+float16 halves the disk and page-cache footprint of a store that training reads at random, and its rounding
+(at most 0.008 in log units for |value| < 32, i.e. 0.034 dB) is far below anything a detector can use.
+The store is built in a sibling ``.partial`` folder and renamed into place at the end, so an interrupted run
+never leaves a folder that looks complete.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
+
+import librosa
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import torch
+
+from ifdsed.tables import read_clips, read_events, read_tags, split_tags
+
+# Set name -> clip-set folder (relative to the project root), in the order the stage writes them.
+SET_DIRS = {
+    "synthetic_train": Path("data/synthetic/train"),
+    "synthetic_test": Path("data/synthetic/test"),
+    "realworld_weak": Path("data/realworld/weak"),
+    "realworld_validation": Path("data/realworld/validation"),
+    "realworld_test": Path("data/realworld/test"),
+}
+# The only sets normalisation statistics may read.
+TRAIN_SETS = ("synthetic_train", "realworld_weak")
+STORE_DIR = Path("data/features")
+STORE_DTYPE = np.float16
+STORE_FORMAT = 1
+STD_FLOOR = 1e-3  # log units; a band with less spread than float16 resolution is not scaled up into noise
+_RESAMPLE_MARGIN = 0.1  # s of audio read past the clip end when resampling, so the resampler's tail is the file's
+
+
+# ----------------------------------------------------------------------------------------------- configuration
+@dataclass(frozen=True)
+class LogMelConfig:
+    """Everything that determines the features; `frames` and the sample counts are derived from it."""
+    sample_rate: int
+    n_fft: int
+    window: float        # s
+    hop: float           # s
+    n_mels: int
+    fmin: float
+    fmax: float
+    log_offset: float
+    clip_duration: float  # s
+
+    @classmethod
+    def from_params(cls, features, clip_duration: float) -> "LogMelConfig":
+        """From a `FeaturesParams` (params.yaml `features`) and `data.clip_duration`."""
+        return cls(sample_rate=features.sample_rate, n_fft=features.n_fft, window=features.window,
+                   hop=features.hop, n_mels=features.n_mels, fmin=features.fmin, fmax=features.fmax,
+                   log_offset=features.log_offset, clip_duration=clip_duration)
+
+    def __post_init__(self) -> None:
+        if self.win_length > self.n_fft:
+            raise ValueError(f"window {self.window} s ({self.win_length} samples) is longer than n_fft {self.n_fft}")
+        if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ValueError(f"need 0 <= fmin < fmax <= sample_rate / 2, got {self.fmin}, {self.fmax}")
+        if self.hop_length < 1 or self.frames < 1:
+            raise ValueError(f"hop {self.hop} s gives no frame at {self.sample_rate} Hz")
+
+    @property
+    def win_length(self) -> int:
+        return round(self.window * self.sample_rate)
+
+    @property
+    def hop_length(self) -> int:
+        return round(self.hop * self.sample_rate)
+
+    @property
+    def clip_samples(self) -> int:
+        return round(self.clip_duration * self.sample_rate)
+
+    @property
+    def frames(self) -> int:
+        """Frames per clip: round(clip_duration / hop) (250 for 10 s at 40 ms, 500 at 20 ms)."""
+        return round(self.clip_duration / self.hop)
+
+    @property
+    def frame_hop(self) -> float:
+        """The true frame period in seconds (hop_length / sample_rate)."""
+        return self.hop_length / self.sample_rate
+
+    def describe(self) -> dict:
+        """The parameters and the derived sizes, as written to features.json."""
+        return {**asdict(self), "win_length": self.win_length, "hop_length": self.hop_length,
+                "clip_samples": self.clip_samples, "frames": self.frames, "frame_hop": self.frame_hop}
+
+
+# --------------------------------------------------------------------------------------------------- extractor
+class LogMelExtractor(torch.nn.Module):
+    """Waveforms at `config.sample_rate` -> log-mel features. Move it with `.to(device)` to run on a GPU."""
+
+    def __init__(self, config: LogMelConfig):
+        super().__init__()
+        self.config = config
+        window = torch.hann_window(config.win_length, periodic=True, dtype=torch.float32)  # [win_length]
+        mel = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
+                                  fmin=config.fmin, fmax=config.fmax)                    # [n_mels, n_fft//2+1]
+        self.register_buffer("window", window, persistent=False)
+        self.register_buffer("mel_basis", torch.from_numpy(mel.T.copy()), persistent=False)  # [freqs, n_mels]
+
+    @classmethod
+    def from_params(cls, features, clip_duration: float) -> "LogMelExtractor":
+        return cls(LogMelConfig.from_params(features, clip_duration))
+
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """[batch, samples] float -> [batch, frames, n_mels] float32.
+
+        Samples past `config.clip_samples` are dropped and shorter input is zero-padded, so every clip gives
+        exactly `config.frames` frames.
+        """
+        cfg = self.config
+        x = _fit_length(waveforms.to(torch.float32), cfg.clip_samples)           # [batch, clip_samples]
+        needed = (cfg.frames - 1) * cfg.hop_length                               # centred STFT gives 1 + n // hop
+        if x.shape[-1] < needed:                                                 # frames: pad if rounding
+            x = torch.nn.functional.pad(x, (0, needed - x.shape[-1]))            # left them short
+        spec = torch.stft(x, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
+                          window=self.window, center=True, pad_mode="constant",
+                          return_complex=True)                                   # [batch, freqs, >= frames]
+        spec = spec[..., :cfg.frames].transpose(1, 2)                            # [batch, frames, freqs]
+        power = spec.real.square() + spec.imag.square()                          # [batch, frames, freqs]
+        mel = torch.matmul(power, self.mel_basis)                                # [batch, frames, n_mels]
+        return torch.log(mel + cfg.log_offset)
+
+
+def _fit_length(x: torch.Tensor, samples: int) -> torch.Tensor:
+    """Cut or right-pad with zeros the last axis to `samples`."""
+    if x.shape[-1] >= samples:
+        return x[..., :samples]
+    return torch.nn.functional.pad(x, (0, samples - x.shape[-1]))
+
+
+# ---------------------------------------------------------------------------------------------------- decoding
+def load_clip(path: str | Path, config: LogMelConfig) -> np.ndarray:
+    """One audio file -> mono float32 [clip_samples] at `config.sample_rate`, cut or zero-padded.
+
+    Same samples as ``librosa.fix_length(librosa.load(path, sr=config.sample_rate)[0], size=clip_samples)``:
+    mixed down by a channel mean, resampled with soxr HQ. Only the part of the file the clip uses is read.
+    """
+    with sf.SoundFile(str(path)) as audio:
+        native_sr = audio.samplerate
+        margin = 0 if native_sr == config.sample_rate else _RESAMPLE_MARGIN
+        wanted = math.ceil((config.clip_duration + margin) * native_sr)
+        samples = _read_float32(audio, min(wanted, audio.frames))
+    if native_sr != config.sample_rate:
+        samples = librosa.resample(samples, orig_sr=native_sr, target_sr=config.sample_rate, res_type="soxr_hq")
+    return np.ascontiguousarray(librosa.util.fix_length(samples, size=config.clip_samples), dtype=np.float32)
+
+
+def _read_float32(audio: sf.SoundFile, frames: int) -> np.ndarray:
+    """Read `frames` frames as mono float32 in [-1, 1).
+
+    16-bit PCM is read as int16 and scaled by 2**-15, which is exactly what libsndfile's float conversion
+    gives, at a fraction of its cost.
+    """
+    if audio.subtype == "PCM_16":
+        data = audio.read(frames, dtype="int16", always_2d=True)                 # [frames, channels]
+        mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+        return mono.astype(np.float32) * np.float32(2.0 ** -15)
+    data = audio.read(frames, dtype="float32", always_2d=True)                   # [frames, channels]
+    return data[:, 0].copy() if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+
+
+# -------------------------------------------------------------------------------------------------- extraction
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Clips per STFT batch: small on a CPU, where a batch's intermediates (about 2 MB per 10 s clip at the
+    defaults) must stay in cache to be fast, large on a GPU."""
+    return 64 if device.type == "cuda" else 4
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    """Set torch's intra-op thread count for a block, then restore it."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def extract_files(paths: Sequence[str | Path], extractor: LogMelExtractor, *, workers: int = 2,
+                  batch_size: int | None = None) -> Iterator[np.ndarray]:
+    """Log-mel of audio files, yielded in input order as float32 [batch, frames, n_mels] arrays.
+
+    `workers` threads each take a batch of files, decode it and run the extractor on it (on the extractor's
+    device). Decoding (libsndfile, soxr) and torch both release the GIL, so the threads use separate cores;
+    on a CPU torch gets one intra-op thread per worker thread so the cores are not oversubscribed. At most
+    2 * workers batches are in flight. Batches depend only on `batch_size`, never on `workers`.
+    """
+    device = next(extractor.buffers()).device
+    batch_size = batch_size or default_batch_size(device)
+    batches = [list(paths[start:start + batch_size]) for start in range(0, len(paths), batch_size)]
+
+    def decode(path) -> np.ndarray:
+        try:
+            return load_clip(path, extractor.config)
+        except Exception as error:
+            raise RuntimeError(f"{path}: cannot decode: {error}") from error
+
+    def run(batch: list) -> np.ndarray:
+        audio = np.stack([decode(path) for path in batch])                      # [batch, clip_samples]
+        with torch.inference_mode():
+            features = extractor(torch.from_numpy(audio).to(device))              # [batch, frames, n_mels]
+            if not bool(torch.isfinite(features).all()):
+                raise ValueError(f"non-finite features in one of {batch}")
+            return features.cpu().numpy()
+
+    # torch's thread count is per OS thread (OpenMP): each worker sets its own, and the caller's is restored.
+    threads = 1 if device.type == "cpu" else torch.get_num_threads()
+    with torch_threads(threads), ThreadPoolExecutor(max(1, workers), initializer=torch.set_num_threads,
+                                                    initargs=(threads,)) as pool:
+        pending: deque = deque()
+        queue = iter(batches)
+        for batch in queue:
+            pending.append(pool.submit(run, batch))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            result = pending.popleft().result()
+            batch = next(queue, None)
+            if batch is not None:
+                pending.append(pool.submit(run, batch))
+            yield result
+
+
+# ------------------------------------------------------------------------------------------------------ labels
+def _class_index(labels: Iterable[str], classes: Sequence[str], where: str) -> np.ndarray:
+    lookup = {name: i for i, name in enumerate(classes)}
+    unknown = sorted({label for label in labels if label not in lookup})
+    if unknown:
+        raise ValueError(f"{where}: labels not in the class list: {unknown}")
+    return np.array([lookup[label] for label in labels], dtype=np.int64)
+
+
+def clip_tags(tags: pd.DataFrame, filenames: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+    """A tags table (filename, event_labels) -> uint8 [clips, classes], rows in `filenames` order."""
+    by_name = dict(zip(tags["filename"], tags["event_labels"]))
+    missing = [name for name in filenames if name not in by_name]
+    if missing:
+        raise ValueError(f"tags: {len(missing)} clips have no row, e.g. {missing[:3]}")
+    pairs = [(row, label) for row, name in enumerate(filenames) for label in split_tags(by_name[name])]
+    out = np.zeros((len(filenames), len(classes)), dtype=np.uint8)
+    if pairs:
+        rows, labels = zip(*pairs)
+        out[np.array(rows), _class_index(labels, classes, "tags")] = 1
+    return out
+
+
+def frame_labels(events: pd.DataFrame, filenames: Sequence[str], classes: Sequence[str], frames: int,
+                 hop: float) -> np.ndarray:
+    """Strong labels -> uint8 [clips, frames, classes]; frame t covers [t * hop, (t + 1) * hop).
+
+    A frame is active for a class when an event of that class overlaps it by more than zero time. Events are
+    clipped to the clip; rows with an empty label (DESED's "no event" rows) are skipped. Vectorised: +1 at each
+    event's first frame and -1 past its last, then a cumulative sum over frames.
+    """
+    events = events[events["event_label"].astype(str).str.len() > 0]
+    lookup = {name: row for row, name in enumerate(filenames)}
+    unknown = sorted(set(events["filename"]) - set(lookup))
+    if unknown:
+        raise ValueError(f"events: {len(unknown)} filenames are not in the clip list, e.g. {unknown[:3]}")
+    rows = events["filename"].map(lookup).to_numpy(dtype=np.int64)                          # [events]
+    cols = _class_index(list(events["event_label"]), classes, "events")                     # [events]
+    tolerance = 1e-6  # of a frame: times written to the millisecond must not spill into the next frame
+    start = np.floor(events["onset"].to_numpy(float) / hop + tolerance).astype(np.int64)
+    stop = np.ceil(events["offset"].to_numpy(float) / hop - tolerance).astype(np.int64)
+    start, stop = np.clip(start, 0, frames), np.clip(stop, 0, frames)
+    keep = stop > start
+    delta = np.zeros((len(filenames), frames + 1, len(classes)), dtype=np.int32)            # [clips, frames+1, C]
+    np.add.at(delta, (rows[keep], start[keep], cols[keep]), 1)
+    np.add.at(delta, (rows[keep], stop[keep], cols[keep]), -1)
+    return (np.cumsum(delta, axis=1)[:, :frames] > 0).astype(np.uint8)                      # [clips, frames, C]
+
+
+# ------------------------------------------------------------------------------------------------------- store
+@dataclass
+class FeatureSet:
+    """One set of the store. `features` [clips, frames, n_mels] float16, `tags` [clips, classes] uint8,
+    `frame_labels` [clips, frames, classes] uint8 or None (weakly labelled sets), `index` (row, filename,
+    event_labels)."""
+    name: str
+    features: np.ndarray
+    tags: np.ndarray
+    frame_labels: np.ndarray | None
+    index: pd.DataFrame
+
+
+@dataclass
+class _MomentSums:
+    """Running per-band sums for the normalisation statistics (float64)."""
+    total: np.ndarray
+    squares: np.ndarray
+    count: int = 0
+
+    @classmethod
+    def zeros(cls, n_mels: int) -> "_MomentSums":
+        return cls(np.zeros(n_mels), np.zeros(n_mels))
+
+    def add(self, features: np.ndarray) -> None:
+        values = features.reshape(-1, features.shape[-1]).astype(np.float64)     # [clips * frames, n_mels]
+        self.total += values.sum(axis=0)
+        self.squares += np.square(values).sum(axis=0)
+        self.count += values.shape[0]
+
+    def mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+        mean = self.total / self.count
+        std = np.sqrt(np.maximum(self.squares / self.count - mean ** 2, 0.0))
+        return mean.astype(np.float32), np.maximum(std, STD_FLOOR).astype(np.float32)
+
+
+def _resolve(path: str, root: Path) -> Path:
+    path = Path(path)
+    return path if path.is_absolute() else root / path
+
+
+def _write_set(name: str, set_dir: Path, out: Path, extractor: LogMelExtractor, classes: Sequence[str],
+               root: Path, workers: int, batch_size: int | None, sums: _MomentSums | None,
+               progress: Callable[[int], None] | None) -> dict:
+    """Extract one clip set into `out`; add its stored features to `sums` when given. Returns its summary."""
+    cfg = extractor.config
+    clips = read_clips(set_dir / "clips.tsv")
+    filenames = list(clips["filename"])
+    tags_table = read_tags(set_dir / "tags.tsv")
+    tags = clip_tags(tags_table, filenames, classes)
+    labels = dict(zip(tags_table["filename"], tags_table["event_labels"]))
+    pd.DataFrame({"row": range(len(filenames)), "filename": filenames,
+                  "event_labels": [labels[name] for name in filenames]}).to_csv(
+        out / f"{name}.tsv", sep="\t", index=False, lineterminator="\n")
+    np.save(out / f"{name}_tags.npy", tags)
+    strong = (set_dir / "events.tsv").is_file()
+    if strong:
+        events = read_events(set_dir / "events.tsv")
+        np.save(out / f"{name}_frame_labels.npy",
+                frame_labels(events, filenames, classes, cfg.frames, cfg.frame_hop))
+
+    store = np.lib.format.open_memmap(out / f"{name}.npy", mode="w+", dtype=STORE_DTYPE,
+                                      shape=(len(filenames), cfg.frames, cfg.n_mels))
+    paths = [_resolve(path, root) for path in clips["path"]]
+    row = 0
+    for batch in extract_files(paths, extractor, workers=workers, batch_size=batch_size):
+        stored = batch.astype(STORE_DTYPE)                                       # [batch, frames, n_mels]
+        store[row:row + len(stored)] = stored
+        if sums is not None:
+            sums.add(stored)
+        row += len(stored)
+        if progress:
+            progress(len(stored))
+    store.flush()
+    del store
+    return {"clips": len(filenames), "frames": cfg.frames, "n_mels": cfg.n_mels, "frame_labels": strong,
+            "source": str(set_dir)}
+
+
+def build_store(sets: Mapping[str, str | Path], out_dir: str | Path, config: LogMelConfig,
+                classes: Sequence[str], *, train_sets: Sequence[str] = TRAIN_SETS, root: str | Path = ".",
+                workers: int = 2, batch_size: int | None = None, device: torch.device | str | None = None,
+                progress: Callable[[int], None] | None = None) -> dict:
+    """Extract every clip set of `sets` (name -> folder) into the store `out_dir`; returns features.json.
+
+    Clip paths relative in clips.tsv are taken relative to `root`. Normalisation statistics are accumulated
+    from the `train_sets` only, while they are extracted; no other set's features are ever added.
+    `progress` is called with the number of clips done after each batch.
+    """
+    out_dir, root = Path(out_dir), Path(root)
+    missing = [name for name in train_sets if name not in sets]
+    if missing:
+        raise ValueError(f"training sets {missing} are not among the sets to extract")
+    extractor = LogMelExtractor(config).to(torch.device(device) if device else default_device())
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+
+    sums = _MomentSums.zeros(config.n_mels)
+    summaries = {}
+    for name, set_dir in sets.items():
+        summaries[name] = _write_set(name, Path(set_dir), partial, extractor, classes, root, workers,
+                                     batch_size, sums if name in train_sets else None, progress)
+    mean, std = sums.mean_std()
+    np.savez(partial / "normalization.npz", mean=mean, std=std, frames=np.int64(sums.count),
+             sets=np.array(list(train_sets)))
+    info = {"format": STORE_FORMAT, "dtype": np.dtype(STORE_DTYPE).name, "config": config.describe(),
+            "classes": list(classes), "train_sets": list(train_sets), "sets": summaries}
+    (partial / "features.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    shutil.rmtree(out_dir, ignore_errors=True)
+    partial.rename(out_dir)
+    return info
+
+
+def read_store_info(root: str | Path = STORE_DIR) -> dict:
+    """features.json of a complete store (raises FileNotFoundError for a missing or unfinished one)."""
+    path = Path(root) / "features.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no complete feature store here (run `dvc repro features`)")
+    return json.loads(path.read_text())
+
+
+def check_store(root: str | Path, config: LogMelConfig, classes: Sequence[str]) -> dict:
+    """Raise ValueError when the store at `root` was built with other settings or classes; return its info."""
+    info = read_store_info(root)
+    expected = json.loads(json.dumps(config.describe()))
+    if info["config"] != expected or info["classes"] != list(classes):
+        raise ValueError(f"{root}: features were built with {info['config']} and classes {info['classes']}, "
+                         f"not {expected} and {list(classes)}: rerun the features stage")
+    return info
+
+
+def load_feature_set(root: str | Path, name: str, mmap: bool = True) -> FeatureSet:
+    """One set of the store; with `mmap` the arrays are read-only memory maps (nothing loaded up front)."""
+    root = Path(root)
+    info = read_store_info(root)
+    if name not in info["sets"]:
+        raise KeyError(f"{root}: no set {name!r}; the store has {sorted(info['sets'])}")
+    mode = "r" if mmap else None
+    labels = root / f"{name}_frame_labels.npy"
+    index = pd.read_csv(root / f"{name}.tsv", sep="\t", dtype={"filename": str, "event_labels": str},
+                        keep_default_na=False)
+    return FeatureSet(name=name, features=np.load(root / f"{name}.npy", mmap_mode=mode),
+                      tags=np.load(root / f"{name}_tags.npy", mmap_mode=mode),
+                      frame_labels=np.load(labels, mmap_mode=mode) if labels.is_file() else None, index=index)
+
+
+def load_normalization(root: str | Path = STORE_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """Per-mel-band (mean, std), float32 [n_mels], from the training sets: normalise as (x - mean) / std."""
+    with np.load(Path(root) / "normalization.npz") as stats:
+        return stats["mean"], stats["std"]

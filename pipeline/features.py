@@ -1,0 +1,56 @@
+"""DVC stage `features`: log-mel features of every clip set, in one memory-mappable store.
+
+Reads  params.yaml (classes, data.clip_duration, features) and the five clip sets
+       data/synthetic/{train,test}, data/realworld/{weak,validation,test}: clips.tsv (the audio paths, absolute or
+       relative to the project root), tags.tsv, events.tsv where the set has one (not the weak set).
+Writes data/features/: <set>.npy (float16 [clips, frames, n_mels]), <set>.tsv (row filename event_labels),
+       <set>_tags.npy (uint8 [clips, classes]), <set>_frame_labels.npy (uint8 [clips, frames, classes], strong
+       sets only), normalization.npz (per-band mean and std of synthetic_train + realworld_weak only) and
+       features.json (the settings). See ifdsed/features.py.
+"""
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ifdsed.config import load_params
+from ifdsed.features import SET_DIRS, STORE_DIR, TRAIN_SETS, LogMelConfig, build_store, default_device
+from ifdsed.tables import read_clips
+
+
+def _check_sets() -> int:
+    """Every set folder has its tables; returns the total number of clips."""
+    total = 0
+    for name, folder in SET_DIRS.items():
+        for table in ("clips.tsv", "tags.tsv"):
+            if not (folder / table).is_file():
+                raise SystemExit(f"features: {folder / table} is missing: run the stage that writes {name} first")
+        total += len(read_clips(folder / "clips.tsv"))
+    return total
+
+
+def main() -> None:
+    params = load_params()
+    config = LogMelConfig.from_params(params.features, params.data.clip_duration)
+    workers = params.features.workers
+    device = default_device()
+    total = _check_sets()
+    print(f"features: {total} clips at {config.sample_rate} Hz -> {config.frames} frames x {config.n_mels} mels "
+          f"on {device}, {workers} workers")
+    started = time.perf_counter()
+    with tqdm(total=total, unit="clip", desc="features") as bar:
+        info = build_store(SET_DIRS, STORE_DIR, config, params.classes, train_sets=TRAIN_SETS, root=Path("."),
+                           workers=workers, device=device, progress=bar.update)
+    elapsed = time.perf_counter() - started
+    for name, summary in info["sets"].items():
+        labels = ", frame labels" if summary["frame_labels"] else ""
+        print(f"  {name}: {summary['clips']} clips -> {STORE_DIR / (name + '.npy')} "
+              f"[{summary['clips']}, {summary['frames']}, {summary['n_mels']}] {info['dtype']}{labels}")
+    print(f"  normalisation over {' + '.join(info['train_sets'])} -> {STORE_DIR / 'normalization.npz'}")
+    print(f"features: wrote {STORE_DIR}/ in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.0f} clips/s, "
+          f"torch {torch.__version__})")
+
+
+if __name__ == "__main__":
+    main()
