@@ -28,8 +28,9 @@ on batch size or clip length):
 When the batch has no valid triplet (or no t with both kinds of pairs) the hinge is exactly 0 with a zero
 gradient: masked sums are divided by clamp(count, min=1), never by a zero count.
 
-Everything is batched tensor code; the triplet hinge materialises [T, B, B, B] tensors (B=24, T=250: 3.5 M
-elements, 14 MB in float32; B=32, T=500: 16 M elements, 66 MB), which is fine at the paper's batch sizes.
+Everything is batched tensor code, with no Python loop over clips, pairs or frames. The triplet hinge is built
+as [P, B] (P positive frame pairs, B candidate negatives each), at worst T * B^3 elements (B=32, T=500: 16 M,
+66 MB in float32) and in practice far fewer, since positive pairs are rare.
 """
 from __future__ import annotations
 
@@ -89,12 +90,15 @@ def triplet_hinge(dis: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, margi
     """Mean over triplets (t, anchor i, positive j, negative k) of [dis(i,k,t) - dis(i,j,t) + margin]_+.
 
     dis, pos, neg: [T, B, B]. Returns 0 (zero gradient) when there is no triplet.
+    Positive pairs are the sparse side (identical tag sets and equal frame labels), so the hinge is built for the
+    listed positive pairs only, against every candidate negative of their anchor: [P, B] instead of the dense
+    [T, B, B, B] (identical numbers; on CUDA, listing the positives costs one device sync).
     """
-    gap = (dis + margin)[:, :, None, :] - dis[:, :, :, None]                    # [T, i, j, k]
-    triplets = pos[:, :, :, None] & neg[:, :, None, :]                          # [T, i, j, k]
-    hinge = torch.where(triplets, torch.relu(gap), torch.zeros_like(gap))       # [T, i, j, k]
-    n_triplets = (pos.sum(-1) * neg.sum(-1)).sum()                              # [] positives x negatives per anchor
-    return hinge.sum() / n_triplets.clamp(min=1)
+    t, i, j = pos.nonzero(as_tuple=True)                                        # [P] x 3, positive pairs
+    gap = (dis[t, i] + margin) - dis[t, i, j][:, None]                          # [P, B]  over negatives k
+    is_neg = neg[t, i]                                                          # [P, B]
+    hinge = torch.where(is_neg, torch.relu(gap), torch.zeros_like(gap))         # [P, B]
+    return hinge.sum() / is_neg.sum().clamp(min=1)
 
 
 def mean_hinge(dis: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, margin: float) -> torch.Tensor:
