@@ -87,6 +87,7 @@ def fastest(runs: dict, repeats: int) -> dict:
     wall, cpu = dict.fromkeys(runs, math.inf), dict.fromkeys(runs, math.inf)
     for _ in range(repeats):
         for name, run in runs.items():
+            time.sleep(0.2)  # let the other path's idle BLAS/OpenMP threads stop spinning before the clock starts
             started, started_cpu = time.perf_counter(), time.process_time()
             results[name] = run()
             wall[name] = min(wall[name], time.perf_counter() - started)

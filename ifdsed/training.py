@@ -193,7 +193,7 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path) -> dict:
         model.load_state_dict(saved.model.state_dict())
         optimizer.load_state_dict(saved.optimizer_state)
         scheduler.load_state_dict(saved.extra["scheduler"])
-        torch.set_rng_state(saved.extra["torch_rng"])
+        torch.set_rng_state(saved.extra["torch_rng"].cpu())  # load() maps tensors to the device
         start_epoch, best_score, best_epoch = saved.epoch, saved.extra["best_score"], saved.extra["best_epoch"]
         print(f"resuming {paths.last} after epoch {start_epoch}")
 
@@ -209,7 +209,7 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path) -> dict:
             losses["total"].backward()
             optimizer.step()
             for key, value in losses.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
         scheduler.step()
         frame_probs, clip_probs = predict(model, validation.features, normalize, device)
         score = selection_score(frame_probs, clip_probs, validation.frame_labels)

@@ -274,3 +274,15 @@ def test_an_interrupted_build_leaves_no_complete_store(tmp_path):
         read_store_info(tmp_path / "features")
     with pytest.raises(FileNotFoundError):
         load_feature_set(tmp_path / "features.partial", "synthetic_train")
+
+
+@pytest.mark.parametrize("sample_rate, n_fft, n_mels", [(16000, 1024, 64), (44100, 2048, 64), (16000, 512, 128)])
+def test_banded_mel_projection_equals_the_full_product(sample_rate, n_fft, n_mels):
+    config = replace(DEFAULT, sample_rate=sample_rate, n_fft=n_fft, window=n_fft / sample_rate / 2, n_mels=n_mels,
+                     fmax=sample_rate / 2, clip_duration=1.0)
+    extractor = LogMelExtractor(config)
+    waveforms = torch.randn(2, config.clip_samples) * 0.1
+    spec = torch.stft(waveforms, config.n_fft, config.hop_length, config.win_length, extractor.window,
+                      pad_mode="constant", return_complex=True)[..., :config.frames].abs().square()
+    dense = torch.log(spec.transpose(1, 2) @ extractor.mel_basis + config.log_offset)
+    torch.testing.assert_close(extractor(waveforms), dense, rtol=1e-5, atol=1e-4)
