@@ -167,6 +167,24 @@ class TrainParams(Section):
         return self
 
 
+class PostprocessParams(Section):
+    """Clip tags at tag_threshold; frame decisions at frame_threshold gated by the tags; a per-class median
+    filter of round_odd(median_fraction x median training-event duration / frame hop) frames."""
+    tag_threshold: float = Field(0.5, gt=0, lt=1)
+    frame_threshold: float = Field(0.5, gt=0, lt=1)
+    median_fraction: float = Field(1 / 3, gt=0, le=2)
+    median_min_frames: int = Field(1, ge=1)
+    median_max_frames: int | None = Field(None, ge=1)
+
+
+class EvalParams(Section):
+    """sed_eval settings (the paper's: event-based, t_collar 0.2 s, percentage_of_length 0.2)."""
+    t_collar: float = Field(0.2, gt=0)
+    percentage_of_length: float = Field(0.2, ge=0, le=1)
+    segment_resolution: float = Field(1.0, gt=0)
+    piano_roll_clips: int = Field(4, ge=0, le=50)
+
+
 class Params(Section):
     classes: Annotated[tuple[str, ...], Field(strict=False)] = DCASE_CLASSES
     data: DataParams = DataParams()
@@ -177,6 +195,8 @@ class Params(Section):
     features: FeaturesParams = FeaturesParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
+    postprocess: PostprocessParams = PostprocessParams()
+    eval: EvalParams = EvalParams()
 
     @model_validator(mode="after")
     def _classes(self) -> "Params":

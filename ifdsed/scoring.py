@@ -208,8 +208,11 @@ def segment_based(truth: pd.DataFrame, predictions: pd.DataFrame, classes: Seque
         absent = [name for name in files if name not in lengths]
         if absent:
             raise ValueError(f"durations: no duration for {len(absent)} evaluated file(s), e.g. {absent[:3]}")
-    metric = sed_eval.sound_event.SegmentBasedMetrics(
-        event_label_list=classes, time_resolution=time_resolution, empty_system_output_handling="zero_score")
+    metric = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=classes,
+                                                      time_resolution=float(time_resolution))
+    # The constructor (sed_eval 0.2.1) takes no empty_system_output_handling, but the metric methods read the
+    # attribute: set it so a never-predicted class scores F1 = 0 rather than NaN, as in event_based.
+    metric.empty_system_output_handling = "zero_score"
     for name in files:
         length = _evaluated_length(lengths.get(name), reference[name], estimated[name])
         metric.evaluate(reference_event_list=reference[name], estimated_event_list=estimated[name],
@@ -313,7 +316,8 @@ def psds(scores: Mapping[str, pd.DataFrame], truth: pd.DataFrame,
     ``scores``: {filename: score DataFrame (onset, offset, one column per class in ``classes`` order)}; the
     evaluated files are its keys. Returns (metrics, curves): metrics has ``psds1``, ``psds2`` and per-class
     ``psds1/<class>``...; curves has, per scenario, the PSD-ROC ``etpr`` and ``efpr`` (false alarms per hour)
-    arrays, for plots.
+    arrays, for plots. sed_scores_eval refuses a class without reference events: such classes are left out
+    (with a warning) and their per-class values are None; with fewer than two classes left, all are None.
     """
     from sed_scores_eval import intersection_based
 
@@ -329,12 +333,23 @@ def psds(scores: Mapping[str, pd.DataFrame], truth: pd.DataFrame,
         raise ValueError(f"psds: no duration for {len(absent)} scored file(s), e.g. {absent[:3]}")
     ground_truth = psds_ground_truth(truth, files, classes)
     lengths = {name: lengths[name] for name in files}
-    metrics, curves = {}, {}
+    present = sorted({event[2] for events in ground_truth.values() for event in events}, key=classes.index)
+    if len(present) < len(classes):
+        warnings.warn(f"psds: no reference event for {sorted(set(classes) - set(present))}; PSDS is computed "
+                      f"over the {len(present)} other classes (sed_scores_eval needs events in every class)",
+                      stacklevel=2)
+    metrics = {key: None for key in scenarios} | {f"{key}/{name}": None for key in scenarios for name in classes}
+    curves: dict = {}
+    if len(present) < 2:
+        warnings.warn("psds: fewer than two classes have reference events; sed_scores_eval 0.0.4 cannot "
+                      "score that (its cross-trigger statistics need another class): PSDS is None", stacklevel=2)
+        return metrics, curves
+    kept = {name: frame[["onset", "offset", *present]] for name, frame in scores.items()}
     for key, setting in scenarios.items():
         value, per_class, (etpr, efpr), _ = intersection_based.psds(
-            scores=dict(scores), ground_truth=ground_truth, audio_durations=lengths, **setting)
+            scores=kept, ground_truth=ground_truth, audio_durations=lengths, **setting)
         metrics[key] = float(value)
-        metrics.update({f"{key}/{name}": float(per_class[name]) for name in classes if name in per_class})
+        metrics.update({f"{key}/{name}": float(per_class[name]) for name in present})
         curves[key] = {"etpr": np.asarray(etpr), "efpr": np.asarray(efpr)}
     return metrics, curves
 

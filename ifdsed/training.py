@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from ifdsed.config import Params
-from ifdsed.features import FeatureSet, load_feature_set, load_normalization
+from ifdsed.detector import detector_extra, training_median_windows
+from ifdsed.features import FeatureSet, LogMelConfig, load_feature_set, load_normalization, read_store_info
 from models import checkpoint
 from models.config import ModelConfig
 from models.sed_model import SEDModel
@@ -122,12 +123,18 @@ def selection_score(frame_probs: np.ndarray, clip_probs: np.ndarray, frame_label
     return float(f1.mean())
 
 
+def store_features(store: Path) -> LogMelConfig:
+    """The LogMelConfig the feature store was built with (features.json)."""
+    described = read_store_info(store)["config"]
+    return LogMelConfig(**{name: described[name] for name in LogMelConfig.__dataclass_fields__})
+
+
 def data_fingerprint(store: Path, params: Params, seed: int) -> str:
     """Hash of what a checkpoint depends on: model and train params, the seed, and the feature store's
     index tables and normalisation statistics (which change whenever the training data change)."""
     digest = hashlib.sha256()
     settings = {"model": params.model.model_dump(), "train": params.train.model_dump(exclude={"seeds"}),
-                "seed": seed, "classes": params.classes}
+                "postprocess": params.postprocess.model_dump(), "seed": seed, "classes": params.classes}
     digest.update(json.dumps(settings, sort_keys=True, default=list).encode())
     for path in sorted(store.glob("*.tsv")) + [store / "normalization.npz", store / "features.json"]:
         digest.update(path.read_bytes())
@@ -180,7 +187,11 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path) -> dict:
     fingerprint = data_fingerprint(store, params, seed)
     real, synthetic = load_feature_set(store, REAL_TRAIN), load_feature_set(store, SYNTHETIC_TRAIN)
     validation = load_feature_set(store, VALIDATION)
-    normalize = Normalizer(*load_normalization(store))
+    mean, std = load_normalization(store)
+    normalize = Normalizer(mean, std)
+    features = store_features(store)
+    windows = training_median_windows(synthetic, params, features.frame_hop)
+    detector = detector_extra(params, features, mean, std, windows)  # stored in every checkpoint
     batches = MixedBatches(real, synthetic, normalize, train.batch_size, train.synthetic_fraction, seed)
 
     torch.manual_seed(seed)
@@ -219,11 +230,12 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path) -> dict:
         live.log_metric("lr", optimizer.param_groups[0]["lr"])
         if score > best_score:
             best_score, best_epoch = score, epoch + 1
-            checkpoint.save(paths.best, model, epoch=epoch + 1, extra={"fingerprint": fingerprint, "seed": seed,
-                                                                       "validation_score": score})
+            checkpoint.save(paths.best, model, epoch=epoch + 1, extra={
+                "fingerprint": fingerprint, "seed": seed, "validation_score": score, "detector": detector})
         checkpoint.save(paths.last, model, optimizer, epoch=epoch + 1, extra={
             "fingerprint": fingerprint, "seed": seed, "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(), "best_score": best_score, "best_epoch": best_epoch})
+            "torch_rng": torch.get_rng_state(), "best_score": best_score, "best_epoch": best_epoch,
+            "detector": detector})
         live.next_step()
         print(f"seed {seed} epoch {epoch + 1}/{train.epochs}: loss {sums['total'] / batches.steps:.4f}, "
               f"validation frame F1 {score:.4f}")
