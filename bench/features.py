@@ -134,11 +134,16 @@ def main() -> None:
     setups = {"default": (default, default.sample_rate), "lin": (lin, 44100), "resample": (default, 44100)}
     print(f"bench features: {args.clips} clips x {default.clip_duration} s, {args.workers} workers, "
           f"{os.cpu_count()} cpus, torch {torch.__version__}, librosa {librosa.__version__}")
+    load_before = os.getloadavg()[0]
     results = {name: scenario(name, *setups[name], args) for name in args.scenarios}
+    load_after = os.getloadavg()[0]
+    print(f"1-minute load average {load_before:.2f} before, {load_after:.2f} after (other processes share the "
+          f"{os.cpu_count()} cpus: a load above 0 lowers the two-worker figures most)")
     head = results[args.scenarios[0]]
     summary = {key: head[key] for key in ("clips_per_s", "librosa_clips_per_s", "speedup", "cpu_time_ratio",
                                           "max_abs_diff_db", "store_max_abs_diff_db")}
-    print(json.dumps({**summary, "scenario": args.scenarios[0], "workers": args.workers, "scenarios": results}))
+    print(json.dumps({**summary, "scenario": args.scenarios[0], "workers": args.workers, "cpus": os.cpu_count(),
+                      "loadavg": [round(load_before, 2), round(load_after, 2)], "scenarios": results}))
 
 
 if __name__ == "__main__":

@@ -25,9 +25,11 @@ never leaves a folder that looks complete.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import shutil
+import zipfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -102,6 +104,12 @@ class LogMelConfig:
         return round(self.clip_duration * self.sample_rate)
 
     @property
+    def stft_samples(self) -> int:
+        """Samples the STFT sees: the clip, plus zeros in the rare case where rounding the hop to whole samples
+        would leave a centred STFT (1 + samples // hop_length frames) short of `frames`."""
+        return max(self.clip_samples, (self.frames - 1) * self.hop_length)
+
+    @property
     def frames(self) -> int:
         """Frames per clip: round(clip_duration / hop) (250 for 10 s at 40 ms, 500 at 20 ms)."""
         return round(self.clip_duration / self.hop)
@@ -128,12 +136,12 @@ class LogMelExtractor(torch.nn.Module):
         mel = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
                                   fmin=config.fmin, fmax=config.fmax)                    # [n_mels, n_fft//2+1]
         self.register_buffer("window", window, persistent=False)
-        # The full filterbank [freqs, n_mels]; forward uses its non-zero blocks: each group of mel bands only
-        # needs the frequency bins it covers.
-        self.register_buffer("mel_basis", torch.from_numpy(mel.T.copy()), persistent=False)
-        self.groups = _mel_groups(mel, MEL_GROUPS)                          # [(bands, bins)] as slices
-        for i, (bands, bins) in enumerate(self.groups):
-            self.register_buffer(f"mel_group{i}", self.mel_basis[bins, bands].contiguous(), persistent=False)
+        self.register_buffer("mel_basis", torch.from_numpy(mel.T.copy()), persistent=False)  # [freqs, n_mels]
+        # The filterbank is banded: forward projects each run of mel bands on the bins it covers only.
+        self.mel_bins = [bins for _, bins in _mel_groups(mel, MEL_GROUPS)]
+        for i, (bands, bins) in enumerate(_mel_groups(mel, MEL_GROUPS)):
+            self.register_buffer(f"mel_block{i}", self.mel_basis[bins, bands].contiguous(),  # [bins, bands]
+                                 persistent=False)
 
     @classmethod
     def from_params(cls, features, clip_duration: float) -> "LogMelExtractor":
@@ -146,17 +154,18 @@ class LogMelExtractor(torch.nn.Module):
         exactly `config.frames` frames.
         """
         cfg = self.config
-        x = _fit_length(waveforms.to(torch.float32), cfg.clip_samples)           # [batch, clip_samples]
-        needed = (cfg.frames - 1) * cfg.hop_length                               # centred STFT gives 1 + n // hop
-        if x.shape[-1] < needed:                                                 # frames: pad if rounding
-            x = torch.nn.functional.pad(x, (0, needed - x.shape[-1]))            # left them short
+        if waveforms.dim() != 2:
+            raise ValueError(f"expected waveforms [batch, samples], got shape {tuple(waveforms.shape)}")
+        clip = waveforms[:, :cfg.clip_samples].to(torch.float32)                 # [batch, <= clip_samples]
+        x = _fit_length(clip, cfg.stft_samples)                                  # [batch, stft_samples]
         spec = torch.stft(x, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
                           window=self.window, center=True, pad_mode="constant",
                           return_complex=True)                                   # [batch, freqs, >= frames]
         spec = spec[..., :cfg.frames].transpose(1, 2)                            # [batch, frames, freqs]
         power = spec.real.square() + spec.imag.square()                          # [batch, frames, freqs]
-        mel = torch.cat([torch.matmul(power[..., bins], getattr(self, f"mel_group{i}"))  # [batch, frames,
-                         for i, (_, bins) in enumerate(self.groups)], dim=-1)               #  n_mels]
+        blocks = [power[..., bins] @ self.get_buffer(f"mel_block{i}")           # [batch, frames, bands]
+                  for i, bins in enumerate(self.mel_bins)]
+        mel = torch.cat(blocks, dim=-1)                                          # [batch, frames, n_mels]
         return torch.log(mel + cfg.log_offset)
 
 
@@ -174,7 +183,7 @@ def _mel_groups(mel: np.ndarray, groups: int) -> list[tuple[slice, slice]]:
 
 
 def _fit_length(x: torch.Tensor, samples: int) -> torch.Tensor:
-    """Cut or right-pad with zeros the last axis to `samples`."""
+    """Cut or right-pad with zeros the last axis to `samples` (no copy when it already has that length)."""
     if x.shape[-1] >= samples:
         return x[..., :samples]
     return torch.nn.functional.pad(x, (0, samples - x.shape[-1]))
@@ -279,17 +288,11 @@ def extract_files(paths: Sequence[str | Path], extractor: LogMelExtractor, *, wo
     threads = 1 if device.type == "cpu" else torch.get_num_threads()
     with torch_threads(threads), ThreadPoolExecutor(max(1, workers), initializer=torch.set_num_threads,
                                                     initargs=(threads,)) as pool:
-        pending: deque = deque()
         queue = iter(batches)
-        for batch in queue:
-            pending.append(pool.submit(run, batch))
-            if len(pending) >= 2 * workers:
-                break
+        pending = deque(pool.submit(run, batch) for batch in itertools.islice(queue, 2 * workers))
         while pending:
             result = pending.popleft().result()
-            batch = next(queue, None)
-            if batch is not None:
-                pending.append(pool.submit(run, batch))
+            pending.extend(pool.submit(run, batch) for batch in itertools.islice(queue, 1))
             yield result
 
 
@@ -373,6 +376,8 @@ class _MomentSums:
         self.count += values.shape[0]
 
     def mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.count:
+            raise ValueError("the training sets have no clips: no normalisation statistics")
         mean = self.total / self.count
         std = np.sqrt(np.maximum(self.squares / self.count - mean ** 2, 0.0))
         return mean.astype(np.float32), np.maximum(std, STD_FLOOR).astype(np.float32)
@@ -383,42 +388,65 @@ def _resolve(path: str, root: Path) -> Path:
     return path if path.is_absolute() else root / path
 
 
-def _write_set(name: str, set_dir: Path, out: Path, extractor: LogMelExtractor, classes: Sequence[str],
-               root: Path, workers: int, batch_size: int | None, sums: _MomentSums | None,
-               progress: Callable[[int], None] | None) -> dict:
-    """Extract one clip set into `out`; add its stored features to `sums` when given. Returns its summary."""
-    cfg = extractor.config
-    clips = read_clips(set_dir / "clips.tsv")
-    filenames = list(clips["filename"])
+def _write_labels(name: str, set_dir: Path, out: Path, filenames: list[str], classes: Sequence[str],
+                  config: LogMelConfig) -> bool:
+    """A set's index table, clip tags and, when it has an events.tsv, frame labels; returns whether it has."""
     tags_table = read_tags(set_dir / "tags.tsv")
-    tags = clip_tags(tags_table, filenames, classes)
-    labels = dict(zip(tags_table["filename"], tags_table["event_labels"]))
-    pd.DataFrame({"row": range(len(filenames)), "filename": filenames,
-                  "event_labels": [labels[name] for name in filenames]}).to_csv(
-        out / f"{name}.tsv", sep="\t", index=False, lineterminator="\n")
-    np.save(out / f"{name}_tags.npy", tags)
+    np.save(out / f"{name}_tags.npy", clip_tags(tags_table, filenames, classes))
+    tag_text = dict(zip(tags_table["filename"], tags_table["event_labels"]))
+    index = pd.DataFrame({"row": range(len(filenames)), "filename": filenames,
+                          "event_labels": [tag_text[filename] for filename in filenames]})
+    index.to_csv(out / f"{name}.tsv", sep="\t", index=False, lineterminator="\n")
     strong = (set_dir / "events.tsv").is_file()
     if strong:
         events = read_events(set_dir / "events.tsv")
         np.save(out / f"{name}_frame_labels.npy",
-                frame_labels(events, filenames, classes, cfg.frames, cfg.frame_hop))
+                frame_labels(events, filenames, classes, config.frames, config.frame_hop))
+    return strong
 
-    store = np.lib.format.open_memmap(out / f"{name}.npy", mode="w+", dtype=STORE_DTYPE,
-                                      shape=(len(filenames), cfg.frames, cfg.n_mels))
-    paths = [_resolve(path, root) for path in clips["path"]]
+
+def _write_features(path: Path, audio: list[Path], extractor: LogMelExtractor, workers: int,
+                    batch_size: int | None, sums: _MomentSums | None,
+                    progress: Callable[[int], None] | None) -> None:
+    """Features of `audio` into a new .npy written through a memory map (never all in RAM); the stored
+    (float16) values are added to `sums` when given."""
+    cfg = extractor.config
+    store = np.lib.format.open_memmap(path, mode="w+", dtype=STORE_DTYPE,
+                                      shape=(len(audio), cfg.frames, cfg.n_mels))  # [clips, frames, n_mels]
     row = 0
-    for batch in extract_files(paths, extractor, workers=workers, batch_size=batch_size):
-        stored = batch.astype(STORE_DTYPE)                                       # [batch, frames, n_mels]
+    for batch in extract_files(audio, extractor, workers=workers, batch_size=batch_size):
+        stored = batch.astype(STORE_DTYPE)                                         # [batch, frames, n_mels]
         store[row:row + len(stored)] = stored
+        row += len(stored)
         if sums is not None:
             sums.add(stored)
-        row += len(stored)
         if progress:
             progress(len(stored))
+    assert row == len(audio), (row, len(audio))
     store.flush()
     del store
-    return {"clips": len(filenames), "frames": cfg.frames, "n_mels": cfg.n_mels, "frame_labels": strong,
-            "source": str(set_dir)}
+
+
+def _write_set(name: str, set_dir: Path, out: Path, extractor: LogMelExtractor, classes: Sequence[str],
+               root: Path, workers: int, batch_size: int | None, sums: _MomentSums | None,
+               progress: Callable[[int], None] | None) -> dict:
+    """Extract one clip set into `out`; add its stored features to `sums` when given. Returns its summary."""
+    clips = read_clips(set_dir / "clips.tsv")
+    filenames = list(clips["filename"])
+    strong = _write_labels(name, set_dir, out, filenames, classes, extractor.config)
+    audio = [_resolve(path, root) for path in clips["path"]]
+    _write_features(out / f"{name}.npy", audio, extractor, workers, batch_size, sums, progress)
+    return {"clips": len(filenames), "frames": extractor.config.frames, "n_mels": extractor.config.n_mels,
+            "frame_labels": strong, "source": str(set_dir)}
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Like numpy.savez, but byte-for-byte reproducible (numpy stamps each member with the current time)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for key, value in arrays.items():
+            member = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(member, "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.asanyarray(value), allow_pickle=False)
 
 
 def build_store(sets: Mapping[str, str | Path], out_dir: str | Path, config: LogMelConfig,
@@ -446,8 +474,8 @@ def build_store(sets: Mapping[str, str | Path], out_dir: str | Path, config: Log
         summaries[name] = _write_set(name, Path(set_dir), partial, extractor, classes, root, workers,
                                      batch_size, sums if name in train_sets else None, progress)
     mean, std = sums.mean_std()
-    np.savez(partial / "normalization.npz", mean=mean, std=std, frames=np.int64(sums.count),
-             sets=np.array(list(train_sets)))
+    _save_npz(partial / "normalization.npz", mean=mean, std=std, frames=np.int64(sums.count),
+              sets=np.array(list(train_sets)))
     info = {"format": STORE_FORMAT, "dtype": np.dtype(STORE_DTYPE).name, "config": config.describe(),
             "classes": list(classes), "train_sets": list(train_sets), "sets": summaries}
     (partial / "features.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -27,5 +27,8 @@ def tiny_params() -> dict:
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["soundbank"].update(clips_per_class=3, backgrounds=2, background_duration=11.0)
     raw["synth"].update(train_clips=6, test_clips=3, workers=2)
-    raw["realworld"].update(weak_clips=5, validation_clips=3, test_clips=3, workers=2)
+    raw["realworld"].update(weak_clips=6, validation_clips=4, test_clips=4, workers=2)
+    raw["model"].update(channels=[8, 8, 8])
+    raw["train"].update(seeds=[1, 2], epochs=1, batch_size=4)
+    raw["eval"].update(piano_roll_clips=1)
     return raw

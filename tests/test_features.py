@@ -73,6 +73,17 @@ def test_shape_dtype_and_frames(sample_rate, duration, n_fft, window, hop, frame
     assert torch.isfinite(features).all()
 
 
+def test_a_hop_rounded_up_still_gives_every_frame():
+    # hop 0.0101 s is 81 samples at 8 kHz: 20 s give round(1980.2) = 1980 frames, a centred STFT of the
+    # 160000 samples only 1 + 160000 // 81 = 1976; the extractor pads with zeros.
+    config = LogMelConfig(sample_rate=8000, n_fft=256, window=0.02, hop=0.0101, n_mels=32, fmin=0.0, fmax=4000.0,
+                          log_offset=1e-8, clip_duration=20.0)
+    assert config.stft_samples > config.clip_samples
+    features = LogMelExtractor(config)(torch.randn(1, 30 * 8000))
+    assert features.shape == (1, 1980, 32)
+    assert (features[0, -2:] == math.log(1e-8)).all()       # past the clip: silence, not the input's extra 10 s
+
+
 def test_silence_is_the_log_offset():
     features = LogMelExtractor(DEFAULT)(torch.zeros(2, DEFAULT.clip_samples))
     assert torch.equal(features, torch.full_like(features, math.log(DEFAULT.log_offset)))
@@ -253,6 +264,8 @@ def test_normalization_comes_from_training_sets_only(store, tmp_path):
     other_mean, other_std = load_normalization(tmp_path / "features")
     np.testing.assert_array_equal(other_mean, mean)
     np.testing.assert_array_equal(other_std, std)
+    for name in ("normalization.npz", "synthetic_train.npy", "realworld_weak_tags.npy", "synthetic_train.tsv"):
+        assert (tmp_path / "features" / name).read_bytes() == (root / "features" / name).read_bytes(), name
     assert not np.array_equal(load_feature_set(tmp_path / "features", "realworld_test").features,
                               load_feature_set(root / "features", "realworld_test").features)
 

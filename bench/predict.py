@@ -1,0 +1,123 @@
+"""Benchmark: the real-time factor of `python -m pipeline.predict`'s whole path with the default model.
+
+    .venv/bin/python bench/predict.py [--clips 40] [--long 2] [--long-duration 90] [--repeats 3] [--workers N]
+
+Builds the DEFAULT model (params.yaml defaults: 64 mels, channels (32, 64, 64), 16 kHz features, 40 ms hop) with
+random weights (a fixed seed; the attention weights are drawn so that events are found and post-processing has
+work to do), saves it as a checkpoint with its detector settings and loads it back as `pipeline.predict` does.
+Writes `--clips` 10 s 16-bit wavs at 16 kHz and `--long` long files (the first at 16 kHz, the second at
+44.1 kHz stereo, so resampling and down-mixing are timed too) to a temporary folder, then times
+`ifdsed.predict.predict_files` over all of them: decode, windows, log-mel, model, post-processing, events.
+The TSV writing and the progress bar are not timed (they are negligible), nor is the checkpoint load.
+
+After one warm-up pass, the fastest of `--repeats` passes counts (the machine may be shared; the minimum is the
+least disturbed pass). realtime_factor = seconds of audio / wall seconds of that pass; cpu_realtime_factor =
+seconds of audio / CPU seconds of the process in that pass (all threads), i.e. what one core does. The last line
+is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ifdsed.config import parse_params  # noqa: E402
+from ifdsed.detector import detector_extra  # noqa: E402
+from ifdsed.features import LogMelConfig  # noqa: E402
+from ifdsed.predict import Detector, predict_files  # noqa: E402
+from models import checkpoint  # noqa: E402
+from models.config import ModelConfig  # noqa: E402
+from models.sed_model import SEDModel  # noqa: E402
+
+TARGET = 1000.0
+
+
+def write_audio(path: Path, duration: float, sample_rate: int, channels: int, rng: np.random.Generator) -> float:
+    """Noise plus a few enveloped harmonic tones, 16-bit; returns the duration written."""
+    samples = round(duration * sample_rate)
+    t = np.arange(samples) / sample_rate
+    audio = 0.02 * rng.standard_normal(samples)
+    for _ in range(max(1, round(duration / 3))):
+        onset, length, f0 = rng.uniform(0, duration), rng.uniform(0.3, 3.0), rng.uniform(100, 2000)
+        audio += ((t >= onset) & (t < onset + length)) * 0.2 * np.sin(2 * np.pi * f0 * t)
+    audio = np.repeat(audio[:, None], channels, axis=1) * np.linspace(1.0, 0.5, channels)
+    sf.write(path, np.clip(audio, -1, 1).astype(np.float32), sample_rate, subtype="PCM_16")
+    return samples / sample_rate
+
+
+def default_checkpoint(path: Path, seed: int = 0) -> LogMelConfig:
+    """Save the default model with random weights and default detector settings; returns its features."""
+    params = parse_params({})
+    features = LogMelConfig.from_params(params.features, params.data.clip_duration)
+    torch.manual_seed(seed)
+    model = SEDModel(ModelConfig(n_mels=features.n_mels, n_classes=len(params.classes),
+                                 channels=params.model.channels))
+    with torch.no_grad():
+        model.atp.w.normal_(0.0, 0.3)        # frame logits that vary over time: events to post-process
+        model.atp.d.fill_(2.0)               # clip tags on, so the frames are not all gated off
+    windows = np.full(len(params.classes), 5, dtype=np.int64)
+    extra = detector_extra(params, features, np.zeros(features.n_mels, np.float32),
+                           np.ones(features.n_mels, np.float32), windows)
+    checkpoint.save(path, model, extra={"detector": extra})
+    return features
+
+
+def timed_pass(items, detector: Detector, workers: int | None) -> tuple[float, float, int]:
+    """One full prediction pass: (wall s, process CPU s, events found)."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    events = sum(len(result.events) for result in predict_files(items, detector, workers=workers))
+    return time.perf_counter() - started, time.process_time() - started_cpu, events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clips", type=int, default=40, help="10 s files at 16 kHz")
+    parser.add_argument("--long", type=int, default=2, help="long files (16 kHz mono, 44.1 kHz stereo, ...)")
+    parser.add_argument("--long-duration", type=float, default=90.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=None, help="default: predict_files' default")
+    parser.add_argument("--batch-size", type=int, default=None)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory(prefix="bench_predict_") as folder:
+        root = Path(folder)
+        features = default_checkpoint(root / "model.pt")
+        audio_seconds, items = 0.0, []
+        for i in range(args.clips):
+            audio_seconds += write_audio(root / f"clip{i:03d}.wav", 10.0, 16000, 1, rng)
+            items.append((root / f"clip{i:03d}.wav", f"clip{i:03d}.wav"))
+        for i in range(args.long):
+            rate, channels = ((16000, 1), (44100, 2))[i % 2]
+            audio_seconds += write_audio(root / f"long{i}.wav", args.long_duration, rate, channels, rng)
+            items.append((root / f"long{i}.wav", f"long{i}.wav"))
+        loaded = time.perf_counter()
+        detector = Detector.from_checkpoint(root / "model.pt")
+        load_s = time.perf_counter() - loaded
+        print(f"bench predict: {len(items)} files, {audio_seconds:.0f} s of audio, {features.sample_rate} Hz "
+              f"features, {os.cpu_count()} cpus, device {detector.device}, torch {torch.__version__}, "
+              f"checkpoint load {load_s:.2f} s")
+        timed_pass(items, detector, args.workers)                                     # warm-up
+        passes = [timed_pass(items, detector, args.workers) for _ in range(args.repeats)]
+    wall, cpu, events = min(passes)
+    result = {"realtime_factor": round(audio_seconds / wall, 1), "target": TARGET,
+              "cpu_realtime_factor": round(audio_seconds / cpu, 1), "files": len(items),
+              "audio_seconds": round(audio_seconds, 1), "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
+              "events": events, "device": str(detector.device), "workers": args.workers,
+              "batch_size": args.batch_size or detector.batch_size, "cpus": os.cpu_count(),
+              "all_passes_s": [round(p[0], 3) for p in passes]}
+    print(f"{audio_seconds:.0f} s of audio in {wall:.2f} s: real-time factor {result['realtime_factor']:.0f} "
+          f"(target {TARGET:.0f}), {result['cpu_realtime_factor']:.0f} per CPU second, {events} events")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""Sound event detection on any audio file with a trained checkpoint (`python -m pipeline.predict`).
+
+Everything the detector needs comes from the checkpoint (`ifdsed.detector.detector_settings`): classes, the
+log-mel settings, the normalisation statistics and the post-processing (thresholds, per-class median windows).
+params.yaml is never read.
+
+A file goes through:
+
+1. decoding (`decode`): any format libsndfile reads (wav, flac, ogg, ...), any sample rate and channel count,
+   mixed down by a channel mean and resampled with soxr HQ to the features' sample rate, exactly as the
+   training features were made (`ifdsed.features.load_clip`);
+2. windows (`split_windows`): consecutive, non-overlapping windows of `clip_duration` (the length the model was
+   trained on); the last one, or a file shorter than one window, is zero-padded;
+3. features and model (`Detector.window_outputs`): log-mel, (x - mean) / std, the ATP branch -> frame
+   probabilities [windows, frames, C] and clip probabilities [windows, C], batches of windows from many files;
+4. post-processing (`Detector.postprocess`): in each window the clip tags gate the frames (p_t,c > threshold
+   where P_c > tag threshold), the windows of a file are joined, frames that start in the padding are dropped,
+   each class is median-filtered over the whole file and runs of active frames become events. Times are seconds
+   of the original file: frame k of window w starts at w * clip_duration + k * frame_hop, an event ends one
+   frame_hop after its last frame start, cut at the file's duration.
+
+`predict_files` runs this over many files with a pool of worker threads: each takes a group of files, decodes
+them and runs features, model and post-processing on their windows, so decoding one group overlaps the compute
+of another. On a CPU each worker uses one torch thread (`workers` threads fill `workers` cores); on a GPU the
+model runs there and the workers only decode. Batches depend on `batch_size` only, never on `workers` or timing,
+so the output is the same whatever the thread count.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import librosa
+import numpy as np
+import pandas as pd
+import soundfile as sf
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from ifdsed.detector import DetectorSettings, detector_settings
+from ifdsed.features import LogMelExtractor, default_device, torch_threads
+from ifdsed.postprocess import decisions_to_events, gated_decisions, median_filter_decisions
+from ifdsed.tables import EVENT_COLUMNS
+from models import checkpoint
+from models.encoder import ConvBlock
+from models.sed_model import SEDModel
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+STD_FLOOR = 1e-5            # as ifdsed.training.Normalizer
+CPU_BATCH = 8               # windows per model call on a CPU: the fastest per window (the activations stay in cache)
+GPU_BATCH = 64
+
+
+# ---------------------------------------------------------------------------------------------------- decoding
+def decode(path: str | Path, sample_rate: int) -> tuple[np.ndarray, float]:
+    """One audio file -> (mono float32 [samples] at `sample_rate`, duration of the original file in s).
+
+    Channels are averaged; another sample rate is converted with soxr HQ (`librosa.resample`), as
+    `ifdsed.features.load_clip` does for the training clips. Raises ValueError for a file without finite
+    samples, and whatever libsndfile raises for a file it cannot read.
+    """
+    data, native_rate = sf.read(str(path), dtype="float32", always_2d=True)        # [n, channels]
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)  # [n]
+    if not np.isfinite(mono).all():
+        raise ValueError("the file holds non-finite samples")
+    duration = len(mono) / native_rate
+    if native_rate != sample_rate and len(mono):
+        mono = librosa.resample(mono, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
+    return np.ascontiguousarray(mono, dtype=np.float32), duration
+
+
+def split_windows(signal: np.ndarray, window_samples: int) -> np.ndarray:
+    """[samples] -> [windows, window_samples]: consecutive windows, the last zero-padded; at least one window."""
+    count = max(1, math.ceil(len(signal) / window_samples))
+    out = np.zeros(count * window_samples, dtype=np.float32)
+    out[:len(signal)] = signal
+    return out.reshape(count, window_samples)
+
+
+# ---------------------------------------------------------------------------------------------------- the model
+class _FrequencyMaxPool(nn.Module):
+    """MaxPool2d((1, f)) on [B, C, T, F] as a max over a reshaped last axis: the same numbers, and several times
+    faster on a CPU than the generic 2-D pooling kernel."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bins = x.shape[-1] // self.size
+        return x[..., :bins * self.size].unflatten(-1, (bins, self.size)).amax(dim=-1)   # [B, C, T, F // f]
+
+
+def _is_frequency_pool(pool: nn.Module) -> bool:
+    """A MaxPool2d over (1, f) windows with stride (1, f), no padding: what `_FrequencyMaxPool` computes."""
+    if not isinstance(pool, nn.MaxPool2d):
+        return False
+    pair = lambda value: tuple(value) if isinstance(value, (tuple, list)) else (value, value)  # noqa: E731
+    kernel, stride = pair(pool.kernel_size), pair(pool.stride)
+    return (kernel[0] == 1 and stride == kernel and pair(pool.padding) == (0, 0)
+            and pair(pool.dilation) == (1, 1) and not pool.ceil_mode)
+
+
+def optimize_for_inference(model: SEDModel) -> SEDModel:
+    """An eval-mode copy of `model` that computes the same outputs faster: each encoder block's BatchNorm is
+    folded into its convolution, and its frequency max-pool runs as a reshape + max. Blocks of another shape
+    are left as they are."""
+    fast = copy.deepcopy(model).eval()
+    for block in fast.modules():
+        if not isinstance(block, ConvBlock):
+            continue
+        if isinstance(block.bn, nn.BatchNorm2d) and block.bn.track_running_stats:
+            block.conv, block.bn = fuse_conv_bn_eval(block.conv, block.bn), nn.Identity()
+        if _is_frequency_pool(block.pool):
+            kernel = block.pool.kernel_size
+            block.pool = _FrequencyMaxPool(kernel[1] if isinstance(kernel, (tuple, list)) else kernel)
+    return fast
+
+
+@dataclass
+class Prediction:
+    """What `predict_files` gives for one file. `error` is None when the file was read and processed.
+
+    frame_probs [frames, C]: the ATP frame probabilities of the frames that start inside the file, in time
+    order; frame_starts [frames] their start times (s); clip_probs [windows, C]; log_mel [frames, n_mels] (the
+    un-normalised features, only with keep_features)."""
+    filename: str
+    path: Path
+    duration: float = 0.0
+    events: pd.DataFrame | None = None
+    frame_probs: np.ndarray | None = None
+    frame_starts: np.ndarray | None = None
+    clip_probs: np.ndarray | None = None
+    log_mel: np.ndarray | None = None
+    error: str | None = None
+
+
+class Detector:
+    """A checkpoint's model with its feature extractor, normalisation and post-processing, on one device."""
+
+    def __init__(self, model: SEDModel, settings: DetectorSettings, device: torch.device | str | None = None):
+        self.device = torch.device(device) if device is not None else default_device()
+        self.settings = settings
+        features, classes = settings.features, settings.classes
+        config = model.config
+        if config.n_mels != features.n_mels or config.n_classes != len(classes):
+            raise ValueError(f"the model expects {config.n_mels} mel bands and {config.n_classes} classes, the "
+                             f"detector settings give {features.n_mels} and {len(classes)}")
+        if len(settings.median_windows) != len(classes):
+            raise ValueError(f"{len(settings.median_windows)} median windows for {len(classes)} classes")
+        self.model = optimize_for_inference(model).to(self.device)
+        self.extractor = LogMelExtractor(features).to(self.device)
+        self.mean = torch.as_tensor(settings.mean, dtype=torch.float32, device=self.device)        # [n_mels]
+        self.std = torch.as_tensor(np.maximum(settings.std, STD_FLOOR), dtype=torch.float32,
+                                   device=self.device)                                             # [n_mels]
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None) -> "Detector":
+        """Load a training checkpoint (best.pt) that carries its detector settings in extra["detector"]."""
+        device = torch.device(device) if device is not None else default_device()
+        loaded = checkpoint.load(path, map_location=device)
+        return cls(loaded.model, detector_settings(loaded.extra), device)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.settings.classes
+
+    @property
+    def batch_size(self) -> int:
+        """Default windows per model call for this device."""
+        return CPU_BATCH if self.device.type == "cpu" else GPU_BATCH
+
+    # ---- model -----------------------------------------------------------------------------------------------
+    def window_outputs(self, windows: np.ndarray, batch_size: int | None = None,
+                       keep_features: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """windows [W, clip_samples] float32 -> frame_probs [W, T, C], clip_probs [W, C] and, with
+        keep_features, log_mel [W, T, n_mels] (before normalisation), all float32 numpy arrays."""
+        batch_size = batch_size or self.batch_size
+        frames, clips, mels = [], [], []
+        with torch.inference_mode():
+            for start in range(0, len(windows), batch_size):
+                audio = torch.from_numpy(windows[start:start + batch_size]).to(self.device)  # [b, samples]
+                log_mel = self.extractor(audio)                                             # [b, T, n_mels]
+                outputs = self.model((log_mel - self.mean) / self.std)
+                frames.append(outputs["frame_probs"].float().cpu().numpy())                 # [b, T, C]
+                clips.append(outputs["clip_probs"].float().cpu().numpy())                   # [b, C]
+                if keep_features:
+                    mels.append(log_mel.cpu().numpy())                                      # [b, T, n_mels]
+        return (np.concatenate(frames), np.concatenate(clips),
+                np.concatenate(mels) if keep_features else None)
+
+    # ---- post-processing -------------------------------------------------------------------------------------
+    def frame_starts(self, windows: int) -> np.ndarray:
+        """Start time (s) of every frame of `windows` consecutive windows, float64 [windows * frames]."""
+        features = self.settings.features
+        window_start = features.clip_samples / features.sample_rate                   # s between windows
+        frame = np.arange(features.frames) * features.frame_hop                        # [T]
+        return (np.arange(windows)[:, None] * window_start + frame[None, :]).reshape(-1)
+
+    def postprocess(self, frame_probs: np.ndarray, clip_probs: np.ndarray, duration: float,
+                    filename: str) -> tuple[pd.DataFrame, np.ndarray]:
+        """Outputs of one file's windows -> (events table, kept-frame mask [W * T]).
+
+        frame_probs [W, T, C], clip_probs [W, C]. Each window's tags gate its frames; frames starting at or past
+        `duration` (padding) are dropped; the median filter and the run lengths see the file's frames joined."""
+        settings = self.settings
+        decisions = gated_decisions(frame_probs, clip_probs, settings.frame_threshold,
+                                    settings.tag_threshold)                                 # [W, T, C]
+        starts = self.frame_starts(len(frame_probs))                                        # [W * T]
+        keep = starts < duration                                                            # [W * T]
+        if not keep.any():                                                                  # an empty file
+            return pd.DataFrame(columns=EVENT_COLUMNS), keep
+        joined = decisions.reshape(1, -1, decisions.shape[-1])[:, keep]                     # [1, F, C]
+        smoothed = median_filter_decisions(joined, settings.median_windows)                 # [1, F, C]
+        runs = decisions_to_events(smoothed, [filename], settings.classes, frame_hop=1.0, decimals=0)
+        kept_starts = starts[keep]                                                          # [F]
+        first = runs["onset"].to_numpy(np.int64)                                            # frame indices
+        last = runs["offset"].to_numpy(np.int64) - 1
+        events = runs.assign(onset=kept_starts[first],
+                             offset=np.minimum(kept_starts[last] + settings.frame_hop, duration))
+        return events.sort_values(EVENT_COLUMNS, kind="mergesort").reset_index(drop=True), keep
+
+    # ---- one group of files ----------------------------------------------------------------------------------
+    def predict_group(self, items: Sequence[tuple[str | Path, str]], batch_size: int | None = None,
+                      keep_features: bool = False) -> list[Prediction]:
+        """(path, filename) pairs -> one Prediction each, in order. A file that cannot be decoded gets a
+        Prediction with `error` set; the others are batched together."""
+        results, signals = [], []
+        for path, filename in items:
+            result = Prediction(filename=filename, path=Path(path))
+            try:
+                signal, result.duration = decode(path, self.settings.features.sample_rate)
+                signals.append((result, split_windows(signal, self.settings.features.clip_samples)))
+            except Exception as error:  # noqa: BLE001 - any decoding failure skips the file, named
+                result.error = f"{type(error).__name__}: {error}".strip()
+            results.append(result)
+        if not signals:
+            return results
+        windows = np.concatenate([w for _, w in signals])                                  # [W_all, samples]
+        frame_probs, clip_probs, log_mel = self.window_outputs(windows, batch_size, keep_features)
+        offset = 0
+        for result, file_windows in signals:
+            span = slice(offset, offset + len(file_windows))
+            offset = span.stop
+            result.events, keep = self.postprocess(frame_probs[span], clip_probs[span], result.duration,
+                                                   result.filename)
+            result.frame_probs = frame_probs[span].reshape(-1, frame_probs.shape[-1])[keep]    # [F, C]
+            result.frame_starts = self.frame_starts(len(file_windows))[keep]                   # [F]
+            result.clip_probs = clip_probs[span]                                               # [W, C]
+            if keep_features:
+                result.log_mel = log_mel[span].reshape(-1, log_mel.shape[-1])[keep]            # [F, n_mels]
+        return results
+
+
+# ------------------------------------------------------------------------------------------------ many files
+def predict_files(items: Iterable[tuple[str | Path, str]], detector: Detector, *, workers: int | None = None,
+                  batch_size: int | None = None, keep_features: bool = False) -> Iterator[Prediction]:
+    """Predictions for (path, filename) pairs, yielded one per file in input order.
+
+    Files are grouped `batch_size` at a time (default: `detector.batch_size`); `workers` threads (default: the
+    CPU count, at most 8) each take a group, decode it and run the detector on its windows in batches of
+    `batch_size`. At most 2 * workers groups are in flight. On a CPU every worker runs torch on one thread.
+    """
+    items = list(items)
+    batch_size = batch_size or detector.batch_size
+    workers = max(1, workers or min(os.cpu_count() or 1, 8))
+    groups = [items[start:start + batch_size] for start in range(0, len(items), batch_size)]
+    threads = 1 if detector.device.type == "cpu" else torch.get_num_threads()
+
+    def run(group):
+        return detector.predict_group(group, batch_size, keep_features)
+
+    # torch's thread count is per OS thread: each worker sets its own, and the caller's is restored.
+    with torch_threads(threads), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
+                                                    initargs=(threads,)) as pool:
+        queue = iter(groups)
+        pending: deque = deque(pool.submit(run, group) for _, group in zip(range(2 * workers), queue))
+        while pending:
+            done = pending.popleft().result()
+            group = next(queue, None)
+            if group is not None:
+                pending.append(pool.submit(run, group))
+            yield from done
+
+
+def find_audio(path: str | Path) -> list[tuple[Path, str]]:
+    """A file -> [(file, its name)]; a folder -> its .wav/.flac/.ogg files (any case, searched recursively,
+    sorted) with names relative to the folder, as posix paths. Raises FileNotFoundError for neither."""
+    path = Path(path)
+    if path.is_file():
+        return [(path, path.name)]
+    if not path.is_dir():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    found = [(file, file.relative_to(path).as_posix()) for file in path.rglob("*")
+             if file.suffix.lower() in AUDIO_SUFFIXES and file.is_file()]
+    return sorted(found, key=lambda pair: pair[1])
+
+
+def plot_prediction(result: Prediction, classes: Sequence[str], frame_hop: float, path: str | Path) -> Path:
+    """One PNG: the file's log-mel (needs keep_features) above its predicted events as a piano roll."""
+    from ifdsed.plots import piano_roll  # matplotlib (Agg) only when plots are asked for
+    if result.log_mel is None:
+        raise ValueError(f"{result.filename}: no log-mel kept (predict with keep_features=True)")
+    return piano_roll(result.log_mel, frame_hop, classes, {"predicted": result.events},
+                      f"{result.filename} ({result.duration:.2f} s)", Path(path))

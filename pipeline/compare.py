@@ -1,0 +1,73 @@
+"""The paper's Table 1 and Table 2 across DVC experiments: `python -m pipeline.compare [--out results]`.
+
+Reads every experiment of the current commit (and the workspace) through `dvc exp show --json`: the params
+model.ifd / model.sedb name the variant, results/metrics.json gives its mean, std and seed count. When several
+experiments share a variant, the newest one is used (the table says which). Writes <out>/table1.md,
+<out>/table2.md and <out>/tables.csv, and prints the Markdown.
+"""
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from ifdsed.summary import TABLES, paper_tables, to_markdown
+
+VARIANT_OF = {(False, False): "baseline", (True, False): "IFD", (False, True): "SEDB", (True, True): "SEDB&IFD"}
+SUMMARY_FILE = "results/metrics.json"
+
+
+def _revisions(entries: list[dict]):
+    """Every revision in `dvc exp show --json` output: the workspace, commits and their experiments."""
+    for entry in entries:
+        yield entry
+        for experiment in entry.get("experiments") or []:
+            yield from _revisions(experiment.get("revs") or [])
+
+
+def collect_summaries() -> tuple[dict[str, dict], dict[str, str]]:
+    """{variant: summary metrics} and {variant: experiment name}, the newest experiment of each variant."""
+    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise SystemExit(f"compare: `dvc exp show --json` failed:\n{shown.stderr}")
+    found = []
+    for revision in _revisions(json.loads(shown.stdout)):
+        data = revision.get("data") or {}
+        model = (((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}).get("model") or {}
+        summary = ((data.get("metrics") or {}).get(SUMMARY_FILE) or {}).get("data")
+        if summary and "ifd" in model and "sedb" in model:
+            name = revision.get("name") or revision.get("rev")
+            # the workspace has no timestamp: it is the newest state of all
+            found.append((data.get("timestamp") or "9999", name, VARIANT_OF[(bool(model["ifd"]), bool(model["sedb"]))],
+                          summary))
+    summaries, sources = {}, {}
+    for _, name, variant, summary in sorted(found, key=lambda item: item[0], reverse=True):
+        if variant not in summaries:
+            summaries[variant], sources[variant] = summary, str(name)
+    return summaries, sources
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("results"))
+    args = parser.parse_args()
+    summaries, sources = collect_summaries()
+    if not summaries:
+        raise SystemExit("compare: no experiment with results/metrics.json; run `dvc repro` or `dvc exp run` first")
+    tables = paper_tables(summaries)
+    args.out.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for name, table in tables.items():
+        title, _ = TABLES[name]
+        markdown = to_markdown(table, title)
+        (args.out / f"{name}.md").write_text(markdown)
+        print(markdown)
+        frames.append(table.assign(table=name).astype(object))
+    pd.concat(frames).to_csv(args.out / "tables.csv", index=False, float_format="%.4f")
+    print("experiments used: " + ", ".join(f"{v}: {e}" for v, e in sources.items()))
+    print(f"tables -> {args.out}/table1.md, table2.md, tables.csv")
+
+
+if __name__ == "__main__":
+    main()

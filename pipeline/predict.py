@@ -1,0 +1,127 @@
+"""Detect sound events in audio files with a trained checkpoint; write one DCASE-format table.
+
+    python -m pipeline.predict PATH... --model data/train/seed_1/checkpoints/best.pt --out events.tsv \
+        [--plots DIR] [--workers N] [--batch-size N] [--device auto|cpu|cuda]
+
+PATH is an audio file or a folder (searched recursively for .wav, .flac and .ogg, any case). Files of any
+sample rate, channel count and length are read; onsets and offsets are seconds of the original file. The
+features and post-processing are the checkpoint's own (see ifdsed/predict.py); params.yaml is not read.
+
+Writes OUT (tab-separated, atomically): ``filename onset offset event_label``, one row per event, sorted,
+times to the millisecond; filenames relative to the PATH folder they were found in (the file name for a file
+argument). With --plots, DIR/<filename>.png per file: the log-mel with the predicted events as a piano roll.
+
+A file that cannot be read is named on stderr and skipped; the others are processed. Exit status: 0 when every
+file was processed, 2 when something was skipped (1 for a bad checkpoint or no audio file at all).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from ifdsed.predict import Detector, Prediction, find_audio, plot_prediction, predict_files
+from ifdsed.tables import EVENT_COLUMNS, write_events
+
+EXIT_SKIPPED = 2
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.predict", description=__doc__.split("\n")[0])
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders")
+    parser.add_argument("--model", required=True, type=Path, help="checkpoint written by training (best.pt)")
+    parser.add_argument("--out", required=True, type=Path, help="event table to write (TSV)")
+    parser.add_argument("--plots", type=Path, metavar="DIR", help="also draw one PNG per file into DIR")
+    parser.add_argument("--workers", type=int, default=None, help="threads (default: CPU count, at most 8)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="windows per model call (default: 8 on a CPU, 64 on a GPU)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    args = parser.parse_args(argv)
+    for name in ("workers", "batch_size"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    return args
+
+
+def collect(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[str]]:
+    """(file, name) pairs for every PATH, and one message per PATH that does not exist."""
+    items, problems = [], []
+    for path in paths:
+        try:
+            items.extend(find_audio(path))
+        except FileNotFoundError as error:
+            problems.append(str(error))
+    return items, problems
+
+
+def warn(message: str) -> None:
+    """One line on stderr that does not break the progress bar."""
+    tqdm.write(f"predict: {message}", file=sys.stderr)
+
+
+def run(items: list[tuple[Path, str]], detector: Detector, args: argparse.Namespace) -> tuple[pd.DataFrame, int]:
+    """Predict every file with a progress bar; returns the events of all files and the number skipped."""
+    tables, skipped = [], 0
+    predictions = predict_files(items, detector, workers=args.workers, batch_size=args.batch_size,
+                                keep_features=args.plots is not None)
+    with tqdm(total=len(items), unit="file", desc="predict") as bar:
+        for result in predictions:
+            bar.update()
+            if result.error is not None:
+                skipped += 1
+                warn(f"skipped {result.path}: {result.error}")
+                continue
+            tables.append(result.events)
+            if args.plots is not None:
+                draw(result, detector, args.plots)
+    events = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=EVENT_COLUMNS)
+    return events, skipped
+
+
+def draw(result: Prediction, detector: Detector, folder: Path) -> None:
+    plot_prediction(result, detector.classes, detector.settings.frame_hop, folder / f"{result.filename}.png")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
+                          "cpu" if args.device == "auto" else args.device)
+    try:
+        detector = Detector.from_checkpoint(args.model, device)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        print(f"predict: cannot use checkpoint {args.model}: {error}", file=sys.stderr)
+        return 1
+    items, missing = collect(args.paths)
+    for problem in missing:
+        warn(f"skipped {problem}")
+    if not items:
+        print("predict: no audio file (.wav, .flac, .ogg) found", file=sys.stderr)
+        return 1
+    names = pd.Series([name for _, name in items])
+    if names.duplicated().any():
+        warn(f"{names.duplicated().sum()} file names occur twice in the table (same name under two PATHs), "
+             f"e.g. {names[names.duplicated()].iloc[0]}")
+    features = detector.settings.features
+    print(f"predict: {len(items)} files, {len(detector.classes)} classes, {features.sample_rate} Hz, "
+          f"{features.clip_duration:g} s windows, on {device}")
+    started = time.perf_counter()
+    events, skipped = run(items, detector, args)
+    write_events(events, args.out)
+    elapsed = time.perf_counter() - started
+    done = len(items) - skipped
+    print(f"predict: {len(events)} events in {done} files -> {args.out}"
+          + (f", plots -> {args.plots}/" if args.plots is not None else "") + f" ({elapsed:.1f} s)")
+    if skipped or missing:
+        print(f"predict: skipped {skipped + len(missing)} (see the messages above)", file=sys.stderr)
+        return EXIT_SKIPPED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
