@@ -204,55 +204,75 @@ class Detector:
         frame = np.arange(features.frames) * features.frame_hop                        # [T]
         return (np.arange(windows)[:, None] * window_start + frame[None, :]).reshape(-1)
 
-    def postprocess(self, frame_probs: np.ndarray, clip_probs: np.ndarray, duration: float,
-                    filename: str) -> tuple[pd.DataFrame, np.ndarray]:
-        """Outputs of one file's windows -> (events table, kept-frame mask [W * T]).
+    def postprocess(self, frame_probs: Sequence[np.ndarray], clip_probs: Sequence[np.ndarray],
+                    durations: Sequence[float], filenames: Sequence[str]) -> list[tuple[pd.DataFrame, np.ndarray]]:
+        """The windows' outputs of several files -> per file (events table, kept-frame mask [W_i * T]).
 
-        frame_probs [W, T, C], clip_probs [W, C]. Each window's tags gate its frames; frames starting at or past
-        `duration` (padding) are dropped; the median filter and the run lengths see the file's frames joined."""
-        settings = self.settings
-        decisions = gated_decisions(frame_probs, clip_probs, settings.frame_threshold,
-                                    settings.tag_threshold)                                 # [W, T, C]
-        starts = self.frame_starts(len(frame_probs))                                        # [W * T]
-        keep = starts < duration                                                            # [W * T]
-        if not keep.any():                                                                  # an empty file
-            return pd.DataFrame(columns=EVENT_COLUMNS), keep
-        joined = decisions.reshape(1, -1, decisions.shape[-1])[:, keep]                     # [1, F, C]
-        smoothed = median_filter_decisions(joined, settings.median_windows)                 # [1, F, C]
-        runs = decisions_to_events(smoothed, [filename], settings.classes, frame_hop=1.0, decimals=0)
-        kept_starts = starts[keep]                                                          # [F]
-        first = runs["onset"].to_numpy(np.int64)                                            # frame indices
-        last = runs["offset"].to_numpy(np.int64) - 1
-        events = runs.assign(onset=kept_starts[first],
-                             offset=np.minimum(kept_starts[last] + settings.frame_hop, duration))
-        return events.sort_values(EVENT_COLUMNS, kind="mergesort").reset_index(drop=True), keep
+        frame_probs[i] [W_i, T, C] and clip_probs[i] [W_i, C]: file i's windows. Each window's tags gate its
+        frames; frames starting at or past the file's duration (padding) are dropped; the median filter and the
+        run lengths see each file's frames joined. Files are handled together (one median filter call per
+        class for all files of one length, one run-length pass), which costs far less than file by file."""
+        settings, classes = self.settings, self.settings.classes
+        starts, kept = [], []                                                   # per file: [F_i], [F_i, C]
+        masks = []
+        for probs, tags, duration in zip(frame_probs, clip_probs, durations):
+            decisions = gated_decisions(probs, tags, settings.frame_threshold, settings.tag_threshold)  # [W,T,C]
+            grid = self.frame_starts(len(probs))                                # [W * T]
+            keep = grid < duration                                              # [W * T]
+            masks.append(keep)
+            starts.append(grid[keep])
+            kept.append(decisions.reshape(-1, len(classes))[keep])              # [F_i, C]
+        lengths = np.array([len(s) for s in starts], dtype=np.int64)           # [N]
+        joined = np.zeros((len(kept), max(lengths.max(initial=0), 1), len(classes)), dtype=bool)  # [N, F, C]
+        for length in np.unique(lengths[lengths > 0]):                          # files of equal length at once
+            rows = np.flatnonzero(lengths == length)
+            joined[rows, :length] = median_filter_decisions(np.stack([kept[r] for r in rows]),
+                                                            settings.median_windows)
+        # Run lengths of all files at once; keys in file order, since the table is sorted by filename.
+        keys = [f"{row:09d}" for row in range(len(kept))]
+        runs = decisions_to_events(joined, keys, classes, frame_hop=1.0, decimals=0)
+        row = runs["filename"].to_numpy().astype(np.int64)                      # [E] file of each event
+        first = runs["onset"].to_numpy(np.int64)                                # [E] first frame
+        last = runs["offset"].to_numpy(np.int64) - 1                            # [E] last frame
+        padded = np.zeros(joined.shape[:2])                                     # [N, F] frame start times (s)
+        for r, file_starts in enumerate(starts):
+            padded[r, :len(file_starts)] = file_starts
+        durations = np.asarray(durations, dtype=np.float64)                     # [N]
+        events = pd.DataFrame({
+            "filename": np.asarray(filenames, dtype=object)[row],
+            "onset": padded[row, first],
+            "offset": np.minimum(padded[row, last] + settings.frame_hop, durations[row]),
+            "event_label": runs["event_label"].to_numpy()}, columns=EVENT_COLUMNS)
+        bounds = np.searchsorted(row, np.arange(len(kept) + 1))                 # events of file r: rows
+        return [(events.iloc[bounds[r]:bounds[r + 1]].reset_index(drop=True), masks[r])  # bounds[r]:bounds[r+1]
+                for r in range(len(kept))]
 
     # ---- one group of files ----------------------------------------------------------------------------------
     def predict_group(self, items: Sequence[tuple[str | Path, str]], batch_size: int | None = None,
                       keep_features: bool = False) -> list[Prediction]:
         """(path, filename) pairs -> one Prediction each, in order. A file that cannot be decoded gets a
-        Prediction with `error` set; the others are batched together."""
-        results, signals = [], []
+        Prediction with `error` set; the windows of the others are batched together."""
+        results, decoded = [], []
         for path, filename in items:
             result = Prediction(filename=filename, path=Path(path))
             try:
                 signal, result.duration = decode(path, self.settings.features.sample_rate)
-                signals.append((result, split_windows(signal, self.settings.features.clip_samples)))
+                decoded.append((result, split_windows(signal, self.settings.features.clip_samples)))
             except Exception as error:  # noqa: BLE001 - any decoding failure skips the file, named
                 result.error = f"{type(error).__name__}: {error}".strip()
             results.append(result)
-        if not signals:
+        if not decoded:
             return results
-        windows = np.concatenate([w for _, w in signals])                                  # [W_all, samples]
+        windows = np.concatenate([w for _, w in decoded])                                  # [W_all, samples]
         frame_probs, clip_probs, log_mel = self.window_outputs(windows, batch_size, keep_features)
-        offset = 0
-        for result, file_windows in signals:
-            span = slice(offset, offset + len(file_windows))
-            offset = span.stop
-            result.events, keep = self.postprocess(frame_probs[span], clip_probs[span], result.duration,
-                                                   result.filename)
+        spans = np.cumsum([0] + [len(w) for _, w in decoded])                              # window offsets
+        per_file = [slice(a, b) for a, b in zip(spans[:-1], spans[1:])]
+        processed = self.postprocess([frame_probs[s] for s in per_file], [clip_probs[s] for s in per_file],
+                                     [r.duration for r, _ in decoded], [r.filename for r, _ in decoded])
+        for (result, _), span, (events, keep) in zip(decoded, per_file, processed):
+            result.events = events
             result.frame_probs = frame_probs[span].reshape(-1, frame_probs.shape[-1])[keep]    # [F, C]
-            result.frame_starts = self.frame_starts(len(file_windows))[keep]                   # [F]
+            result.frame_starts = self.frame_starts(span.stop - span.start)[keep]              # [F]
             result.clip_probs = clip_probs[span]                                               # [W, C]
             if keep_features:
                 result.log_mel = log_mel[span].reshape(-1, log_mel.shape[-1])[keep]            # [F, n_mels]
