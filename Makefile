@@ -29,3 +29,16 @@ test: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The paper's scale, for a machine with a GPU: the paper's set sizes, 20 seeds, Lin et al.'s 160-filter encoder
+# and 44.1 kHz features (500 frames per clip). One DVC experiment; add -S model.ifd=... for the other variants.
+PAPER_SCALE := -S data.sample_rate=44100 -S soundbank.clips_per_class=200 -S soundbank.backgrounds=40 \
+	-S synth.train_clips=6373 -S synth.test_clips=1000 \
+	-S realworld.weak_clips=1578 -S realworld.validation_clips=288 -S realworld.test_clips=880 \
+	-S features.sample_rate=44100 -S features.n_fft=2048 -S features.hop=0.02 -S features.fmax=22050.0 \
+	-S 'model.channels=[160,160,160]' -S train.epochs=30 \
+	-S 'train.seeds=[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]'
+
+.PHONY: paper-scale
+paper-scale: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" dvc exp run -n paper-scale $(PAPER_SCALE)

@@ -77,3 +77,23 @@ def test_missing_and_broken_files(tmp_path):
     broken.write_text("synth: [unclosed\n")
     with pytest.raises(ParamsError, match="broken.yaml: not valid YAML"):
         load_params(broken)
+
+
+def test_paper_scale_profile_overrides_are_valid_params():
+    """`make paper-scale` passes these -S overrides to dvc exp run: each key must exist and validate."""
+    import shlex
+
+    text = (ROOT / "Makefile").read_text()
+    block = text[text.index("PAPER_SCALE :="):].split("\n\n")[0].replace("\\\n", " ")
+    tokens = shlex.split(block.split(":=", 1)[1])
+    overrides = [tokens[i + 1] for i, token in enumerate(tokens) if token == "-S"]
+    raw = project_params()
+    for override in overrides:
+        key, value = override.split("=", 1)
+        section, name = key.split(".")
+        assert name in raw[section], f"{key} is not in params.yaml"
+        raw[section][name] = yaml.safe_load(value)
+    params = parse_params(raw)
+    assert params.model.channels == (160, 160, 160) and len(params.train.seeds) == 20
+    assert params.features.sample_rate == 44100 and round(params.data.clip_duration / params.features.hop) == 500
+    assert params.synth.train_clips == 6373 and params.realworld.weak_clips == 1578
