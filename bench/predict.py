@@ -12,8 +12,10 @@ The TSV writing and the progress bar are not timed (they are negligible), nor is
 
 After one warm-up pass, the fastest of `--repeats` passes counts (the machine may be shared; the minimum is the
 least disturbed pass). realtime_factor = seconds of audio / wall seconds of that pass; cpu_realtime_factor =
-seconds of audio / CPU seconds of the process in that pass (all threads), i.e. what one core does. The last line
-is one JSON object.
+seconds of audio / CPU seconds of the process in that pass (all threads), i.e. what one core does; cores_used =
+CPU seconds / wall seconds (about 1 instead of 2 means another process held a core). The last line
+is one JSON object. cpu_ms_per_10s_by_stage says where the time goes: each stage timed alone on one thread
+(decode includes resampling and windowing; postprocess is gating, median filter and events).
 """
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ifdsed.config import parse_params  # noqa: E402
 from ifdsed.detector import detector_extra  # noqa: E402
-from ifdsed.features import LogMelConfig  # noqa: E402
-from ifdsed.predict import Detector, predict_files  # noqa: E402
+from ifdsed.features import LogMelConfig, torch_threads  # noqa: E402
+from ifdsed.predict import Detector, decode, predict_files, split_windows  # noqa: E402
 from models import checkpoint  # noqa: E402
 from models.config import ModelConfig  # noqa: E402
 from models.sed_model import SEDModel  # noqa: E402
@@ -78,6 +80,42 @@ def timed_pass(items, detector: Detector, workers: int | None) -> tuple[float, f
     return time.perf_counter() - started, time.process_time() - started_cpu, events
 
 
+def breakdown(items, detector: Detector) -> dict:
+    """Where the time goes: CPU ms per 10 s of audio of each stage, on one thread, over all the files."""
+    features = detector.settings.features
+    stages = dict.fromkeys(("decode", "features", "model", "postprocess"), 0.0)
+    audio_seconds, windows_all, outputs = 0.0, [], []
+    with torch_threads(1), torch.inference_mode():
+        for path, _ in items:
+            started = time.thread_time()
+            signal, duration = decode(path, features.sample_rate)
+            windows = split_windows(signal, features.clip_samples, features.hop_length)
+            stages["decode"] += time.thread_time() - started
+            audio_seconds += duration
+            windows_all.append((windows, duration))
+        batch = detector.batch_size
+        for windows, duration in windows_all:
+            frames, clips = [], []
+            for start in range(0, len(windows), batch):
+                audio = torch.from_numpy(windows[start:start + batch])
+                started = time.thread_time()
+                log_mel = detector.extractor(audio)
+                stages["features"] += time.thread_time() - started
+                started = time.thread_time()
+                out = detector.model((log_mel - detector.mean) / detector.std)
+                stages["model"] += time.thread_time() - started
+                frames.append(out["frame_probs"].numpy())
+                clips.append(out["clip_probs"].numpy())
+            outputs.append((np.concatenate(frames), np.concatenate(clips), duration))
+        for start in range(0, len(outputs), batch):
+            group = outputs[start:start + batch]
+            started = time.thread_time()
+            detector.postprocess([g[0] for g in group], [g[1] for g in group], [g[2] for g in group],
+                                 [f"f{i}" for i in range(len(group))])
+            stages["postprocess"] += time.thread_time() - started
+    return {name: round(1000 * seconds * 10 / audio_seconds, 3) for name, seconds in stages.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=40, help="10 s files at 16 kHz")
@@ -107,15 +145,17 @@ def main() -> None:
               f"checkpoint load {load_s:.2f} s")
         timed_pass(items, detector, args.workers)                                     # warm-up
         passes = [timed_pass(items, detector, args.workers) for _ in range(args.repeats)]
+        stages = breakdown(items, detector)
     wall, cpu, events = min(passes)
     result = {"realtime_factor": round(audio_seconds / wall, 1), "target": TARGET,
               "cpu_realtime_factor": round(audio_seconds / cpu, 1), "files": len(items),
               "audio_seconds": round(audio_seconds, 1), "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
-              "events": events, "device": str(detector.device), "workers": args.workers,
+              "cores_used": round(cpu / wall, 2), "load_average": round(os.getloadavg()[0], 2), "events": events, "device": str(detector.device), "workers": args.workers,
               "batch_size": args.batch_size or detector.batch_size, "cpus": os.cpu_count(),
-              "all_passes_s": [round(p[0], 3) for p in passes]}
+              "all_passes_s": [round(p[0], 3) for p in passes], "cpu_ms_per_10s_by_stage": stages}
     print(f"{audio_seconds:.0f} s of audio in {wall:.2f} s: real-time factor {result['realtime_factor']:.0f} "
           f"(target {TARGET:.0f}), {result['cpu_realtime_factor']:.0f} per CPU second, {events} events")
+    print("CPU ms per 10 s of audio, one thread: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
     print(json.dumps(result))
 
 

@@ -10,9 +10,12 @@ A file goes through:
    mixed down by a channel mean and resampled with soxr HQ to the features' sample rate, exactly as the
    training features were made (`ifdsed.features.load_clip`);
 2. windows (`split_windows`): consecutive, non-overlapping windows of `clip_duration` (the length the model was
-   trained on); the last one, or a file shorter than one window, is zero-padded;
+   trained on); the last one, or a file shorter than one window, is zero-padded; a tail shorter than one frame
+   hop past the last full window is dropped (a 10 s clip resampled to 10 s + 1 sample stays one window);
 3. features and model (`Detector.window_outputs`): log-mel, (x - mean) / std, the ATP branch -> frame
    probabilities [windows, frames, C] and clip probabilities [windows, C], batches of windows from many files;
+   the model runs as `optimize_for_inference` rewrites it (BatchNorm folded into the convolutions, frequency
+   pooling as reshape + max: the same outputs to float rounding, about twice as fast on a CPU);
 4. post-processing (`Detector.postprocess`): in each window the clip tags gate the frames (p_t,c > threshold
    where P_c > tag threshold), the windows of a file are joined, frames that start in the padding are dropped,
    each class is median-filtered over the whole file and runs of active frames become events. Times are seconds
@@ -76,11 +79,15 @@ def decode(path: str | Path, sample_rate: int) -> tuple[np.ndarray, float]:
     return np.ascontiguousarray(mono, dtype=np.float32), duration
 
 
-def split_windows(signal: np.ndarray, window_samples: int) -> np.ndarray:
-    """[samples] -> [windows, window_samples]: consecutive windows, the last zero-padded; at least one window."""
-    count = max(1, math.ceil(len(signal) / window_samples))
+def split_windows(signal: np.ndarray, window_samples: int, min_tail: int = 0) -> np.ndarray:
+    """[samples] -> [windows, window_samples]: consecutive windows, the last zero-padded; at least one window.
+
+    A tail of fewer than `min_tail` samples past the last full window gets no window of its own (it is dropped):
+    a 10 s clip resampled to one sample more than 10 s must not give a second window of padding."""
+    count = max(1, math.ceil(max(len(signal) - min_tail, 0) / window_samples))
     out = np.zeros(count * window_samples, dtype=np.float32)
-    out[:len(signal)] = signal
+    used = min(len(signal), len(out))
+    out[:used] = signal[:used]
     return out.reshape(count, window_samples)
 
 
@@ -98,14 +105,18 @@ class _FrequencyMaxPool(nn.Module):
         return x[..., :bins * self.size].unflatten(-1, (bins, self.size)).amax(dim=-1)   # [B, C, T, F // f]
 
 
+def _pair(value) -> tuple:
+    """A pooling argument (int or pair) as a (time, freq) pair."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
 def _is_frequency_pool(pool: nn.Module) -> bool:
     """A MaxPool2d over (1, f) windows with stride (1, f), no padding: what `_FrequencyMaxPool` computes."""
     if not isinstance(pool, nn.MaxPool2d):
         return False
-    pair = lambda value: tuple(value) if isinstance(value, (tuple, list)) else (value, value)  # noqa: E731
-    kernel, stride = pair(pool.kernel_size), pair(pool.stride)
-    return (kernel[0] == 1 and stride == kernel and pair(pool.padding) == (0, 0)
-            and pair(pool.dilation) == (1, 1) and not pool.ceil_mode)
+    kernel = _pair(pool.kernel_size)
+    return (kernel[0] == 1 and _pair(pool.stride) == kernel and _pair(pool.padding) == (0, 0)
+            and _pair(pool.dilation) == (1, 1) and not pool.ceil_mode)
 
 
 def optimize_for_inference(model: SEDModel) -> SEDModel:
@@ -119,8 +130,7 @@ def optimize_for_inference(model: SEDModel) -> SEDModel:
         if isinstance(block.bn, nn.BatchNorm2d) and block.bn.track_running_stats:
             block.conv, block.bn = fuse_conv_bn_eval(block.conv, block.bn), nn.Identity()
         if _is_frequency_pool(block.pool):
-            kernel = block.pool.kernel_size
-            block.pool = _FrequencyMaxPool(kernel[1] if isinstance(kernel, (tuple, list)) else kernel)
+            block.pool = _FrequencyMaxPool(_pair(block.pool.kernel_size)[1])
     return fast
 
 
@@ -257,7 +267,8 @@ class Detector:
             result = Prediction(filename=filename, path=Path(path))
             try:
                 signal, result.duration = decode(path, self.settings.features.sample_rate)
-                decoded.append((result, split_windows(signal, self.settings.features.clip_samples)))
+                features = self.settings.features
+                decoded.append((result, split_windows(signal, features.clip_samples, features.hop_length)))
             except Exception as error:  # noqa: BLE001 - any decoding failure skips the file, named
                 result.error = f"{type(error).__name__}: {error}".strip()
             results.append(result)
@@ -280,18 +291,41 @@ class Detector:
 
 
 # ------------------------------------------------------------------------------------------------ many files
+def window_count(path: str | Path, window: float) -> int:
+    """Windows a file will take, from its header only (1 when the header cannot be read: decoding will say why)."""
+    try:
+        return max(1, math.ceil(sf.info(str(path)).duration / window))
+    except Exception:  # noqa: BLE001 - reported when the file is decoded
+        return 1
+
+
+def plan_groups(items: Iterable[tuple[str | Path, str]], window: float,
+                batch_size: int) -> Iterator[list[tuple[str | Path, str]]]:
+    """Consecutive files, grouped until a group holds at least `batch_size` windows (a long file may fill a group
+    on its own), so the groups are of similar cost. Depends on the files and `batch_size` only."""
+    group, windows = [], 0
+    for item in items:
+        group.append(item)
+        windows += window_count(item[0], window)
+        if windows >= batch_size:
+            yield group
+            group, windows = [], 0
+    if group:
+        yield group
+
+
 def predict_files(items: Iterable[tuple[str | Path, str]], detector: Detector, *, workers: int | None = None,
                   batch_size: int | None = None, keep_features: bool = False) -> Iterator[Prediction]:
     """Predictions for (path, filename) pairs, yielded one per file in input order.
 
-    Files are grouped `batch_size` at a time (default: `detector.batch_size`); `workers` threads (default: the
-    CPU count, at most 8) each take a group, decode it and run the detector on its windows in batches of
-    `batch_size`. At most 2 * workers groups are in flight. On a CPU every worker runs torch on one thread.
+    Files are grouped by `plan_groups` (about `batch_size` windows a group; default `detector.batch_size`);
+    `workers` threads (default: the CPU count, at most 8) each take a group, decode it and run the detector on
+    its windows in batches of `batch_size`. At most 2 * workers groups are in flight. On a CPU every worker runs
+    torch on one thread.
     """
-    items = list(items)
     batch_size = batch_size or detector.batch_size
     workers = max(1, workers or min(os.cpu_count() or 1, 8))
-    groups = [items[start:start + batch_size] for start in range(0, len(items), batch_size)]
+    groups = plan_groups(items, detector.settings.features.clip_duration, batch_size)
     threads = 1 if detector.device.type == "cpu" else torch.get_num_threads()
 
     def run(group):
@@ -300,11 +334,10 @@ def predict_files(items: Iterable[tuple[str | Path, str]], detector: Detector, *
     # torch's thread count is per OS thread: each worker sets its own, and the caller's is restored.
     with torch_threads(threads), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
                                                     initargs=(threads,)) as pool:
-        queue = iter(groups)
-        pending: deque = deque(pool.submit(run, group) for _, group in zip(range(2 * workers), queue))
+        pending: deque = deque(pool.submit(run, group) for _, group in zip(range(2 * workers), groups))
         while pending:
             done = pending.popleft().result()
-            group = next(queue, None)
+            group = next(groups, None)
             if group is not None:
                 pending.append(pool.submit(run, group))
             yield from done

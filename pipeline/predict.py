@@ -77,7 +77,8 @@ def run(items: list[tuple[Path, str]], detector: Detector, args: argparse.Namesp
                 skipped += 1
                 warn(f"skipped {result.path}: {result.error}")
                 continue
-            tables.append(result.events)
+            if len(result.events):
+                tables.append(result.events)
             if args.plots is not None:
                 draw(result, detector, args.plots)
     events = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=EVENT_COLUMNS)

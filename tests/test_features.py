@@ -98,6 +98,14 @@ def test_load_clip_mixes_down_resamples_and_pads(tmp_path):
     assert not clip[reference.size:].any()
 
 
+@pytest.mark.parametrize("subtype, channels", [("PCM_16", 1), ("PCM_16", 3), ("PCM_24", 2), ("FLOAT", 1)])
+def test_load_clip_reads_what_librosa_reads(tmp_path, subtype, channels):
+    path = tmp_path / f"{subtype}.wav"
+    sf.write(path, noisy_tones(2.0, 16000, channels=channels), 16000, subtype=subtype)
+    clip = load_clip(path, replace(DEFAULT, clip_duration=2.0))
+    np.testing.assert_allclose(clip, librosa.load(path, sr=16000)[0], rtol=0, atol=1e-7)
+
+
 def test_load_clip_cuts_long_files_like_librosa(tmp_path):
     path = write_wav(tmp_path / "long.wav", noisy_tones(13.0, 44100), 44100)
     clip = load_clip(path, DEFAULT)
