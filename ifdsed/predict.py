@@ -14,8 +14,8 @@ A file goes through:
    hop past the last full window is dropped (a 10 s clip resampled to 10 s + 1 sample stays one window);
 3. features and model (`Detector.window_outputs`): log-mel, (x - mean) / std, the ATP branch -> frame
    probabilities [windows, frames, C] and clip probabilities [windows, C], batches of windows from many files;
-   the model runs as `optimize_for_inference` rewrites it (BatchNorm folded into the convolutions, frequency
-   pooling as reshape + max: the same outputs to float rounding, about twice as fast on a CPU);
+   the model runs as `optimize_for_inference` rewrites it (BatchNorm folded into the convolutions: the same
+   outputs to float rounding, faster on a CPU);
 4. post-processing (`Detector.postprocess`): in each window the clip tags gate the frames (p_t,c > threshold
    where P_c > tag threshold), the windows of a file are joined, frames that start in the padding are dropped,
    each class is median-filtered over the whole file and runs of active frames become events. Times are seconds
@@ -92,45 +92,15 @@ def split_windows(signal: np.ndarray, window_samples: int, min_tail: int = 0) ->
 
 
 # ---------------------------------------------------------------------------------------------------- the model
-class _FrequencyMaxPool(nn.Module):
-    """MaxPool2d((1, f)) on [B, C, T, F] as a max over a reshaped last axis: the same numbers, and several times
-    faster on a CPU than the generic 2-D pooling kernel."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bins = x.shape[-1] // self.size
-        return x[..., :bins * self.size].unflatten(-1, (bins, self.size)).amax(dim=-1)   # [B, C, T, F // f]
-
-
-def _pair(value) -> tuple:
-    """A pooling argument (int or pair) as a (time, freq) pair."""
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-def _is_frequency_pool(pool: nn.Module) -> bool:
-    """A MaxPool2d over (1, f) windows with stride (1, f), no padding: what `_FrequencyMaxPool` computes."""
-    if not isinstance(pool, nn.MaxPool2d):
-        return False
-    kernel = _pair(pool.kernel_size)
-    return (kernel[0] == 1 and _pair(pool.stride) == kernel and _pair(pool.padding) == (0, 0)
-            and _pair(pool.dilation) == (1, 1) and not pool.ceil_mode)
-
-
 def optimize_for_inference(model: SEDModel) -> SEDModel:
     """An eval-mode copy of `model` that computes the same outputs faster: each encoder block's BatchNorm is
-    folded into its convolution, and its frequency max-pool runs as a reshape + max. Blocks of another shape
-    are left as they are."""
+    folded into its convolution. Blocks of another shape are left as they are."""
     fast = copy.deepcopy(model).eval()
     for block in fast.modules():
         if not isinstance(block, ConvBlock):
             continue
         if isinstance(block.bn, nn.BatchNorm2d) and block.bn.track_running_stats:
             block.conv, block.bn = fuse_conv_bn_eval(block.conv, block.bn), nn.Identity()
-        if _is_frequency_pool(block.pool):
-            block.pool = _FrequencyMaxPool(_pair(block.pool.kernel_size)[1])
     return fast
 
 

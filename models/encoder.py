@@ -15,8 +15,22 @@ from torch import nn
 from models.config import ModelConfig
 
 
+class FrequencyMaxPool(nn.Module):
+    """MaxPool2d((1, f)) on [B, C, T, F] as a max over a reshaped last axis: the same outputs, and several times
+    faster on a CPU than the generic 2-D pooling kernel (bins that do not fill a window are dropped, as
+    MaxPool2d does)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bins = x.shape[-1] // self.size
+        return x[..., :bins * self.size].unflatten(-1, (bins, self.size)).amax(dim=-1)   # [B, C, T, F // f]
+
+
 class ConvBlock(nn.Module):
-    """Conv2d ('same' padding) -> BatchNorm2d -> ReLU -> MaxPool2d (1, f) [-> Dropout].
+    """Conv2d ('same' padding) -> BatchNorm2d -> ReLU -> max-pool over (1, f) [-> Dropout].
 
     The ReLU is applied after the max-pool, which gives the same numbers (max and ReLU commute) on a tensor
     f times smaller.
@@ -27,7 +41,9 @@ class ConvBlock(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel, padding="same", bias=False)  # BN has the bias
         self.bn = nn.BatchNorm2d(out_channels)
-        self.pool = nn.MaxPool2d(pool)
+        if pool[0] != 1:
+            raise ValueError(f"pooling must be on frequency only, got {pool}")
+        self.pool = FrequencyMaxPool(pool[1])
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

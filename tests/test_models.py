@@ -217,3 +217,10 @@ def test_a_few_adam_steps_lower_the_loss(pairing):
     assert first["ifd_n_triplets"] > 0
     losses = [_train_step(model, optimizer, batch) for _ in range(15)]
     assert losses[-1] < 0.8 * losses[0]
+
+
+def test_frequency_max_pool_equals_maxpool2d():
+    from models.encoder import FrequencyMaxPool
+
+    x = torch.randn(2, 3, 5, 66)  # 66 bins: the two left over are dropped, as MaxPool2d does
+    assert torch.equal(FrequencyMaxPool(4)(x), torch.nn.MaxPool2d((1, 4))(x))
