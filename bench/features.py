@@ -1,6 +1,6 @@
 """Benchmark: the features stage's extractor against a plain librosa loop, on the same clips, in one run.
 
-    .venv/bin/python bench/features.py [--clips 64] [--repeats 5] [--workers 2] [--scenarios default lin resample]
+    .venv/bin/python bench/features.py [--clips 64] [--repeats 15] [--workers 2] [--scenarios default lin resample]
 
 Each scenario writes `--clips` 10 s clips (pink-ish noise + a few harmonic tones with an envelope, 16-bit wav)
 to a temporary folder, then times, on those files:
@@ -10,12 +10,15 @@ to a temporary folder, then times, on those files:
 - librosa:   per file `librosa.load(sr=...)`, `librosa.util.fix_length`, `librosa.feature.melspectrogram`,
   `np.log(mel + log_offset)`.
 
-After one warm-up pass each, the two paths run in turn `--repeats` times and each one's fastest pass counts (the
-machine may be shared: alternating exposes both to the same load, the minimum is the least disturbed pass). The files are in the page cache for both.
-max_abs_diff_db = 10 / ln(10) * max |log-mel(extractor) - log-mel(librosa)| over every clip, frame and band:
-the largest difference of 10 * log10(mel + log_offset), in dB. cpu_time_ratio = librosa's CPU time / the
-extractor's (all threads): the speed-up a single core would see, less sensitive to other load on the machine. store_max_abs_diff_db is the same after the
-store's float16 rounding.
+After one warm-up pass each, the two paths run in turn `--repeats` times and each one's fastest pass counts: the
+machine may be shared, alternating exposes both to the same load, and the minimum is the least disturbed pass.
+The files are in the page cache for both. The 1-minute load average before and after is printed and kept.
+
+- max_abs_diff_db = 10 / ln(10) * max |log-mel(extractor) - log-mel(librosa)| over every clip, frame and band:
+  the largest difference of 10 * log10(mel + log_offset), in dB; store_max_abs_diff_db: the same after the
+  store's float16 rounding.
+- cpu_time_ratio = the librosa loop's process CPU time / the extractor's (all threads of each, numpy's BLAS
+  threads included on the librosa side).
 
 Scenarios: default = params.yaml `features` (16 kHz files and features); lin = Lin et al. (44.1 kHz files and
 features, n_fft 2048, 40 ms window, 20 ms hop, 64 mels, 500 frames); resample = 44.1 kHz files, default features
@@ -121,7 +124,7 @@ def scenario(name: str, config: LogMelConfig, file_rate: int, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--workers", type=int, default=None, help="default: params.yaml features.workers")
     parser.add_argument("--scenarios", nargs="+", default=["default", "lin", "resample"],
                         choices=["default", "lin", "resample"])

@@ -159,6 +159,7 @@ class TrainParams(Section):
     lr_decay_every: int = Field(10, ge=1)               # ... every this many epochs
     threads: int = Field(2, ge=1, le=256)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    processes: int = Field(1, ge=1, le=1024)             # > 1: DistributedDataParallel, one process per device
 
     @model_validator(mode="after")
     def _unique_seeds(self) -> "TrainParams":

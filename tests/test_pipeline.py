@@ -1,25 +1,9 @@
 """The DVC pipeline end to end, with tiny params, in a throw-away git repository."""
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", "ifdsed", "pipeline", "models", ".dvc/config",
-                 ".dvcignore", ".gitignore"]
-DATA_STAGES = ("soundbank", "synthesize", "realworld")
-
-
-def run(args, cwd):
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", PYTHONPATH=str(cwd))
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
+from conftest import copy_project, run_command as run
 
 
 def stages_run(output: str) -> set[str]:
@@ -28,22 +12,7 @@ def stages_run(output: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, tiny_params):
-    """A copy of the working tree's project files, committed to a fresh git repo, with tiny params."""
-    repo = tmp_path_factory.mktemp("pipeline") / "repo"
-    repo.mkdir()
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, repo / name)
-    (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
-    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
-    run(["git", "init", "-q"], repo)
-    run(git + ["add", "-A"], repo)
-    run(git + ["commit", "-qm", "tiny"], repo)
-    return repo
+    return copy_project(tmp_path_factory.mktemp("pipeline") / "repo", tiny_params)
 
 
 def test_repro_then_status_is_clean(project):
