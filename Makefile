@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml Makefile scripts/system-deps.sh
 
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" dvc repro
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" python -m pipeline.compare
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" python -m pytest

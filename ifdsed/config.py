@@ -205,6 +205,15 @@ class Params(Section):
             raise ValueError("classes: the class list is empty")
         if len(set(self.classes)) != len(self.classes):
             raise ValueError("classes: the class list has duplicates")
+        for name in self.classes:   # names go into comma-separated tag cells of tab-separated tables
+            if not name or name != name.strip() or any(char in name for char in ",\t\n\r"):
+                raise ValueError(f"classes: {name!r} is not a usable class name (it must be non-empty, without "
+                                 f"commas, tabs, line breaks or surrounding spaces)")
+        unknown = [name for name in self.classes if name not in DCASE_CLASSES]
+        if self.data.source == "embedded" and unknown:
+            raise ValueError(f"classes: {unknown[0]!r} is not a DCASE class: the embedded sound bank and the "
+                             f"simulated real-world domain (data.source: embedded) know only "
+                             f"{', '.join(DCASE_CLASSES)}; use data.source: real with your own soundbank")
         if self.data.source == "real" and not (self.real.soundbank and self.real.dcase2018):
             raise ValueError("data.source is 'real' but real.soundbank or real.dcase2018 is empty")
         return self

@@ -19,11 +19,16 @@ Import
     for the clips whose audio is present, and a JSON report. `import_dcase2018` does this for the weak,
     validation and test sets named in params.yaml ``real``.
 
-    A clip counts as *missing* when its file does not exist and as *unreadable* when it exists but soundfile
-    cannot read it (or it holds no samples). Both are left out of the set and listed separately in the report;
-    ``missing_fraction`` is the fraction of listed clips left out for either reason, and the import fails
-    (`MissingAudioError`) when it exceeds ``real.max_missing_fraction``. The report is written before that
-    error is raised, and no table is written for a failing set.
+    A clip counts as *missing* when its file does not exist and as *unreadable* when it exists but cannot be
+    used: every file is decoded (its first ``clip_duration`` + 1 s, what the features use) and checked by
+    `ifdsed.sources.inspect_audio`: unreadable (empty, not audio, broken header), no samples, truncated or
+    corrupt data, or NaN or Inf samples. Both are left out of the set and listed separately in the report
+    (``unreadable_reasons`` says why for each file); ``missing_fraction`` is the fraction of listed clips left
+    out for either reason, and the import fails (`MissingAudioError`) when it exceeds
+    ``real.max_missing_fraction``. The report is written before that error is raised, and no table is written
+    for a failing set. Usable files that are silent, clipped, much shorter than a clip (padded with silence) or
+    longer than one (cut) are kept, as the published sets hold them, and listed under ``notes``; any sample
+    rate and channel count is kept (the features resample and mix down).
 """
 from __future__ import annotations
 
@@ -36,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pandas as pd
-import soundfile
 
+from ifdsed.sources import inspect_audio
 from ifdsed.tables import (
     EVENT_COLUMNS,
     TAG_COLUMNS,
@@ -100,7 +105,9 @@ def _read_rows(path: Path, expected: list[str]) -> list[tuple[int, dict[str, str
     header = [name.strip() for name in next(reader)]
     missing = [name for name in expected if name not in header]
     if missing:
-        raise _fail(path, 1, f"missing column(s) {missing}: expected {expected}, found {header}")
+        odd = [sep for sep in (";", "|", " ") if len(header) == 1 and sep in header[0]]
+        hint = (f" (the file looks separated by {odd[0]!r}; it must be tab- or comma-separated)" if odd else "")
+        raise _fail(path, 1, f"missing column(s) {missing}: expected {expected}, found {header}{hint}")
     position = {name: header.index(name) for name in expected}
     rows = []
     for cells in reader:
@@ -241,41 +248,55 @@ class ScannedSet:
     events: pd.DataFrame | None = field(default=None)   # strong sets only
 
 
-def probe_audio(audio_dir: Path, filenames) -> tuple[list[dict], list[str], dict[str, str]]:
-    """Look for each clip's audio under audio_dir.
+SHORT_CLIP = 1.0   # s: a usable clip shorter than this is kept, with a note (it is padded with silence)
 
-    Returns (present rows {filename, path, duration}, missing filenames, {unreadable filename: reason}).
+
+def probe_audio(audio_dir: Path, filenames, clip_duration: float | None = None
+                ) -> tuple[list[dict], list[str], dict[str, str], dict[str, str]]:
+    """Look for each clip's audio under audio_dir and check it (`ifdsed.sources.inspect_audio`; with
+    `clip_duration`, only the first clip_duration + 1 s of each file is decoded).
+
+    Returns (present rows {filename, path, duration}, missing filenames, {unreadable filename: reason},
+    {kept filename: note}).
     """
-    present, missing, unreadable = [], [], {}
+    present, missing, unreadable, notes = [], [], {}, {}
     for filename in filenames:
         audio = Path(audio_dir) / filename
         if not audio.exists():
             missing.append(filename)
             continue
-        try:
-            info = soundfile.info(str(audio))
-        except (RuntimeError, OSError) as error:   # soundfile.LibsndfileError is a RuntimeError
-            unreadable[filename] = str(error).strip() or type(error).__name__
+        check = inspect_audio(audio, None if clip_duration is None else clip_duration + 1.0)
+        if not check.usable:
+            unreadable[filename] = check.problem
             continue
-        if info.frames <= 0:
-            unreadable[filename] = "no samples"
-            continue
-        present.append({"filename": filename, "path": str(audio.resolve()), "duration": info.duration})
-    return present, missing, unreadable
+        found = list(check.notes)
+        if clip_duration is not None and check.duration > clip_duration + 0.5:
+            found.append(f"{check.duration:.3f} s long: only the first {clip_duration:g} s are used")
+        if check.duration < min(SHORT_CLIP, clip_duration or SHORT_CLIP):
+            found.append(f"only {check.duration:.3f} s long: padded with silence")
+        if found:
+            notes[filename] = "; ".join(found)
+        present.append({"filename": filename, "path": str(audio.resolve()), "duration": check.duration})
+    return present, missing, unreadable, notes
+
+
+def read_set_labels(tsv_path: str | Path, classes, strong: bool, clip_duration: float = 10.0
+                    ) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
+    """A set's (tags, events or None for a weak set, every listed filename)."""
+    if strong:
+        events, filenames = read_strong_tsv(tsv_path, classes, clip_duration)
+        return tags_from_events(events, filenames), events, filenames
+    tags = read_weak_tsv(tsv_path, classes)
+    return tags, None, tags["filename"].tolist()
 
 
 def scan_set(name: str, tsv_path: str | Path, audio_dir: str | Path, classes, strong: bool,
-             clip_duration: float = 10.0) -> ScannedSet:
-    """Read a set's labels, look for its audio, and build its report and tables (nothing is written)."""
+             clip_duration: float = 10.0, labels: tuple | None = None) -> ScannedSet:
+    """Read a set's labels (unless `labels`, from `read_set_labels`, are given), look for its audio and check
+    it, and build its report and tables (nothing is written)."""
     tsv_path, audio_dir = Path(tsv_path), Path(audio_dir)
-    if strong:
-        events, filenames = read_strong_tsv(tsv_path, classes, clip_duration)
-        tags = tags_from_events(events, filenames)
-    else:
-        events = None
-        tags = read_weak_tsv(tsv_path, classes)
-        filenames = tags["filename"].tolist()
-    present, missing, unreadable = probe_audio(audio_dir, filenames)
+    tags, events, filenames = labels or read_set_labels(tsv_path, classes, strong, clip_duration)
+    present, missing, unreadable, notes = probe_audio(audio_dir, filenames, clip_duration)
     clips = pd.DataFrame(present, columns=["filename", "path", "duration"])
     kept = set(clips["filename"])
     tags = tags[tags["filename"].isin(kept)].reset_index(drop=True)
@@ -298,19 +319,24 @@ def scan_set(name: str, tsv_path: str | Path, audio_dir: str | Path, classes, st
         "missing": sorted(missing),
         "unreadable": sorted(unreadable),
         "unreadable_reasons": dict(sorted(unreadable.items())),
+        "notes": dict(sorted(notes.items())),
     }
     return ScannedSet(report=report, clips=clips, tags=tags, events=events)
 
 
 def write_set(scanned: ScannedSet, out_dir: str | Path) -> None:
-    """Write clips.tsv, tags.tsv and (strong sets) events.tsv; a stale events.tsv is removed from a weak set."""
+    """Write clips.tsv, tags.tsv and (strong sets) events.tsv; a stale events.tsv is removed from a weak set.
+
+    clips.tsv is removed first and written last: a set whose writing was interrupted has none, so it is never
+    taken as complete (the features stage requires it)."""
     out_dir = Path(out_dir)
-    write_clips(scanned.clips, out_dir / "clips.tsv")
-    write_tags(scanned.tags, out_dir / "tags.tsv")
+    (out_dir / "clips.tsv").unlink(missing_ok=True)
     if scanned.events is not None:
         write_events(scanned.events, out_dir / "events.tsv")
     else:
         (out_dir / "events.tsv").unlink(missing_ok=True)
+    write_tags(scanned.tags, out_dir / "tags.tsv")
+    write_clips(scanned.clips, out_dir / "clips.tsv")
 
 
 def write_report(report: dict, path: str | Path) -> Path:
@@ -356,11 +382,40 @@ def dcase2018_sources(real_params) -> dict[str, tuple[Path, Path, bool]]:
     if not real_params.dcase2018:
         raise MetadataError("params.yaml: real.dcase2018 is empty; set it to the DESED real-data root")
     root = Path(real_params.dcase2018)
+    if not root.is_dir():
+        raise MetadataError(f"params.yaml: real.dcase2018: {root} is not a folder (the DESED real-data root, "
+                            f"holding {real_params.weak_tsv} and the audio)")
     return {
         "weak": (root / real_params.weak_tsv, root / real_params.weak_audio, False),
         "validation": (root / real_params.validation_tsv, root / real_params.validation_audio, True),
         "test": (root / real_params.test_tsv, root / real_params.test_audio, True),
     }
+
+
+def scan_dcase2018(real_params, classes, clip_duration: float = 10.0) -> dict[str, ScannedSet]:
+    """Read and check the weak, validation and test sets named in params.yaml ``real``; nothing is written.
+
+    Raises `MetadataError` (file and line) for a bad table, before any audio is decoded."""
+    sources = dcase2018_sources(real_params)
+    labels = {name: read_set_labels(tsv, classes, strong, clip_duration)   # every table first: a bad row
+              for name, (tsv, _, strong) in sources.items()}               # fails before any audio is read
+    return {name: scan_set(name, tsv, audio, classes, strong, clip_duration, labels[name])
+            for name, (tsv, audio, strong) in sources.items()}
+
+
+def write_dcase2018(scanned: dict[str, ScannedSet], max_missing_fraction: float, out_root: str | Path) -> dict:
+    """Write ``out_root/import_report.json``, then, unless a set misses too much audio (`MissingAudioError`
+    naming every failing set, no table written), each set's tables. Returns the report."""
+    out_root = Path(out_root)
+    report = {name: item.report for name, item in scanned.items()}
+    report_path = write_report(report, out_root / REPORT_NAME)
+    problems = [missing_audio_problem(item, max_missing_fraction, report_path) for item in report.values()]
+    problems = [problem for problem in problems if problem]
+    if problems:
+        raise MissingAudioError("\n".join(problems))
+    for name, item in scanned.items():
+        write_set(item, out_root / name)
+    return report
 
 
 def import_dcase2018(real_params, classes, out_root: str | Path, clip_duration: float = 10.0) -> dict:
@@ -371,16 +426,5 @@ def import_dcase2018(real_params, classes, out_root: str | Path, clip_duration: 
     any check: if a set has too much missing audio, `MissingAudioError` names every failing set and no table
     is written.
     """
-    out_root = Path(out_root)
-    scanned = {name: scan_set(name, tsv, audio, classes, strong, clip_duration)
-               for name, (tsv, audio, strong) in dcase2018_sources(real_params).items()}
-    report = {name: item.report for name, item in scanned.items()}
-    report_path = write_report(report, out_root / REPORT_NAME)
-    problems = [missing_audio_problem(item, real_params.max_missing_fraction, report_path)
-                for item in report.values()]
-    problems = [problem for problem in problems if problem]
-    if problems:
-        raise MissingAudioError("\n".join(problems))
-    for name, item in scanned.items():
-        write_set(item, out_root / name)
-    return report
+    return write_dcase2018(scan_dcase2018(real_params, classes, clip_duration), real_params.max_missing_fraction,
+                           out_root)

@@ -3,7 +3,7 @@
 For each set: the ATP branch's frame and clip probabilities, post-processed with the settings stored in the
 checkpoint (tags at 0.5, gated frames, median windows from training labels), are scored against the set's
 events.tsv with sed_eval (event-based: t_collar 0.2 s, 20 % of length; segment-based: 1 s), audio tagging F1,
-and PSDS scenarios 1 and 2 from the frame scores (sed_scores_eval).
+and PSDS scenarios 1 and 2 from the frame scores p_t,c * P_c (sed_scores_eval).
 
 Sets, with the paper's names: real_test (DCASE 2018 test column), syn_test (DCASE 2019 synthetic column) and
 real_validation (used for model selection; reported, not tuned on).
@@ -65,7 +65,10 @@ def score_set(model: SEDModel, features: FeatureSet, folder: Path, settings: Det
     metrics.update(segment_based(truth, predictions, classes, filenames=filenames, durations=durations,
                                  time_resolution=evaluation.segment_resolution))
     metrics.update(tagging_f1(np.asarray(features.tags), clip_probs > settings.tag_threshold, classes))
-    psds_metrics, curves = psds(sed_scores_from_probs(frame_probs, filenames, settings.frame_hop, classes),
+    # PSDS scores: frame probabilities softly gated by the clip probabilities, p_t,c * P_c (ATP frame outputs
+    # alone saturate in untagged clips; the hard post-processing gates them by the tags in the same way)
+    gated = frame_probs * clip_probs[:, None, :]                                          # [N, T, C]
+    psds_metrics, curves = psds(sed_scores_from_probs(gated, filenames, settings.frame_hop, classes),
                                 truth, durations, classes)
     metrics.update(psds_metrics)
     return SetResult(metrics, predictions, frame_probs, curves)

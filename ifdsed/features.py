@@ -42,6 +42,7 @@ import pandas as pd
 import soundfile as sf
 import torch
 
+from ifdsed.sources import AudioError
 from ifdsed.tables import read_clips, read_events, read_tags, split_tags
 
 # Set name -> clip-set folder (relative to the project root), in the order the stage writes them.
@@ -60,6 +61,13 @@ STORE_FORMAT = 1
 STD_FLOOR = 1e-3  # log units; a band with less spread than float16 resolution is not scaled up into noise
 MEL_GROUPS = 4  # band groups of the mel projection (the fastest split for 64 bands, measured on a CPU)
 _RESAMPLE_MARGIN = 0.1  # s of audio read past the clip end when resampling, so the resampler's tail is the file's
+_FIX = ("the clip sets are written by the synthesize and realworld stages, which check every file: if it changed "
+        "since, rerun them (`dvc repro -f realworld`)")
+
+
+class FeatureError(RuntimeError):
+    """A clip cannot be turned into features; the message starts with the file's path and says why. The store
+    is left unfinished (only the ``.partial`` folder), never taken as complete."""
 
 
 # ----------------------------------------------------------------------------------------------- configuration
@@ -202,16 +210,26 @@ def load_clip(path: str | Path, config: LogMelConfig, out: np.ndarray | None = N
     with sf.SoundFile(str(path)) as audio:
         if audio.samplerate == config.sample_rate:
             count = _read_mono(audio, min(config.clip_samples, audio.frames), out)
+            _check_finite(path, out[:count], audio.samplerate)
         else:
             wanted = math.ceil((config.clip_duration + _RESAMPLE_MARGIN) * audio.samplerate)
             native = np.empty(min(wanted, audio.frames), dtype=np.float32)
             _read_mono(audio, len(native), native)
+            _check_finite(path, native, audio.samplerate)
             resampled = librosa.resample(native, orig_sr=audio.samplerate, target_sr=config.sample_rate,
                                          res_type="soxr_hq")[:config.clip_samples]
             count = len(resampled)
             out[:count] = resampled
     out[count:] = 0.0
     return out
+
+
+def _check_finite(path, samples: np.ndarray, sample_rate: int) -> None:
+    """Raise AudioError naming the file and the time of the first NaN or Inf sample."""
+    finite = np.isfinite(samples)
+    if not finite.all():
+        first = int(np.flatnonzero(~finite)[0])
+        raise AudioError(f"{path}: holds NaN or Inf samples (the first at {first / sample_rate:.3f} s)")
 
 
 def _read_mono(audio: sf.SoundFile, frames: int, out: np.ndarray) -> int:
@@ -271,8 +289,10 @@ def extract_files(paths: Sequence[str | Path], extractor: LogMelExtractor, *, wo
     def decode(path, out: np.ndarray) -> None:
         try:
             load_clip(path, extractor.config, out)
-        except Exception as error:
-            raise RuntimeError(f"{path}: cannot decode: {error}") from error
+        except AudioError as error:
+            raise FeatureError(f"{error}: the features stage stops here; {_FIX}") from None
+        except Exception as error:  # noqa: BLE001 - libsndfile and soxr raise many types; name the file
+            raise FeatureError(f"{path}: cannot decode: {error}: the features stage stops here; {_FIX}") from None
 
     def run(batch: list) -> np.ndarray:
         audio = np.empty((len(batch), extractor.config.clip_samples), dtype=np.float32)  # [batch, samples]
@@ -280,8 +300,12 @@ def extract_files(paths: Sequence[str | Path], extractor: LogMelExtractor, *, wo
             decode(path, audio[row])
         with torch.inference_mode():
             features = extractor(torch.from_numpy(audio).to(device))              # [batch, frames, n_mels]
-            if not bool(torch.isfinite(features).all()):
-                raise ValueError(f"non-finite features in one of {batch}")
+            finite = torch.isfinite(features).flatten(1).all(dim=1).cpu().numpy()  # [batch]
+            if not finite.all():
+                path = batch[int(np.flatnonzero(~finite)[0])]
+                peak = float(np.abs(audio[int(np.flatnonzero(~finite)[0])]).max())
+                raise FeatureError(f"{path}: gives non-finite log-mel features (samples up to {peak:.3g}, far "
+                                   f"beyond full scale?): the features stage stops here; {_FIX}")
             return features.cpu().numpy()
 
     # torch's thread count is per OS thread (OpenMP): each worker sets its own, and the caller's is restored.
@@ -433,7 +457,10 @@ def _write_set(name: str, set_dir: Path, out: Path, extractor: LogMelExtractor, 
     """Extract one clip set into `out`; add its stored features to `sums` when given. Returns its summary."""
     clips = read_clips(set_dir / "clips.tsv")
     filenames = list(clips["filename"])
-    strong = _write_labels(name, set_dir, out, filenames, classes, extractor.config)
+    try:
+        strong = _write_labels(name, set_dir, out, filenames, classes, extractor.config)
+    except (ValueError, KeyError) as error:
+        raise FeatureError(f"{set_dir}: its tables disagree: {error}: rerun the stage that wrote it") from None
     audio = [_resolve(path, root) for path in clips["path"]]
     _write_features(out / f"{name}.npy", audio, extractor, workers, batch_size, sums, progress)
     return {"clips": len(filenames), "frames": extractor.config.frames, "n_mels": extractor.config.n_mels,

@@ -50,6 +50,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from ifdsed.detector import DetectorSettings, detector_settings
 from ifdsed.features import LogMelExtractor, default_device, torch_threads
 from ifdsed.postprocess import decisions_to_events, gated_decisions, median_filter_decisions
+from ifdsed.sources import CLIP_RUN, SILENCE_DBFS, clip_runs, full_scale
 from ifdsed.tables import EVENT_COLUMNS
 from models import checkpoint
 from models.encoder import ConvBlock
@@ -59,6 +60,7 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 STD_FLOOR = 1e-5            # as ifdsed.training.Normalizer
 CPU_BATCH = 8               # windows per model call on a CPU: the fastest per window (the activations stay in cache)
 GPU_BATCH = 64
+MAX_PEAK = 1e6              # samples beyond this many times full scale are not audio (their log-mel overflows)
 
 
 # ---------------------------------------------------------------------------------------------------- decoding
@@ -66,17 +68,39 @@ def decode(path: str | Path, sample_rate: int) -> tuple[np.ndarray, float]:
     """One audio file -> (mono float32 [samples] at `sample_rate`, duration of the original file in s).
 
     Channels are averaged; another sample rate is converted with soxr HQ (`librosa.resample`), as
-    `ifdsed.features.load_clip` does for the training clips. Raises ValueError for a file without finite
-    samples, and whatever libsndfile raises for a file it cannot read.
+    `ifdsed.features.load_clip` does for the training clips. Raises ValueError for a file with NaN or Inf
+    samples or samples absurdly beyond full scale, and whatever libsndfile raises for a file it cannot read.
     """
-    data, native_rate = sf.read(str(path), dtype="float32", always_2d=True)        # [n, channels]
+    signal, duration, _ = decode_checked(path, sample_rate)
+    return signal, duration
+
+
+def decode_checked(path: str | Path, sample_rate: int) -> tuple[np.ndarray, float, list[str]]:
+    """`decode`, plus notes on a file that is used but suspicious: no samples, silent, clipped."""
+    with sf.SoundFile(str(path)) as handle:
+        subtype = handle.subtype
+        data = handle.read(dtype="float32", always_2d=True)                      # [n, channels]
+        native_rate = handle.samplerate
+    finite = np.isfinite(data)
+    if not finite.all():
+        first = int(np.flatnonzero(~finite.all(axis=1))[0])
+        raise ValueError(f"holds NaN or Inf samples (the first at {first / native_rate:.3f} s)")
+    peak = float(np.abs(data).max()) if data.size else 0.0
+    if peak > MAX_PEAK:
+        raise ValueError(f"holds samples up to {peak:.3g} times full scale: not audio at any usual level")
+    notes = []
+    if not data.size:
+        notes.append("holds no samples")
+    elif peak < 10 ** (SILENCE_DBFS / 20):
+        notes.append(f"is silent (peak below {SILENCE_DBFS:g} dBFS): no events are expected")
+    clipped = clip_runs(np.abs(data) >= full_scale(subtype) - 1e-9)
+    if clipped:
+        notes.append(f"is clipped ({clipped} runs of {CLIP_RUN}+ samples at full scale): events may be missed")
     mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)  # [n]
-    if not np.isfinite(mono).all():
-        raise ValueError("the file holds non-finite samples")
     duration = len(mono) / native_rate
     if native_rate != sample_rate and len(mono):
         mono = librosa.resample(mono, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
-    return np.ascontiguousarray(mono, dtype=np.float32), duration
+    return np.ascontiguousarray(mono, dtype=np.float32), duration, notes
 
 
 def split_windows(signal: np.ndarray, window_samples: int, min_tail: int = 0) -> np.ndarray:
@@ -106,7 +130,8 @@ def optimize_for_inference(model: SEDModel) -> SEDModel:
 
 @dataclass
 class Prediction:
-    """What `predict_files` gives for one file. `error` is None when the file was read and processed.
+    """What `predict_files` gives for one file. `error` is None when the file was read and processed; `notes`
+    then says what was suspicious about it (silence, clipping, no samples), if anything.
 
     frame_probs [frames, C]: the ATP frame probabilities of the frames that start inside the file, in time
     order; frame_starts [frames] their start times (s); clip_probs [windows, C]; log_mel [frames, n_mels] (the
@@ -120,6 +145,7 @@ class Prediction:
     clip_probs: np.ndarray | None = None
     log_mel: np.ndarray | None = None
     error: str | None = None
+    notes: list[str] | None = None     # the file was processed, but is suspicious (silent, clipped, empty)
 
 
 class Detector:
@@ -236,7 +262,7 @@ class Detector:
         for path, filename in items:
             result = Prediction(filename=filename, path=Path(path))
             try:
-                signal, result.duration = decode(path, self.settings.features.sample_rate)
+                signal, result.duration, result.notes = decode_checked(path, self.settings.features.sample_rate)
                 features = self.settings.features
                 decoded.append((result, split_windows(signal, features.clip_samples, features.hop_length)))
             except Exception as error:  # noqa: BLE001 - any decoding failure skips the file, named

@@ -3,6 +3,10 @@
 Scaper does the mixing (loudness normalisation to ref_db, SNR, pitch shift through SoX, fades) and the JAMS
 annotation; the plan (ifdsed.planning) fixes every random choice beforehand, so the bytes of a clip depend only
 on its plan, never on the worker that rendered it.
+
+A clip that Scaper cannot mix (or that comes out with NaN or Inf samples) stops the stage with a `RenderError`
+naming the clip and its source files, never a traceback from inside Scaper. Every file is written under a
+temporary name and renamed, and a set's ``clips.tsv`` is written last: a set folder without it is unfinished.
 """
 from __future__ import annotations
 
@@ -20,7 +24,12 @@ import soundfile
 from tqdm import tqdm
 
 from ifdsed.planning import ClipPlan
+from ifdsed.sources import InputError
 from ifdsed.tables import write_clips, write_events, write_tags, tags_from_events
+
+
+class RenderError(InputError):
+    """A clip could not be mixed; the message names the clip and its source files."""
 
 
 @dataclass(frozen=True)
@@ -84,12 +93,25 @@ class ClipJob:
     postprocess: Callable[[np.ndarray, int], np.ndarray] | None = None  # (audio, clip seed) -> audio
 
 
+def _sources(plan: ClipPlan) -> str:
+    return ", ".join([plan.background.source_file] + [event.source_file for event in plan.events])
+
+
 def render_job(job: ClipJob) -> tuple[str, list[tuple[float, float, str]]]:
-    """Mix, optionally post-process, and write one clip; returns (filename, events)."""
+    """Mix, optionally post-process, and write one clip; returns (filename, events).
+
+    Raises `RenderError` naming the clip and its sources when Scaper fails or the audio is not finite."""
     logging.getLogger("sox").setLevel(logging.ERROR)
-    audio, jam, events = mix_with_scaper(job.plan, job.mix, job.seed)
+    try:
+        audio, jam, events = mix_with_scaper(job.plan, job.mix, job.seed)
+    except Exception as error:  # noqa: BLE001 - Scaper, SoX and libsndfile raise many types; say which clip
+        raise RenderError(f"{job.plan.name}: Scaper could not mix it from {_sources(job.plan)}: "
+                          f"{type(error).__name__}: {error}".strip()) from None
     if job.postprocess is not None:
         audio = job.postprocess(audio, job.seed)
+    if not np.isfinite(audio).all():
+        raise RenderError(f"{job.plan.name}: the mix holds NaN or Inf samples; its sources: {_sources(job.plan)} "
+                          f"(rerun the soundbank stage, which checks every source: `dvc repro -f soundbank`)")
     filename = f"{job.plan.name}.wav"
     write_wav(Path(job.audio_dir) / filename, audio, job.mix.sample_rate)
     if job.jams_dir is not None:
@@ -124,13 +146,17 @@ def render_set(jobs: list[ClipJob], workers: int, description: str) -> pd.DataFr
 
 def write_set_tables(set_dir: Path, filenames: list[str], events: pd.DataFrame, clip_duration: float,
                      expose_events: bool = True, hidden_events_path: Path | None = None) -> None:
-    """clips.tsv, tags.tsv and (when the set's timestamps may be seen) events.tsv for a rendered set."""
+    """clips.tsv, tags.tsv and (when the set's timestamps may be seen) events.tsv for a rendered set.
+
+    clips.tsv is written last, so a set whose tables were interrupted has none and is never taken as complete
+    (the features stage requires it)."""
     audio_dir = set_dir / "audio"
     clips = pd.DataFrame({"filename": filenames, "path": [str(audio_dir / name) for name in filenames],
                           "duration": clip_duration})
-    write_clips(clips, set_dir / "clips.tsv")
-    write_tags(tags_from_events(events, filenames), set_dir / "tags.tsv")
-    if expose_events:
-        write_events(events, set_dir / "events.tsv")
+    (set_dir / "clips.tsv").unlink(missing_ok=True)
     if hidden_events_path is not None:
         write_events(events, hidden_events_path)
+    if expose_events:
+        write_events(events, set_dir / "events.tsv")
+    write_tags(tags_from_events(events, filenames), set_dir / "tags.tsv")
+    write_clips(clips, set_dir / "clips.tsv")

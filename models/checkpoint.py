@@ -6,10 +6,16 @@ A checkpoint file is a `torch.save`d dict
 written atomically (temporary file in the same folder, then os.replace), so that an interrupted save never
 leaves a truncated checkpoint behind. It is read with `torch.load(weights_only=True)`: only tensors and plain
 Python containers/scalars, so `extra` must hold plain values (numbers, strings, lists, dicts, tensors).
+
+`load` never runs code from a file: a checkpoint that holds any other Python object (a pickled class, a function
+reference) is refused with a `CheckpointError`, as is a missing, truncated or corrupt file, or one that is not a
+checkpoint of this project; the message names the file and says what is wrong.
 """
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +25,13 @@ import torch
 
 from models.config import ModelConfig
 from models.sed_model import SEDModel
+
+
+KEYS = ("model_config", "state_dict", "optimizer", "epoch", "extra")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used: missing, corrupt, not this project's, or holding objects that could run code."""
 
 
 @dataclass
@@ -55,16 +68,44 @@ def save(path: str | Path, model: SEDModel, optimizer: torch.optim.Optimizer | N
         raise
 
 
+def _read(path: Path, map_location) -> dict:
+    """torch.load with weights_only=True, its errors turned into CheckpointError messages naming the file."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"(?:unsupported|Unsupported) (?:global|GLOBAL):? ?([\w.]+)", str(error))
+        what = f" ({found.group(1)})" if found else ""
+        raise CheckpointError(
+            f"{path}: refused: it holds Python objects other than tensors and plain values{what}, and loading "
+            f"them could run code; only checkpoints written by this project's training stage are loaded") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {first}") from None
+    if not isinstance(payload, dict) or any(key not in payload for key in KEYS):
+        found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(f"{path}: not a checkpoint of this project: expected the keys {list(KEYS)}, "
+                              f"found {found}")
+    return payload
+
+
 def load(path: str | Path, map_location: str | torch.device | None = "cpu") -> Checkpoint:
     """Read a checkpoint and rebuild its model from the stored config.
 
     The model is returned in eval mode on `map_location`. To resume training, build the optimizer on
     `checkpoint.model.parameters()` and call `optimizer.load_state_dict(checkpoint.optimizer_state)`.
+    Raises `CheckpointError` (a ValueError) naming the file for anything but a checkpoint written by `save`.
     """
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    config = ModelConfig.from_dict(payload["model_config"])
-    model = SEDModel(config)
-    model.load_state_dict(payload["state_dict"])
+    path = Path(path)
+    payload = _read(path, map_location)
+    try:
+        config = ModelConfig.from_dict(payload["model_config"])
+        model = SEDModel(config)
+        model.load_state_dict(payload["state_dict"])
+    except (TypeError, ValueError, KeyError, RuntimeError, AttributeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: its model config and weights do not fit together: {first}") from None
     if map_location is not None:
         model.to(map_location)
     model.eval()

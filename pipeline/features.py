@@ -8,24 +8,30 @@ Writes data/features/: <set>.npy (float16 [clips, frames, n_mels]), <set>.tsv (r
        sets only), normalization.npz (per-band mean and std of synthetic_train + realworld_weak only) and
        features.json (the settings). See ifdsed/features.py.
 """
+import sys
 import time
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from ifdsed.config import load_params
-from ifdsed.features import SET_DIRS, STORE_DIR, TRAIN_SETS, LogMelConfig, build_store, default_device
+from ifdsed.config import ParamsError, load_params
+from ifdsed.features import (SET_DIRS, STORE_DIR, TRAIN_SETS, FeatureError, LogMelConfig, build_store,
+                             default_device)
 from ifdsed.tables import read_clips
 
 
 def _check_sets() -> int:
-    """Every set folder has its tables; returns the total number of clips."""
+    """Every set folder has its tables; returns the total number of clips.
+
+    clips.tsv is written last by the stages that write a set, so a folder without it (an interrupted run, with
+    maybe some audio and *.tmp.wav files in it) is never taken as a set."""
     total = 0
     for name, folder in SET_DIRS.items():
         for table in ("clips.tsv", "tags.tsv"):
             if not (folder / table).is_file():
-                raise SystemExit(f"features: {folder / table} is missing: run the stage that writes {name} first")
+                raise SystemExit(f"features: {folder / table} is missing (the set is absent or unfinished): "
+                                 f"run the stage that writes {name} first")
         total += len(read_clips(folder / "clips.tsv"))
     return total
 
@@ -53,4 +59,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ParamsError, FeatureError) as error:   # bad params or a bad clip: the message names it
+        sys.exit(f"features: {error}")

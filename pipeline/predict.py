@@ -11,8 +11,10 @@ Writes OUT (tab-separated, atomically): ``filename onset offset event_label``, o
 times to the millisecond; filenames relative to the PATH folder they were found in (the file name for a file
 argument). With --plots, DIR/<filename>.png per file: the log-mel with the predicted events as a piano roll.
 
-A file that cannot be read is named on stderr and skipped; the others are processed. Exit status: 0 when every
-file was processed, 2 when something was skipped (1 for a bad checkpoint or no audio file at all).
+A file that cannot be read (empty, not audio, corrupt or truncated, NaN or Inf samples) is named on stderr with
+the reason and skipped; the others are processed. A file that is processed but suspicious (silent, clipped, no
+samples) is named on stderr with a note. Exit status: 0 when every file was processed, 2 when something was
+skipped (1 for a bad checkpoint, refused or unreadable, or no audio file at all).
 """
 from __future__ import annotations
 
@@ -77,6 +79,8 @@ def run(items: list[tuple[Path, str]], detector: Detector, args: argparse.Namesp
                 skipped += 1
                 warn(f"skipped {result.path}: {result.error}")
                 continue
+            for note in result.notes or ():
+                warn(f"note: {result.path} {note}")
             if len(result.events):
                 tables.append(result.events)
             if args.plots is not None:

@@ -4,34 +4,50 @@ Reads  params.yaml (classes, data, realworld, real) and, for data.source = embed
        (partition `realworld`); for data.source = real, the user's DCASE 2018 task 4 metadata and audio.
 Writes data/realworld/{weak,validation,test}/: clips.tsv, tags.tsv, events.tsv (validation and test only),
        audio/*.wav (simulated sets only); data/realworld/hidden/weak_events.tsv (simulated weak timestamps,
-       never read by training); data/realworld/import_report.json (real data: missing and unreadable audio).
+       never read by training); data/realworld/import_report.json (real data: missing and unreadable audio, with
+       the reason for each unreadable file, and notes on clipped, very short or long files that were kept).
+
+The inputs are checked before the old output is deleted: the sound bank manifest and its files (simulated), or
+every metadata table (file:line errors) and every audio file (imported). A set folder is complete once its
+clips.tsv exists (written last). Bad input stops the stage with one message, without a traceback.
 """
 import shutil
+import sys
 from pathlib import Path
 
-from ifdsed.config import load_params
-from ifdsed.dcase import import_dcase2018
+from ifdsed.config import ParamsError, load_params
+from ifdsed.dcase import MetadataError, MissingAudioError, scan_dcase2018, write_dcase2018
 from ifdsed.realworld import simulate_sets
-from ifdsed.sources import load_sources
+from ifdsed.sources import InputError, load_sources
 
 OUT = Path("data/realworld")
 
 
 def main() -> None:
     params = load_params()
-    shutil.rmtree(OUT, ignore_errors=True)
     if params.data.source == "real":
-        report = import_dcase2018(params.real, params.classes, OUT, params.data.clip_duration)
+        scanned = scan_dcase2018(params.real, params.classes, params.data.clip_duration)
+        shutil.rmtree(OUT, ignore_errors=True)
+        try:
+            report = write_dcase2018(scanned, params.real.max_missing_fraction, OUT)
+        finally:
+            print(f"import report -> {OUT / 'import_report.json'}")
         for name, entry in report.items():
-            if isinstance(entry, dict) and "n_present" in entry:
-                print(f"real-world {name}: {entry['n_present']} of {entry['n_listed']} clips present -> {OUT / name}/")
-        print(f"import report -> {OUT / 'import_report.json'}")
+            print(f"real-world {name}: {entry['n_present']} of {entry['n_listed']} clips present -> {OUT / name}/")
+            for filename, reason in entry["unreadable_reasons"].items():
+                print(f"  skipped {filename}: {reason}")
+            for filename, note in entry["notes"].items():
+                print(f"  kept {filename}: {note}")
         return
     sources, fg_dir, bg_dir = load_sources("realworld")
+    shutil.rmtree(OUT, ignore_errors=True)
     summary = simulate_sets(params, sources, fg_dir, bg_dir, OUT, OUT / "hidden")
     for name, counts in summary.items():
         print(f"real-world {name} (simulated): {counts['clips']} clips, {counts['events']} events -> {OUT / name}/")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ParamsError, InputError, MetadataError, MissingAudioError) as error:
+        sys.exit(f"realworld: {error}")

@@ -5,7 +5,9 @@ Run from the project root: ``python -m pipeline.soundbank``.
 Reads params.yaml: ``classes``, ``data.source``, ``data.sample_rate``, ``soundbank.*`` (seed, clips_per_class,
 backgrounds, background_duration) and ``real.soundbank``.
 
-Writes ``data/soundbank/`` (its old content is deleted first):
+Writes ``data/soundbank/`` (its old content is replaced once the new one is complete: the embedded bank is
+built in ``data/soundbank.partial/`` and renamed into place, and a real soundbank is checked before anything is
+deleted, so a bad ``real.soundbank`` or an interrupted run never leaves a bank that looks complete):
 
 - ``data.source: embedded``: the procedural bank, two disjoint partitions ``synthetic/`` and ``realworld/``,
   each ``foreground/<Class>/<Class>_<NNN>.wav`` and ``background/<kind>/<kind>_<NNN>.wav`` (16-bit PCM at
@@ -15,6 +17,10 @@ Writes ``data/soundbank/`` (its old content is deleted first):
 
 Either way later stages read one manifest (columns ``partition role label path duration sample_rate``;
 ``data/soundbank / path`` is the file in both cases). See ifdsed/soundbank/bank.py.
+
+Files of a real soundbank that cannot be used (unreadable, truncated, NaN/Inf samples, silent, too short) are
+skipped and listed on the output with the reason; clipped files are kept and listed. A class without a
+foreground folder or without usable audio stops the stage, naming ``real.soundbank``, the folder and the class.
 """
 from __future__ import annotations
 
@@ -25,8 +31,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ifdsed.config import load_params
+from ifdsed.config import ParamsError, load_params
 from ifdsed.soundbank import MANIFEST_NAME, build_embedded_bank, index_soundbank, write_manifest
+from ifdsed.sources import InputError
 
 OUT = Path("data/soundbank")
 
@@ -40,28 +47,52 @@ def _summary(manifest: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _replace(partial: Path, out: Path) -> None:
+    """Put a complete `partial` folder in the place of `out`."""
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+
+
+def _listing(title: str, items: dict[str, str]) -> str:
+    return f"soundbank: {title} {len(items)} file(s):\n" + "\n".join(f"  {path}: {why}" for path, why in items.items())
+
+
 def main() -> int:
     params = load_params()
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    OUT.mkdir(parents=True)
+    partial = OUT.with_name(OUT.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
     if params.data.source == "embedded":
         bank = params.soundbank
         workers = min(bank.workers, os.cpu_count() or 1)
-        manifest = build_embedded_bank(OUT, params.classes, bank.clips_per_class, bank.backgrounds,
+        partial.mkdir(parents=True)
+        manifest = build_embedded_bank(partial, params.classes, bank.clips_per_class, bank.backgrounds,
                                        bank.background_duration, params.data.sample_rate, bank.seed, workers)
+        _replace(partial, OUT)
         print(f"soundbank: built the embedded bank in {OUT}/ (synthetic/, realworld/, {MANIFEST_NAME})")
     else:
-        manifest = index_soundbank(Path(params.real.soundbank), params.classes)
-        write_manifest(manifest, OUT / MANIFEST_NAME)
+        # Checked (every class folder first, then every file decoded) before the old bank is touched.
+        manifest = index_soundbank(Path(params.real.soundbank), params.classes,
+                                   workers=min(params.soundbank.workers, os.cpu_count() or 1))
+        write_manifest(manifest, partial / MANIFEST_NAME)
+        _replace(partial, OUT)
         print(f"soundbank: indexed the real soundbank {params.real.soundbank} into {OUT / MANIFEST_NAME}")
-        skipped = manifest.attrs.get("skipped", [])
+        skipped = manifest.attrs.get("skipped_reasons", {})
         if skipped:
-            print(f"soundbank: skipped {len(skipped)} unreadable file(s):\n  " + "\n  ".join(skipped))
+            print(_listing("skipped (not usable)", skipped))
+        notes = manifest.attrs.get("notes", {})
+        if notes:
+            print(_listing("kept, but check", notes))
+        rates = manifest.loc[manifest["sample_rate"] != params.data.sample_rate, "sample_rate"]
+        if len(rates):
+            print(f"soundbank: {len(rates)} file(s) at other sample rates ({', '.join(map(str, sorted(set(rates))))} "
+                  f"Hz): Scaper resamples them to {params.data.sample_rate} Hz")
     print(_summary(manifest))
     print(f"  total: {len(manifest)} files, {manifest['duration'].sum() / 60:.1f} min")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ParamsError, InputError) as error:     # bad params or input: the message says which and why
+        sys.exit(f"soundbank: {error}")

@@ -3,12 +3,17 @@
 Reads  params.yaml (classes, data, synth) and data/soundbank/manifest.tsv (partition `synthetic`).
 Writes data/synthetic/{train,test}/: audio/*.wav, jams/*.jams, clips.tsv, tags.tsv, events.tsv
        (DESED format: filename onset offset event_label).
+
+The manifest and every source file it lists are checked before the old output is deleted; a clip that Scaper
+cannot mix stops the stage naming the clip and its sources. A set folder is complete once its clips.tsv exists
+(written last).
 """
 import shutil
+import sys
 from pathlib import Path
 
-from ifdsed.config import load_params
-from ifdsed.sources import load_sources
+from ifdsed.config import ParamsError, load_params
+from ifdsed.sources import InputError, load_sources
 from ifdsed.synthesis import synthesize_sets
 
 OUT = Path("data/synthetic")
@@ -24,4 +29,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ParamsError, InputError) as error:     # RenderError is an InputError
+        sys.exit(f"synthesize: {error}")

@@ -5,10 +5,18 @@ Reads  params.yaml (classes, model, train) and the feature store data/features/ 
 Writes data/train/seed_<seed>/checkpoints/{best,last}.pt (self-describing: model config + weights; kept
        across reruns so a killed training resumes) and data/train/seed_<seed>/live/ (dvclive: metrics.json
        and per-epoch plots of every loss term and the validation score).
+
+With train.processes = N > 1 the command starts itself again under torchrun, N processes on this machine
+(DistributedDataParallel; NCCL on GPUs, gloo on CPUs): the stage command does not change. Started by torchrun
+(or any launcher that sets RANK, LOCAL_RANK and WORLD_SIZE: `torchrun --nnodes ... -m pipeline.train --seed S`
+on a cluster), it is one rank of that job. See docs/scaling.md.
 """
 import argparse
+import os
+import sys
 from pathlib import Path
 
+from ifdsed import distributed
 from ifdsed.config import load_params
 from ifdsed.training import train_seed
 
@@ -22,10 +30,14 @@ def main() -> None:
     params = load_params()
     if args.seed not in params.train.seeds:
         parser.error(f"--seed {args.seed} is not in train.seeds {list(params.train.seeds)}")
+    if params.train.processes > 1 and not distributed.launched():
+        sys.exit(distributed.relaunch(params.train.processes, ["pipeline.train", "--seed", str(args.seed)]))
     out_dir = Path("data/train") / f"seed_{args.seed}"
     summary = train_seed(params, args.seed, STORE, out_dir)
-    print(f"seed {args.seed}: best epoch {summary['best_epoch']} (validation frame F1 "
-          f"{summary['best_validation_frame_f1']:.4f}) -> {out_dir / 'checkpoints' / 'best.pt'}")
+    if os.environ.get("RANK", "0") == "0":  # one line per job, not per rank
+        print(f"seed {args.seed}: best epoch {summary['best_epoch']} (validation frame F1 "
+              f"{summary['best_validation_frame_f1']:.4f}, {summary['samples_seen']} training samples) -> "
+              f"{out_dir / 'checkpoints' / 'best.pt'}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ import multiprocessing
 import os
 import shutil
 import warnings
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -33,6 +34,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
+from ..sources import AudioCheck, InputError, inspect_audio
 from .synthesizers import BACKGROUND_SYNTHESIZERS, CLASS_SYNTHESIZERS
 
 PARTITIONS = ("synthetic", "realworld")
@@ -40,6 +42,7 @@ ROLES = ("foreground", "background")
 MANIFEST_COLUMNS = ["partition", "role", "label", "path", "duration", "sample_rate"]
 MANIFEST_NAME = "manifest.tsv"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+MIN_SOURCE_SECONDS = 0.1   # a real soundbank file shorter than this is skipped: Scaper cannot mix it (fades)
 
 # Stable indices for seeding: a clip's seed does not depend on which other classes are requested.
 _CLASS_INDEX = {label: index for index, label in enumerate(CLASS_SYNTHESIZERS)}
@@ -62,7 +65,7 @@ class _Job:
 def _check_classes(classes: Sequence[str]) -> None:
     unknown = [label for label in classes if label not in CLASS_SYNTHESIZERS]
     if unknown:
-        raise ValueError(f"classes: no synthesizer for class {unknown[0]!r} "
+        raise InputError(f"classes: no synthesizer for class {unknown[0]!r} "
                          f"(the embedded sound bank knows {', '.join(CLASS_SYNTHESIZERS)})")
 
 
@@ -161,57 +164,99 @@ def build_embedded_bank(root: Path, classes: Sequence[str], clips_per_class: int
 
 def _audio_files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.iterdir()
-                  if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES)
+                  if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES and not path.name.startswith("."))
 
 
-def _index_folder(folder: Path, role: str, label: str, skipped: list[str]) -> list[dict]:
-    """Manifest rows of the readable audio files directly in `folder`; unreadable ones go to `skipped`."""
+def _check_file(path: Path) -> AudioCheck:
+    """`inspect_audio` of a whole soundbank file; a silent or too short source is not usable either."""
+    check = inspect_audio(path)
+    if check.silent:   # every event mixed from it would be labelled but inaudible
+        return replace(check, problem=check.notes[0], notes=())
+    if check.usable and check.duration < MIN_SOURCE_SECONDS:
+        return replace(check, problem=f"too short ({1000 * check.duration:.0f} ms; a source must last at least "
+                                      f"{1000 * MIN_SOURCE_SECONDS:.0f} ms to be mixed)")
+    return check
+
+
+def _index_folder(folder: Path, role: str, label: str, skipped: dict[str, str], notes: dict[str, str],
+                  workers: int) -> list[dict]:
+    """Manifest rows of the usable audio files directly in `folder`; the others go to `skipped` (path ->
+    reason), and usable files worth a warning (clipping) to `notes` (path -> note)."""
     rows = []
-    for path in _audio_files(folder):
-        try:
-            info = sf.info(str(path))
-        except (sf.SoundFileError, RuntimeError, OSError):
-            info = None
-        if info is None or info.frames <= 0 or info.samplerate <= 0:     # unreadable or empty
-            skipped.append(str(path))
+    files = _audio_files(folder)
+    with ThreadPoolExecutor(max(1, workers)) as pool:   # libsndfile releases the GIL while decoding
+        checks = list(pool.map(_check_file, files))
+    for path, check in zip(files, checks):
+        if not check.usable:
+            skipped[str(path)] = check.problem
             continue
+        if check.notes:
+            notes[str(path)] = "; ".join(check.notes)
         rows.append({"partition": "synthetic", "role": role, "label": label, "path": str(path),
-                     "duration": round(info.frames / info.samplerate, 3), "sample_rate": int(info.samplerate)})
+                     "duration": round(check.duration, 3), "sample_rate": int(check.sample_rate)})
     return rows
 
 
-def index_soundbank(root: Path, classes: Sequence[str]) -> pd.DataFrame:
+def _listing(items: dict[str, str], limit: int = 10) -> str:
+    lines = [f"  {path}: {reason}" for path, reason in sorted(items.items())[:limit]]
+    if len(items) > limit:
+        lines.append(f"  ... and {len(items) - limit} more")
+    return "\n".join(lines)
+
+
+def index_soundbank(root: Path, classes: Sequence[str], workers: int = 2) -> pd.DataFrame:
     """Manifest of a user's real DCASE 2020 / FSD+SINS soundbank (partition ``synthetic``, absolute paths).
 
     Layout: ``root/foreground/<Class>/*.wav|flac|ogg`` for each class in `classes`, and
     ``root/background/<kind>/*.wav|flac|ogg`` (any kind names; only files directly in those folders, as Scaper
-    reads them). Files soundfile cannot read (or holding no samples) are skipped with a warning; their paths are
-    listed in ``manifest.attrs["skipped"]`` (always present, maybe empty).
-    Raises ValueError naming the folder when a class has no foreground folder or no readable audio in it, or when
-    there is no readable background audio.
+    reads them). Every file is decoded and checked (`ifdsed.sources.inspect_audio`, `workers` threads): files
+    that cannot be read, hold no samples, are truncated or corrupt, hold NaN or Inf samples, are silent, or last
+    less than `MIN_SOURCE_SECONDS` are skipped with a warning; ``manifest.attrs["skipped"]`` lists their paths
+    (always present, maybe empty) and ``attrs["skipped_reasons"]`` says why. Clipped files are kept, with a
+    warning, and listed in ``attrs["notes"]``. Any sample rate and channel count is kept (Scaper converts).
+
+    Raises `InputError` (a ValueError) naming ``real.soundbank``, the folders and the classes, before any file
+    is decoded, when the root or some class's foreground folder does not exist; and naming the folder when a
+    class has no usable audio in it, or when there is no usable background audio.
     """
     root = Path(root).absolute()
-    skipped: list[str] = []
+    if not root.is_dir():
+        raise InputError(f"real.soundbank: {root} is not a folder (expected foreground/<Class>/ and "
+                         f"background/<kind>/ in it)")
+    absent = [label for label in classes if not (root / "foreground" / label).is_dir()]
+    if absent:
+        listed = ", ".join(f"{root / 'foreground' / label} (class {label!r})" for label in absent)
+        raise InputError(f"real.soundbank: no foreground folder for {len(absent)} class(es) of `classes`: {listed}; "
+                         f"every class in `classes` needs one, holding its audio")
+    background = root / "background"
+    kinds = sorted(path for path in background.iterdir() if path.is_dir()) if background.is_dir() else []
+    if not kinds:
+        raise InputError(f"real.soundbank: no background folder {background}/<kind>/ with audio")
+    skipped: dict[str, str] = {}
+    notes: dict[str, str] = {}
     rows: list[dict] = []
     for label in classes:
         folder = root / "foreground" / label
-        if not folder.is_dir():
-            raise ValueError(f"real.soundbank: no foreground folder {folder} for class {label!r} "
-                             f"(every class in `classes` needs one)")
-        found = _index_folder(folder, "foreground", label, skipped)
+        before = dict(skipped)
+        found = _index_folder(folder, "foreground", label, skipped, notes, workers)
         if not found:
-            raise ValueError(f"real.soundbank: no readable audio ({'/'.join(AUDIO_SUFFIXES)}) in {folder} "
-                             f"for class {label!r}")
+            lost = {path: reason for path, reason in skipped.items() if path not in before}
+            detail = f"; skipped:\n{_listing(lost)}" if lost else ""
+            raise InputError(f"real.soundbank: no readable audio ({'/'.join(AUDIO_SUFFIXES)}) in {folder} "
+                             f"for class {label!r}{detail}")
         rows += found
-    background = root / "background"
-    kinds = sorted(path for path in background.iterdir() if path.is_dir()) if background.is_dir() else []
-    found = [row for kind in kinds for row in _index_folder(kind, "background", kind.name, skipped)]
+    found = [row for kind in kinds for row in _index_folder(kind, "background", kind.name, skipped, notes, workers)]
     if not found:
-        raise ValueError(f"real.soundbank: no readable background audio in {background}/<kind>/")
+        raise InputError(f"real.soundbank: no readable background audio in {background}/<kind>/")
     rows += found
     if skipped:
-        warnings.warn(f"index_soundbank: skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}",
+        warnings.warn(f"index_soundbank: skipped {len(skipped)} unreadable file(s), e.g. "
+                      f"{min(skipped)}: {skipped[min(skipped)]}", stacklevel=2)
+    if notes:
+        warnings.warn(f"index_soundbank: {len(notes)} clipped file(s) kept, e.g. {min(notes)}: {notes[min(notes)]}",
                       stacklevel=2)
     manifest = _manifest(rows)
     manifest.attrs["skipped"] = sorted(skipped)
+    manifest.attrs["skipped_reasons"] = dict(sorted(skipped.items()))
+    manifest.attrs["notes"] = dict(sorted(notes.items()))
     return manifest

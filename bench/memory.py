@@ -1,0 +1,250 @@
+"""Benchmark: peak memory of training, at the default and at the paper's set sizes; features stay on disk.
+
+    .venv/bin/python bench/memory.py [--scales default paper paper_lin] [--max-steps 40]
+
+For each scale, writes a feature store of the right shapes to a temporary folder (float16 log-mels through
+`numpy.lib.format.open_memmap`, uint8 tags and frame labels with a few random events per clip, index tables,
+normalisation, features.json: the layout of docs/features.md), then, in a fresh Python process (one per scale,
+so peaks do not mix):
+
+1. `ifdsed.training.train_seed` as the train stage runs it (params.yaml's model and train settings, one epoch,
+   seed 1), with the epoch cut to `--max-steps` batches (time; memory does not grow with the steps), including
+   the median windows from the synthetic training labels, the validation pass and both checkpoints;
+2. a full epoch of `MixedBatches` (every batch read from the memory maps and normalised, no model): the reads of
+   a whole epoch, which touch every real weak clip and as many synthetic clips.
+
+A thread samples /proc/self/status every 20 ms. Reported per scale, in MiB: peak_rss (VmHWM, what
+`resource.getrusage` calls ru_maxrss), peak_anon (RssAnon: the process's own memory: tensors, arrays, Python)
+and peak_file (RssFile: pages of mapped files, the features among them, which are the kernel's page cache,
+shared and dropped under memory pressure rather than swapped), for the training (1) and for the epoch of
+reads (2), and the store's size. Scales: default = params.yaml's set sizes (300 weak, 400 synthetic, 100
+validation clips; 250 frames); paper = the paper's (1,578 weak, 6,373 synthetic, 288 validation; 250
+frames); paper_lin = the paper's sizes at Lin et al.'s 500 frames per clip. Memory is bounded when the peak
+anonymous memory grows by far less than the store does (`anon_growth_over_store_growth`).
+The last line is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SCALES = {  # weak, synthetic, validation clips; hop (s) -> frames of a 10 s clip
+    "default": (300, 400, 100, 0.04),
+    "paper": (1578, 6373, 288, 0.04),
+    "paper_lin": (1578, 6373, 288, 0.02),
+}
+MIB = 1024 * 1024
+
+
+def write_set(root: Path, name: str, n_clips: int, frames: int, n_mels: int, classes: list[str],
+              strong: bool, rng: np.random.Generator, chunk: int = 256) -> dict:
+    """One set of the store, written in chunks (so this process never holds it whole)."""
+    from numpy.lib.format import open_memmap
+    features = open_memmap(root / f"{name}.npy", mode="w+", dtype=np.float16, shape=(n_clips, frames, n_mels))
+    labels = open_memmap(root / f"{name}_frame_labels.npy", mode="w+", dtype=np.uint8,
+                         shape=(n_clips, frames, len(classes))) if strong else None
+    tags = np.zeros((n_clips, len(classes)), np.uint8)
+    for start in range(0, n_clips, chunk):
+        stop = min(n_clips, start + chunk)
+        block = rng.normal(0.0, 1.0, size=(stop - start, frames, n_mels)).astype(np.float16)
+        frame_block = np.zeros((stop - start, frames, len(classes)), np.uint8)
+        for clip in range(stop - start):
+            for c in rng.choice(len(classes), size=int(rng.integers(1, 4)), replace=False):
+                onset = int(rng.integers(0, frames - 10))
+                frame_block[clip, onset:onset + int(rng.integers(5, frames // 3)), c] = 1
+                tags[start + clip, c] = 1
+        block += 2.0 * frame_block.repeat(n_mels // len(classes) + 1, axis=-1)[..., :n_mels]
+        features[start:stop] = block
+        if strong:
+            labels[start:stop] = frame_block
+    features.flush()
+    del features
+    if strong:
+        labels.flush()
+        del labels
+    np.save(root / f"{name}_tags.npy", tags)
+    names = [",".join(classes[c] for c in np.flatnonzero(row)) for row in tags]
+    (root / f"{name}.tsv").write_text("row\tfilename\tevent_labels\n" + "".join(
+        f"{i}\t{name}_{i:05d}.wav\t{names[i]}\n" for i in range(n_clips)))
+    return {"clips": n_clips, "frames": frames, "n_mels": n_mels, "frame_labels": strong}
+
+
+def write_store(root: Path, scale: str) -> int:
+    """A complete fake store at `root` for `scale`; returns its size in bytes."""
+    from ifdsed.config import load_params
+    from ifdsed.features import LogMelConfig
+    weak, synthetic, validation, hop = SCALES[scale]
+    params = load_params(ROOT / "params.yaml")
+    config = LogMelConfig.from_params(params.features.model_copy(update={"hop": hop}), params.data.clip_duration)
+    classes = list(params.classes)
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    sets = {"realworld_weak": write_set(root, "realworld_weak", weak, config.frames, config.n_mels, classes,
+                                        False, rng),
+            "synthetic_train": write_set(root, "synthetic_train", synthetic, config.frames, config.n_mels, classes,
+                                         True, rng),
+            "realworld_validation": write_set(root, "realworld_validation", validation, config.frames,
+                                              config.n_mels, classes, True, rng)}
+    np.savez(root / "normalization.npz", mean=np.zeros(config.n_mels, np.float32),
+             std=np.ones(config.n_mels, np.float32))
+    (root / "features.json").write_text(json.dumps({"config": config.describe(), "classes": classes,
+                                                    "sets": sets}))
+    return sum(path.stat().st_size for path in root.iterdir())
+
+
+class MemorySampler(threading.Thread):
+    """Peaks of RssAnon and RssFile of this process, sampled from /proc/self/status."""
+
+    def __init__(self, interval: float = 0.02):
+        super().__init__(daemon=True)
+        self.interval, self.peak, self.running = interval, {"RssAnon": 0, "RssFile": 0, "VmRSS": 0}, True
+
+    @staticmethod
+    def status() -> dict:
+        values = {}
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("RssAnon", "RssFile", "RssShmem", "VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) * 1024
+        return values
+
+    def sample(self) -> None:
+        for key, value in self.status().items():
+            if key in self.peak:
+                self.peak[key] = max(self.peak[key], value)
+
+    def run(self) -> None:
+        while self.running:
+            self.sample()
+            time.sleep(self.interval)
+
+    def reset(self) -> dict:
+        self.sample()
+        peak = {key: round(value / MIB, 1) for key, value in self.peak.items()}
+        self.peak = dict.fromkeys(self.peak, 0)
+        return peak
+
+
+def child(store: Path, max_steps: int, out: Path) -> None:
+    """Train one capped epoch on `store`, then read a whole epoch; print the memory peaks as JSON."""
+    sampler = MemorySampler()
+    sampler.start()
+    import torch
+    import yaml
+
+    import ifdsed.training as training
+    from ifdsed.config import parse_params
+    from ifdsed.features import load_feature_set, load_normalization
+    start = sampler.reset()
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["train"].update(epochs=1, seeds=[1])
+    params = parse_params(raw)
+
+    class CappedBatches(training.MixedBatches):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.full_steps, self.steps = self.steps, min(self.steps, max_steps)
+
+        def epoch(self, epoch):
+            for step, batch in enumerate(super().epoch(epoch)):
+                if step >= self.steps:
+                    return
+                yield batch
+
+    training.MixedBatches = CappedBatches
+    os.environ["TQDM_DISABLE"] = "1"
+    started = time.perf_counter()
+    training.train_seed(params, 1, store, out)
+    train_s = time.perf_counter() - started
+    train_peak = sampler.reset()
+    vm_hwm_train = MemorySampler.status()["VmHWM"] / MIB
+
+    real, synthetic = load_feature_set(store, training.REAL_TRAIN), load_feature_set(store, training.SYNTHETIC_TRAIN)
+    batches = training.MixedBatches(real, synthetic, training.Normalizer(*load_normalization(store)),
+                                    params.train.batch_size, params.train.synthetic_fraction, seed=1)
+    started = time.perf_counter()
+    checksum = 0.0
+    for batch in batches.epoch(0):
+        checksum += float(batch["features"][:, 0, 0].sum())
+    read_s = time.perf_counter() - started
+    read_peak = sampler.reset()
+    print(json.dumps({"start": start, "train": train_peak, "train_vm_hwm_mib": round(vm_hwm_train, 1),
+                      "read_epoch": read_peak, "vm_hwm_mib": round(MemorySampler.status()["VmHWM"] / MIB, 1),
+                      "train_s": round(train_s, 1), "train_steps": min(batches.steps, max_steps),
+                      "epoch_steps": batches.steps, "read_epoch_s": round(read_s, 2),
+                      "torch_threads": torch.get_num_threads()}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scales", nargs="+", default=list(SCALES), choices=list(SCALES))
+    parser.add_argument("--max-steps", type=int, default=40, help="training batches per scale")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    if args.child:
+        return child(Path(args.child), args.max_steps, Path(args.out))
+    results = {}
+    load_before = os.getloadavg()[0]
+    print(f"bench memory: scales {args.scales}, {args.max_steps} training steps each, {os.cpu_count()} cpus, "
+          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB RAM")
+    for scale in args.scales:
+        with tempfile.TemporaryDirectory(prefix=f"bench_memory_{scale}_") as folder:
+            store = Path(folder) / "features"
+            store_bytes = write_store(store, scale)
+            feature_bytes = sum((store / f"{name}.npy").stat().st_size
+                                for name in ("realworld_weak", "synthetic_train", "realworld_validation"))
+            command = [sys.executable, __file__, "--child", str(store), "--out", str(Path(folder) / "run"),
+                       "--max-steps", str(args.max_steps)]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+                                  env=dict(os.environ, TQDM_DISABLE="1"))
+            if done.returncode:
+                raise SystemExit(f"{scale}: {' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+            found = json.loads(done.stdout.strip().splitlines()[-1])
+        weak, synthetic, validation, hop = SCALES[scale]
+        results[scale] = {
+            "weak_clips": weak, "synthetic_clips": synthetic, "validation_clips": validation,
+            "frames": round(10.0 / hop), "store_mib": round(store_bytes / MIB, 1),
+            "features_mib": round(feature_bytes / MIB, 1),
+            "peak_rss_mib": found["vm_hwm_mib"], "train_peak_rss_mib": found["train_vm_hwm_mib"],
+            "train_peak_anon_mib": found["train"]["RssAnon"], "train_peak_file_mib": found["train"]["RssFile"],
+            "read_epoch_peak_anon_mib": found["read_epoch"]["RssAnon"],
+            "read_epoch_peak_file_mib": found["read_epoch"]["RssFile"],
+            "import_anon_mib": found["start"]["RssAnon"],
+            "train_steps": found["train_steps"], "epoch_steps": found["epoch_steps"], "train_s": found["train_s"],
+            "read_epoch_s": found["read_epoch_s"]}
+        r = results[scale]
+        print(f"{scale:9s} {weak} weak + {synthetic} synthetic + {validation} validation clips x {r['frames']} "
+              f"frames: store {r['store_mib']} MiB; training: peak RSS {r['train_peak_rss_mib']} MiB (anonymous "
+              f"{r['train_peak_anon_mib']}, file pages {r['train_peak_file_mib']}); a whole epoch of reads: "
+              f"anonymous {r['read_epoch_peak_anon_mib']}, file pages {r['read_epoch_peak_file_mib']}")
+    summary = {"scales": results, "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+               "cpus": os.cpu_count(), "max_steps": args.max_steps}
+    if "default" in results:
+        summary["default_peak_rss_mib"] = results["default"]["train_peak_rss_mib"]
+        summary["default_peak_anon_mib"] = results["default"]["train_peak_anon_mib"]
+        for scale in ("paper", "paper_lin"):
+            if scale in results:
+                growth = (results[scale]["train_peak_anon_mib"] - results["default"]["train_peak_anon_mib"])
+                store_growth = results[scale]["features_mib"] - results["default"]["features_mib"]
+                summary[f"{scale}_peak_rss_mib"] = results[scale]["train_peak_rss_mib"]
+                summary[f"{scale}_peak_anon_mib"] = results[scale]["train_peak_anon_mib"]
+                summary[f"{scale}_anon_growth_over_store_growth"] = round(growth / store_growth, 3)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

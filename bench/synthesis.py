@@ -1,0 +1,222 @@
+"""Benchmark: Scaper synthesis throughput (clips per second) with 1 and 2 worker processes, and why it scales
+as it does.
+
+    .venv/bin/python bench/synthesis.py [--clips 40] [--test-clips 8] [--repeats 2] [--no-diagnose]
+
+Builds a small embedded sound bank (`ifdsed.soundbank.build_embedded_bank`: 6 clips per class, 4 background
+beds) in a temporary folder, then times `ifdsed.synthesis.synthesize_sets` (the whole `synthesize` stage minus
+the bank check: planning, Scaper mixing with SoX pitch shifts, wav + JAMS writing, the set tables) on
+`--clips` training and `--test-clips` test clips with synth.workers = 1 and 2. Each run is a fresh Python
+process, as the DVC stage is (so scaper is imported once in-process with 1 worker, and by every pool worker with
+2, exactly as in the stage); runs alternate 1, 2, 1, 2, ... `--repeats` times each and the fastest of each
+counts. clips_per_s = clips / seconds of synthesize_sets; scaling = clips_per_s(2) / clips_per_s(1)
+(target >= 1.7 on 2 cores).
+
+Diagnosis (unless --no-diagnose): in one more fresh process, the time to import scaper and the render time of
+every clip in turn (`ifdsed.render.render_job`, in-process); from these, the 2-worker time that a perfect split
+would give, the time that `imap(chunksize=4)`'s chunks give (simulated: each chunk of 4 consecutive clips goes
+to the first free worker), and the share of scaper imports (once per pool, i.e. per set, in each worker).
+Also timed like the real runs: the `fixed` render_set suggested for ifdsed/render.py (scaper imported in the
+parent before the fork, chunksize 1), reported as scaling_fixed.
+The last line is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BANK = dict(clips_per_class=6, backgrounds=4, background_duration=12.0)
+
+
+def bench_params(clips: int, test_clips: int, workers: int):
+    import yaml
+    from ifdsed.config import parse_params
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["synth"].update(train_clips=clips, test_clips=test_clips, workers=workers)
+    return parse_params(raw)
+
+
+def fixed_render_set(jobs, workers: int, description: str):
+    """The suggested ifdsed.render.render_set: scaper imported before the fork, clips handed out one by one."""
+    import multiprocessing
+
+    import pandas as pd
+    import scaper  # noqa: F401 - imported once in the parent; forked workers inherit it
+
+    from ifdsed.render import render_job
+    for job in jobs[:1]:
+        Path(job.audio_dir).mkdir(parents=True, exist_ok=True)
+        if job.jams_dir:
+            Path(job.jams_dir).mkdir(parents=True, exist_ok=True)
+    rows = []
+    if workers > 1:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for filename, events in pool.imap(render_job, jobs, chunksize=1):
+                rows.extend((filename, onset, offset, label) for onset, offset, label in events)
+    else:
+        for job in jobs:
+            filename, events = render_job(job)
+            rows.extend((filename, onset, offset, label) for onset, offset, label in events)
+    return pd.DataFrame(rows, columns=["filename", "onset", "offset", "event_label"])
+
+
+def child(args) -> None:
+    """One timed run of synthesize_sets in this fresh process; prints a JSON line."""
+    started_import = time.perf_counter()
+    import ifdsed.synthesis as synthesis
+    from ifdsed.sources import load_sources
+    imported = time.perf_counter() - started_import
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    params = bench_params(args.clips, args.test_clips, args.workers)
+    bank = Path(args.bank)
+    sources, fg_dir, bg_dir = load_sources("synthetic", bank / "manifest.tsv")
+    if args.fixed:
+        synthesis.render_set = fixed_render_set
+    out = Path(args.out)
+    started = time.perf_counter()
+    summary = synthesis.synthesize_sets(params, sources, fg_dir, bg_dir, out)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "clips": sum(s["clips"] for s in summary.values()),
+                      "events": sum(s["events"] for s in summary.values()), "module_import_s": imported}))
+
+
+def diagnose(args) -> None:
+    """Scaper's import time and every clip's render time, in this fresh process; prints a JSON line."""
+    started = time.perf_counter()
+    import scaper  # noqa: F401
+    import_s = time.perf_counter() - started
+    from ifdsed.render import ClipJob, MixSettings, render_job
+    from ifdsed.planning import clip_rng
+    from ifdsed.sources import load_sources
+    from ifdsed.synthesis import SYNTHETIC_SETS, plan_synthetic_clip
+    params = bench_params(args.clips, args.test_clips, 1)
+    synth, duration = params.synth, params.data.clip_duration
+    sources, fg_dir, bg_dir = load_sources("synthetic", Path(args.bank) / "manifest.tsv")
+    mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, duration, synth.ref_db)
+    foregrounds, backgrounds = sources[sources.role == "foreground"], sources[sources.role == "background"]
+    clip_times = {}
+    for set_index, set_name in enumerate(SYNTHETIC_SETS):
+        n_clips = synth.train_clips if set_name == "train" else synth.test_clips
+        audio = Path(args.out) / set_name / "audio"
+        audio.mkdir(parents=True, exist_ok=True)
+        times = []
+        for clip in range(n_clips):
+            rng = clip_rng(synth.seed, set_index, clip)
+            plan = plan_synthetic_clip(f"c{clip}", rng, foregrounds, backgrounds, params.classes, synth, duration)
+            job = ClipJob(clip, plan, int(rng.integers(2**31 - 1)), mix, str(audio), str(audio))
+            started = time.perf_counter()
+            render_job(job)
+            times.append(time.perf_counter() - started)
+        clip_times[set_name] = times
+    print(json.dumps({"scaper_import_s": import_s, "clip_s": clip_times}))
+
+
+def imap_makespan(times: list[float], workers: int, chunksize: int) -> float:
+    """Wall time of Pool.imap over clips of these durations: each chunk goes to the first free worker."""
+    free = [0.0] * workers
+    for start in range(0, len(times), chunksize):
+        heapq.heapreplace(free, free[0] + sum(times[start:start + chunksize]))
+    return max(free)
+
+
+def run_child(args, workers: int, fixed: bool, bank: Path, scratch: Path, mode: str = "--child") -> dict:
+    out = Path(tempfile.mkdtemp(dir=scratch))
+    command = [sys.executable, __file__, mode, "--bank", str(bank), "--out", str(out), "--clips", str(args.clips),
+               "--test-clips", str(args.test_clips), "--workers", str(workers)] + (["--fixed"] if fixed else [])
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, TQDM_DISABLE="1"))
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clips", type=int, default=40, help="synthetic training clips per run")
+    parser.add_argument("--test-clips", type=int, default=8, help="synthetic test clips per run")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--no-diagnose", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--diagnose-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--fixed", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bank", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    if args.child:
+        return child(args)
+    if args.diagnose_child:
+        return diagnose(args)
+
+    from ifdsed.config import load_params
+    from ifdsed.soundbank import build_embedded_bank
+    params = load_params()
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench_synthesis_") as folder:
+        scratch = Path(folder)
+        bank = scratch / "bank"
+        started = time.perf_counter()
+        build_embedded_bank(bank, params.classes, sample_rate=params.data.sample_rate, seed=0, workers=2, **BANK)
+        print(f"bench synthesis: bank of {BANK['clips_per_class']} clips per class built in "
+              f"{time.perf_counter() - started:.1f} s; {args.clips} + {args.test_clips} clips per run, "
+              f"{os.cpu_count()} cpus")
+        variants = [(1, False), (2, False)] + ([] if args.no_diagnose else [(2, True)])
+        runs = {variant: [] for variant in variants}
+        for _ in range(args.repeats):
+            for workers, fixed in variants:
+                result = run_child(args, workers, fixed, bank, scratch)
+                runs[(workers, fixed)].append(result["seconds"])
+                print(f"  workers {workers}{' (fixed render_set)' if fixed else ''}: {result['clips']} clips "
+                      f"in {result['seconds']:.2f} s")
+        clips = args.clips + args.test_clips
+        best = {variant: min(times) for variant, times in runs.items()}
+        rate = {variant: clips / seconds for variant, seconds in best.items()}
+        scaling = rate[(2, False)] / rate[(1, False)]
+        result = {"clips_per_s_1": round(rate[(1, False)], 2), "clips_per_s_2": round(rate[(2, False)], 2),
+                  "scaling": round(scaling, 3), "target": 1.7, "met": scaling >= 1.7,
+                  "seconds_1": round(best[(1, False)], 2), "seconds_2": round(best[(2, False)], 2),
+                  "all_runs_s": {f"workers_{w}{'_fixed' if f else ''}": [round(t, 2) for t in times]
+                                 for (w, f), times in runs.items()}}
+        if not args.no_diagnose:
+            result["scaling_fixed"] = round(clips / best[(2, True)] / rate[(1, False)], 3)
+            result["clips_per_s_2_fixed"] = round(clips / best[(2, True)], 2)
+            found = run_child(args, 1, False, bank, scratch, mode="--diagnose-child")
+            train, test = found["clip_s"]["train"], found["clip_s"]["test"]
+            serial = sum(train) + sum(test)
+            perfect = serial / 2
+            chunked = imap_makespan(train, 2, 4) + imap_makespan(test, 2, 4)
+            one_by_one = imap_makespan(train, 2, 1) + imap_makespan(test, 2, 1)
+            imports = 2 * found["scaper_import_s"]                 # one import per pool (set), workers in parallel
+            result["diagnosis"] = {
+                "render_s_serial": round(serial, 2), "clip_s_mean": round(serial / clips, 3),
+                "clip_s_min": round(min(train + test), 3), "clip_s_max": round(max(train + test), 3),
+                "scaper_import_s": round(found["scaper_import_s"], 2),
+                "ideal_2_worker_render_s": round(perfect, 2),
+                "chunksize4_2_worker_render_s": round(chunked, 2),
+                "chunksize1_2_worker_render_s": round(one_by_one, 2),
+                "scaper_imports_in_workers_s": round(imports, 2),
+                "model_scaling_chunksize4": round((serial + found["scaper_import_s"]) / (chunked + imports), 3),
+                "model_scaling_fixed": round((serial + found["scaper_import_s"]) / one_by_one, 3)}
+            print(f"diagnosis: {json.dumps(result['diagnosis'])}")
+    result.update({"clips": clips, "train_clips": args.clips, "test_clips": args.test_clips,
+                   "repeats": args.repeats, "bank": BANK, "cpus": os.cpu_count(),
+                   "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)]})
+    print(f"1 worker {result['clips_per_s_1']} clips/s, 2 workers {result['clips_per_s_2']} clips/s: scaling "
+          f"{result['scaling']}x (target 1.7x)" + (f"; with the suggested render_set {result['scaling_fixed']}x"
+                                                    if "scaling_fixed" in result else ""))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
