@@ -50,3 +50,10 @@ def test_branch_switches_rerun_only_training_and_scoring(project):
     compared = run(["python", "-m", "pipeline.compare", "--out", "tables"], project)
     table = (project / "tables/table1.md").read_text()
     assert "| SEDB&IFD | 2 |" in table and "| baseline | 2 |" in table, compared
+
+
+def test_feature_settings_rerun_features_and_what_follows(project):
+    output = run(["dvc", "exp", "run", "-S", "features.fmax=7000.0"], project)
+    assert stages_run(output) == {"features", "train", "evaluate", "summarize"}
+    info = json.loads((project / "data/features/features.json").read_text())
+    assert info["config"]["fmax"] == 7000.0
