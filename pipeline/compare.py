@@ -2,7 +2,8 @@
 
 Reads every experiment of the current commit (and the workspace) through `dvc exp show --json`: the params
 model.ifd / model.sedb name the variant, results/metrics.json gives its mean, std and seed count. When several
-experiments share a variant, the newest one is used (the table says which). Writes <out>/table1.md,
+experiments share a variant, the newest one is used, and the workspace only when no experiment has that variant
+(the output names the experiments used). Writes <out>/table1.md,
 <out>/table2.md and <out>/tables.csv, and prints the Markdown.
 """
 import argparse
@@ -38,8 +39,8 @@ def collect_summaries() -> tuple[dict[str, dict], dict[str, str]]:
         summary = ((data.get("metrics") or {}).get(SUMMARY_FILE) or {}).get("data")
         if summary and "ifd" in model and "sedb" in model:
             name = revision.get("name") or revision.get("rev")
-            # the workspace has no timestamp: it is the newest state of all
-            found.append((data.get("timestamp") or "9999", name, VARIANT_OF[(bool(model["ifd"]), bool(model["sedb"]))],
+            # the workspace has no timestamp; it comes last (a finished `dvc exp run` is an experiment too)
+            found.append((data.get("timestamp") or "0000", name, VARIANT_OF[(bool(model["ifd"]), bool(model["sedb"]))],
                           summary))
     summaries, sources = {}, {}
     for _, name, variant, summary in sorted(found, key=lambda item: item[0], reverse=True):
