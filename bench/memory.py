@@ -105,11 +105,19 @@ def write_store(root: Path, scale: str) -> int:
 
 
 class MemorySampler(threading.Thread):
-    """Peaks of RssAnon and RssFile of this process, sampled from /proc/self/status."""
+    """Peaks of RssAnon, RssFile and VmRSS of this process, sampled from /proc/self/status every `interval` s.
+
+    `window()` returns (in MiB) the peaks since the previous `window()` call; `stage()` the peaks since the
+    previous `stage()` call (a stage holds several windows)."""
+
+    KEYS = ("RssAnon", "RssFile", "VmRSS")
 
     def __init__(self, interval: float = 0.02):
         super().__init__(daemon=True)
-        self.interval, self.peak, self.running = interval, {"RssAnon": 0, "RssFile": 0, "VmRSS": 0}, True
+        self.interval, self.running = interval, True
+        self.lock = threading.Lock()
+        self.window_peak = dict.fromkeys(self.KEYS, 0)
+        self.stage_peak = dict.fromkeys(self.KEYS, 0)
 
     @staticmethod
     def status() -> dict:
@@ -121,20 +129,28 @@ class MemorySampler(threading.Thread):
         return values
 
     def sample(self) -> None:
-        for key, value in self.status().items():
-            if key in self.peak:
-                self.peak[key] = max(self.peak[key], value)
+        values = self.status()
+        with self.lock:
+            for key in self.KEYS:
+                self.window_peak[key] = max(self.window_peak[key], values[key])
+                self.stage_peak[key] = max(self.stage_peak[key], values[key])
 
     def run(self) -> None:
         while self.running:
             self.sample()
             time.sleep(self.interval)
 
-    def reset(self) -> dict:
+    def window(self) -> dict:
         self.sample()
-        peak = {key: round(value / MIB, 1) for key, value in self.peak.items()}
-        self.peak = dict.fromkeys(self.peak, 0)
-        return peak
+        with self.lock:
+            peak, self.window_peak = self.window_peak, dict.fromkeys(self.KEYS, 0)
+        return {key: round(value / MIB, 1) for key, value in peak.items()}
+
+    def stage(self) -> dict:
+        self.window()
+        with self.lock:
+            peak, self.stage_peak = self.stage_peak, dict.fromkeys(self.KEYS, 0)
+        return {key: round(value / MIB, 1) for key, value in peak.items()}
 
 
 def child(store: Path, max_steps: int, out: Path) -> None:
@@ -147,7 +163,7 @@ def child(store: Path, max_steps: int, out: Path) -> None:
     import ifdsed.training as training
     from ifdsed.config import parse_params
     from ifdsed.features import load_feature_set, load_normalization
-    start = sampler.reset()
+    start = sampler.stage()
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["train"].update(epochs=1, seeds=[1])
     params = parse_params(raw)
@@ -158,30 +174,49 @@ def child(store: Path, max_steps: int, out: Path) -> None:
             self.full_steps, self.steps = self.steps, min(self.steps, max_steps)
 
         def epoch(self, epoch):
+            sampler.window()
             for step, batch in enumerate(super().epoch(epoch)):
                 if step >= self.steps:
-                    return
+                    break
                 yield batch
+            phases["train_steps"] = max(phases.get("train_steps", 0), sampler.window()["RssAnon"])
 
+    original_batches, phases = training.MixedBatches, {}
     training.MixedBatches = CappedBatches
+
+    def phase(name, function):
+        """Wrap a function of ifdsed.training so that the memory peak of its calls is kept under `name`."""
+        def wrapped(*args, **kwargs):
+            sampler.window()
+            result = function(*args, **kwargs)
+            phases[name] = max(phases.get(name, 0), sampler.window()["RssAnon"])
+            return result
+        return wrapped
+
+    training.training_median_windows = phase("median_windows", training.training_median_windows)
+    training.predict = phase("validation", training.predict)
     os.environ["TQDM_DISABLE"] = "1"
     started = time.perf_counter()
     training.train_seed(params, 1, store, out)
     train_s = time.perf_counter() - started
-    train_peak = sampler.reset()
+    train_peak = sampler.stage()
     vm_hwm_train = MemorySampler.status()["VmHWM"] / MIB
 
     real, synthetic = load_feature_set(store, training.REAL_TRAIN), load_feature_set(store, training.SYNTHETIC_TRAIN)
-    batches = training.MixedBatches(real, synthetic, training.Normalizer(*load_normalization(store)),
-                                    params.train.batch_size, params.train.synthetic_fraction, seed=1)
+    batches = original_batches(real, synthetic, training.Normalizer(*load_normalization(store)),
+                               params.train.batch_size, params.train.synthetic_fraction, seed=1)
+    read_start_anon = MemorySampler.status()["RssAnon"] / MIB
     started = time.perf_counter()
-    checksum = 0.0
+    read_bytes = 0
     for batch in batches.epoch(0):
-        checksum += float(batch["features"][:, 0, 0].sum())
+        read_bytes += batch["features"].numel() * 2          # float16 in the store
+
     read_s = time.perf_counter() - started
-    read_peak = sampler.reset()
-    print(json.dumps({"start": start, "train": train_peak, "train_vm_hwm_mib": round(vm_hwm_train, 1),
-                      "read_epoch": read_peak, "vm_hwm_mib": round(MemorySampler.status()["VmHWM"] / MIB, 1),
+    read_peak = sampler.stage()
+    print(json.dumps({"start": start, "train": train_peak, "phases_anon_mib": phases,
+                      "train_vm_hwm_mib": round(vm_hwm_train, 1),
+                      "read_epoch": read_peak, "read_epoch_start_anon_mib": round(read_start_anon, 1),
+                      "read_epoch_mib": round(read_bytes / MIB, 1), "vm_hwm_mib": round(MemorySampler.status()["VmHWM"] / MIB, 1),
                       "train_s": round(train_s, 1), "train_steps": min(batches.steps, max_steps),
                       "epoch_steps": batches.steps, "read_epoch_s": round(read_s, 2),
                       "torch_threads": torch.get_num_threads()}))
@@ -190,7 +225,7 @@ def child(store: Path, max_steps: int, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", nargs="+", default=list(SCALES), choices=list(SCALES))
-    parser.add_argument("--max-steps", type=int, default=40, help="training batches per scale")
+    parser.add_argument("--max-steps", type=int, default=20, help="training batches per scale")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -222,8 +257,10 @@ def main() -> None:
             "peak_rss_mib": found["vm_hwm_mib"], "train_peak_rss_mib": found["train_vm_hwm_mib"],
             "train_peak_anon_mib": found["train"]["RssAnon"], "train_peak_file_mib": found["train"]["RssFile"],
             "read_epoch_peak_anon_mib": found["read_epoch"]["RssAnon"],
+            "read_epoch_anon_growth_mib": round(found["read_epoch"]["RssAnon"] - found["read_epoch_start_anon_mib"], 1),
+            "read_epoch_features_mib": found["read_epoch_mib"],
             "read_epoch_peak_file_mib": found["read_epoch"]["RssFile"],
-            "import_anon_mib": found["start"]["RssAnon"],
+            "import_anon_mib": found["start"]["RssAnon"], "phases_anon_mib": found["phases_anon_mib"],
             "train_steps": found["train_steps"], "epoch_steps": found["epoch_steps"], "train_s": found["train_s"],
             "read_epoch_s": found["read_epoch_s"]}
         r = results[scale]
@@ -243,6 +280,12 @@ def main() -> None:
                 summary[f"{scale}_peak_rss_mib"] = results[scale]["train_peak_rss_mib"]
                 summary[f"{scale}_peak_anon_mib"] = results[scale]["train_peak_anon_mib"]
                 summary[f"{scale}_anon_growth_over_store_growth"] = round(growth / store_growth, 3)
+    # Held in memory, the features read in an epoch would add their size (x2 as float32) to the anonymous memory.
+    summary["epoch_read_anon_growth_mib"] = {scale: r["read_epoch_anon_growth_mib"] for scale, r in results.items()}
+    summary["epoch_read_features_mib"] = {scale: r["read_epoch_features_mib"] for scale, r in results.items()}
+    summary["store_mib"] = {scale: r["store_mib"] for scale, r in results.items()}
+    summary["features_held_in_memory"] = any(r["read_epoch_anon_growth_mib"] > 0.25 * r["read_epoch_features_mib"]
+                                             for r in results.values())
     print(json.dumps(summary))
 
 

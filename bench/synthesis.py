@@ -1,12 +1,14 @@
 """Benchmark: Scaper synthesis throughput (clips per second) with 1 and 2 worker processes, and why it scales
 as it does.
 
-    .venv/bin/python bench/synthesis.py [--clips 40] [--test-clips 8] [--repeats 2] [--no-diagnose]
+    .venv/bin/python bench/synthesis.py [--clips N] [--test-clips N] [--repeats 1] [--no-diagnose]
 
 Builds a small embedded sound bank (`ifdsed.soundbank.build_embedded_bank`: 6 clips per class, 4 background
 beds) in a temporary folder, then times `ifdsed.synthesis.synthesize_sets` (the whole `synthesize` stage minus
 the bank check: planning, Scaper mixing with SoX pitch shifts, wav + JAMS writing, the set tables) on
-`--clips` training and `--test-clips` test clips with synth.workers = 1 and 2. Each run is a fresh Python
+`--clips` training and `--test-clips` test clips (default: params.yaml's synth.train_clips and test_clips, the
+stage's own sizes: a fixed start-up cost weighs more on fewer clips, see the diagnosis) with synth.workers = 1
+and 2. Each run is a fresh Python
 process, as the DVC stage is (so scaper is imported once in-process with 1 worker, and by every pool worker with
 2, exactly as in the stage); runs alternate 1, 2, 1, 2, ... `--repeats` times each and the fastest of each
 counts. clips_per_s = clips / seconds of synthesize_sets; scaling = clips_per_s(2) / clips_per_s(1)
@@ -15,7 +17,8 @@ counts. clips_per_s = clips / seconds of synthesize_sets; scaling = clips_per_s(
 Diagnosis (unless --no-diagnose): in one more fresh process, the time to import scaper and the render time of
 every clip in turn (`ifdsed.render.render_job`, in-process); from these, the 2-worker time that a perfect split
 would give, the time that `imap(chunksize=4)`'s chunks give (simulated: each chunk of 4 consecutive clips goes
-to the first free worker), and the share of scaper imports (once per pool, i.e. per set, in each worker).
+to the first free worker), and the share of scaper imports (once per pool, i.e. per set, in each worker);
+model_scaling_* put these together (render times + imports) for this run and for a 40 + 8 clip run.
 Also timed like the real runs: the `fixed` render_set suggested for ifdsed/render.py (scaper imported in the
 parent before the fork, chunksize 1), reported as scaling_fixed.
 The last line is one JSON object.
@@ -142,9 +145,9 @@ def run_child(args, workers: int, fixed: bool, bank: Path, scratch: Path, mode: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clips", type=int, default=40, help="synthetic training clips per run")
-    parser.add_argument("--test-clips", type=int, default=8, help="synthetic test clips per run")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--clips", type=int, default=None, help="training clips (default: synth.train_clips)")
+    parser.add_argument("--test-clips", type=int, default=None, help="test clips (default: synth.test_clips)")
+    parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--no-diagnose", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--diagnose-child", action="store_true", help=argparse.SUPPRESS)
@@ -162,6 +165,8 @@ def main() -> None:
     from ifdsed.config import load_params
     from ifdsed.soundbank import build_embedded_bank
     params = load_params()
+    args.clips = args.clips or params.synth.train_clips
+    args.test_clips = args.test_clips or params.synth.test_clips
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench_synthesis_") as folder:
         scratch = Path(folder)
@@ -207,7 +212,12 @@ def main() -> None:
                 "chunksize1_2_worker_render_s": round(one_by_one, 2),
                 "scaper_imports_in_workers_s": round(imports, 2),
                 "model_scaling_chunksize4": round((serial + found["scaper_import_s"]) / (chunked + imports), 3),
-                "model_scaling_fixed": round((serial + found["scaper_import_s"]) / one_by_one, 3)}
+                "model_scaling_fixed": round((serial + found["scaper_import_s"]) / (one_by_one + found["scaper_import_s"]), 3),
+                # The same model for a 40 + 8 clip run (the start-up weighs more on fewer clips).
+                "model_scaling_48_clips": round((48 * serial / clips + found["scaper_import_s"])
+                                                / (48 * serial / clips / 2 + imports), 3),
+                "model_scaling_48_clips_fixed": round((48 * serial / clips + found["scaper_import_s"])
+                                                      / (48 * serial / clips / 2 + found["scaper_import_s"]), 3)}
             print(f"diagnosis: {json.dumps(result['diagnosis'])}")
     result.update({"clips": clips, "train_clips": args.clips, "test_clips": args.test_clips,
                    "repeats": args.repeats, "bank": BANK, "cpus": os.cpu_count(),

@@ -9,7 +9,8 @@ process group comes from the launcher's environment (RANK, LOCAL_RANK, WORLD_SIZ
 WORLD_SIZE, not train.processes, is the number of processes.
 
 What each rank does is decided in ifdsed/training.py; this module holds the plumbing: the process context, the
-launcher command, and the few collectives the training needs.
+launcher command, and the few collectives the training needs. torch is imported where it is used, so that
+deciding to relaunch (`launched`, `relaunch`) costs no torch import in the process that only starts torchrun.
 """
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-import torch
-import torch.distributed as dist
+if TYPE_CHECKING:
+    import torch
 
 LAUNCHER_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
 
@@ -48,6 +49,7 @@ class Context:
         """`value` as rank 0 holds it, on every rank (any picklable object; tensors travel as CPU tensors)."""
         if not self.distributed:
             return value
+        import torch.distributed as dist
         box = [value if self.is_main else None]
         dist.broadcast_object_list(box, src=0)
         return box[0]
@@ -56,6 +58,7 @@ class Context:
         """Every rank's `value`, in rank order, on every rank."""
         if not self.distributed:
             return [value]
+        import torch.distributed as dist
         values: list[Any] = [None] * self.world_size
         dist.all_gather_object(values, value)
         return values
@@ -64,15 +67,19 @@ class Context:
         """The sum of an integer over all ranks."""
         if not self.distributed:
             return value
+        import torch
+        import torch.distributed as dist
         tensor = torch.tensor([value], dtype=torch.int64, device=self.device_for_collectives())
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return int(tensor.item())
 
     def barrier(self) -> None:
         if self.distributed:
+            import torch.distributed as dist
             dist.barrier(device_ids=[self.local_rank] if self.backend == "nccl" else None)
 
     def device_for_collectives(self) -> torch.device:
+        import torch
         return torch.device("cuda", self.local_rank) if self.backend == "nccl" else torch.device("cpu")
 
 
@@ -99,6 +106,7 @@ def relaunch(processes: int, module_args: Sequence[str]) -> int:
 
 def use_cuda(device_choice: str) -> bool:
     """train.device: 'cuda', or 'auto' on a machine with CUDA."""
+    import torch
     return device_choice == "cuda" or (device_choice == "auto" and torch.cuda.is_available())
 
 
@@ -111,6 +119,8 @@ def session(device_choice: str) -> Iterator[Context]:
     if not launched() or int(os.environ["WORLD_SIZE"]) <= 1:
         yield Context()
         return
+    import torch
+    import torch.distributed as dist
     rank, local_rank, world_size = (int(os.environ[name]) for name in LAUNCHER_VARIABLES)
     cuda = use_cuda(device_choice)
     if cuda:
@@ -138,6 +148,8 @@ def gather_batch(local: dict[str, torch.Tensor], ctx: Context) -> dict[str, torc
     gradient of the loss over the global batch. All parts must have the same shape (equal shards)."""
     if not ctx.distributed:
         return local
+    import torch
+    import torch.distributed as dist
     gathered = {}
     for key, tensor in local.items():
         wire = tensor.detach().to(torch.uint8) if tensor.dtype == torch.bool else tensor.detach()

@@ -6,6 +6,8 @@ Extraction (`LogMelExtractor`): every clip is decoded, mixed down to mono, resam
 zeros, power 2) is projected on librosa's mel filterbank (Slaney scale and norm, the defaults of
 `librosa.feature.melspectrogram`) and logged: log(mel + log_offset), float32. A clip gives
 round(clip_duration / hop) frames; frame t is centred at t * hop and is said to cover [t * hop, (t + 1) * hop).
+The result matches a plain librosa log-mel of the same file within 0.01 dB (tests/test_features.py; measured
+about 1e-4 dB by bench/features.py).
 
 Store (`build_store`, `load_feature_set`), one folder, by default ``data/features/``:
 

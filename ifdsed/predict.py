@@ -93,7 +93,7 @@ def decode_checked(path: str | Path, sample_rate: int) -> tuple[np.ndarray, floa
         notes.append("holds no samples")
     elif peak < 10 ** (SILENCE_DBFS / 20):
         notes.append(f"is silent (peak below {SILENCE_DBFS:g} dBFS): no events are expected")
-    clipped = clip_runs(np.abs(data) >= full_scale(subtype) - 1e-9)
+    clipped = clip_runs(data, full_scale(subtype) - 1e-9)
     if clipped:
         notes.append(f"is clipped ({clipped} runs of {CLIP_RUN}+ samples at full scale): events may be missed")
     mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)  # [n]

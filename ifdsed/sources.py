@@ -78,13 +78,15 @@ def full_scale(subtype: str) -> float:
     return 1.0 if bits is None else 1.0 - 2.0 ** (1 - bits)
 
 
-def clip_runs(at_full: np.ndarray) -> int:
-    """Number of positions starting a run of CLIP_RUN full-scale samples in any channel. at_full [n, ch] bool."""
-    if len(at_full) < CLIP_RUN:
+def clip_runs(samples: np.ndarray, level: float) -> int:
+    """Number of positions starting a run of CLIP_RUN equal samples at or beyond `level` in magnitude (a flat
+    top: what clipping leaves), in any channel. samples [n, channels]."""
+    n = len(samples) - CLIP_RUN + 1
+    if n < 1:
         return 0
-    runs = at_full[:len(at_full) - CLIP_RUN + 1].copy()
+    runs = np.abs(samples[:n]) >= level                                     # [n, channels]
     for shift in range(1, CLIP_RUN):
-        runs &= at_full[shift:len(at_full) - CLIP_RUN + 1 + shift]
+        runs &= samples[shift:n + shift] == samples[:n]
     return int(runs.any(axis=1).sum())
 
 
@@ -120,7 +122,7 @@ def inspect_audio(path: str | Path, max_seconds: float | None = None) -> AudioCh
         wanted = frames if max_seconds is None else min(frames, math.ceil(max_seconds * rate))
         level = full_scale(subtype) - 1e-9
         done, peak, clipped, beyond = 0, 0.0, 0, 0
-        tail = np.zeros((0, channels), dtype=bool)       # the last samples of the previous block, for runs
+        tail = np.zeros((0, channels), dtype=np.float32)    # the last samples of the previous block
         while done < wanted:
             try:
                 block = handle.read(min(BLOCK_FRAMES, wanted - done), dtype="float32", always_2d=True)
@@ -138,9 +140,9 @@ def inspect_audio(path: str | Path, max_seconds: float | None = None) -> AudioCh
             magnitude = np.abs(block)
             peak = max(peak, float(magnitude.max()))
             beyond += int((magnitude > 1.0).sum())
-            at_full = np.concatenate([tail, magnitude >= level])
-            clipped += clip_runs(at_full)
-            tail = at_full[-(CLIP_RUN - 1):]
+            joined = np.concatenate([tail, block])        # runs may straddle two blocks
+            clipped += clip_runs(joined, level)
+            tail = joined[-(CLIP_RUN - 1):]
             done += len(block)
         base.update(checked=done / rate, peak=peak)
         if done < wanted:

@@ -75,7 +75,7 @@ def _read(path: Path, map_location) -> dict:
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        found = re.search(r"(?:unsupported|Unsupported) (?:global|GLOBAL):? ?([\w.]+)", str(error))
+        found = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", str(error))
         what = f" ({found.group(1)})" if found else ""
         raise CheckpointError(
             f"{path}: refused: it holds Python objects other than tensors and plain values{what}, and loading "

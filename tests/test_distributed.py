@@ -121,18 +121,19 @@ def test_data_parallel_gradient_is_the_gradient_of_the_global_batch(tmp_path):
         from models.sed_model import SEDModel
 
         torch.manual_seed(0)
-        config = ModelConfig(n_mels=16, n_classes=10, channels=(4, 4, 4), ifd=True, sedb=True)
+        config = ModelConfig(n_mels=64, n_classes=10, channels=(4, 4, 4), ifd=True, sedb=True)
         model, reference = SEDModel(config).eval(), SEDModel(config).eval()
         reference.load_state_dict(model.state_dict())
         g = torch.Generator().manual_seed(1)
         tags = (torch.rand(8, 10, generator=g) > 0.6).float()
-        batch = {{"features": torch.randn(8, 12, 16, generator=g), "clip_tags": tags,
+        batch = {{"features": torch.randn(8, 12, 64, generator=g), "clip_tags": tags,
                   "frame_labels": (torch.rand(8, 12, 10, generator=g) > 0.4).float() * tags[:, None],
                   "is_synthetic": torch.tensor([False] * 4 + [True] * 4)}}
         with distributed.session("cpu") as ctx:
             shard = torch.cat([torch.arange(0, 4)[ctx.rank::2], torch.arange(4, 8)[ctx.rank::2]])
             local = {{key: value[shard] for key, value in batch.items()}}
-            outputs = DistributedDataParallel(model)(local["features"])
+            net = DistributedDataParallel(model)  # kept alive: its hooks average the gradients in backward
+            outputs = net(local["features"])
             losses = model.losses(
                 distributed.gather_batch({{k: outputs[k] for k in LOSS_OUTPUTS if k in outputs}}, ctx),
                 distributed.gather_batch({{k: local[k] for k in LOSS_LABELS}}, ctx))

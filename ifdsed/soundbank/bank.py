@@ -253,8 +253,8 @@ def index_soundbank(root: Path, classes: Sequence[str], workers: int = 2) -> pd.
         warnings.warn(f"index_soundbank: skipped {len(skipped)} unreadable file(s), e.g. "
                       f"{min(skipped)}: {skipped[min(skipped)]}", stacklevel=2)
     if notes:
-        warnings.warn(f"index_soundbank: {len(notes)} clipped file(s) kept, e.g. {min(notes)}: {notes[min(notes)]}",
-                      stacklevel=2)
+        warnings.warn(f"index_soundbank: kept {len(notes)} clipped file(s) or file(s) beyond full scale, e.g. "
+                      f"{min(notes)}: {notes[min(notes)]}", stacklevel=2)
     manifest = _manifest(rows)
     manifest.attrs["skipped"] = sorted(skipped)
     manifest.attrs["skipped_reasons"] = dict(sorted(skipped.items()))

@@ -1,0 +1,207 @@
+"""Run every benchmark under bench/ and collect their figures in bench/results.json.
+
+    .venv/bin/python bench/run_all.py [--only NAME ...] [--skip NAME ...] [--quick] [--table]
+
+Each benchmark runs as its own process (the commands are in BENCHMARKS, run from the project root with this
+interpreter); the last line of its output is its JSON result. bench/results.json holds, per benchmark, the
+command, that JSON, its wall time, the 1-minute load average before and after and the time it ran, plus the
+machine (CPU model, cores, memory, Python and torch versions) and the date. With --only, the other entries
+already in results.json are kept (each entry says when it ran). A benchmark that fails is recorded with its
+error and the others still run; the exit status is then 1. --quick runs shorter variants (development only:
+its figures are not the ones to quote). --table only rewrites the table in docs/performance.md from
+bench/results.json (run_all does that after every run), so the document's figures are always the file's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+DOC = ROOT / "docs" / "performance.md"
+TABLE_START, TABLE_END = "<!-- results table: written by bench/run_all.py -->", "<!-- end of results table -->"
+
+# name: (arguments, arguments with --quick); the timing-sensitive short ones first, the pipeline last.
+BENCHMARKS = {
+    "train_step": (["bench/train_step.py"], ["bench/train_step.py", "--rounds", "6", "--warmup", "1"]),
+    "efficiency": (["bench/efficiency.py"], ["bench/efficiency.py", "--rounds", "3", "--warmup", "1"]),
+    "ifd_loss": (["bench/ifd_loss.py"], ["bench/ifd_loss.py", "--repeats", "5"]),
+    "synthesis": (["bench/synthesis.py"], ["bench/synthesis.py", "--clips", "16", "--test-clips", "4",
+                                           "--repeats", "1"]),
+    "features": (["bench/features.py"], ["bench/features.py", "--clips", "16", "--repeats", "2"]),
+    "predict": (["bench/predict.py"], ["bench/predict.py", "--clips", "10", "--long", "1", "--repeats", "1"]),
+    "memory": (["bench/memory.py"], ["bench/memory.py", "--scales", "default", "paper", "--max-steps", "3"]),
+    "pipeline": (["bench/pipeline.py"], ["bench/pipeline.py", "--quick"]),
+}
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+    return {"cpu_model": cpu, "cores": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
+
+
+def run(name: str, arguments: list[str]) -> dict:
+    command = [sys.executable] + arguments
+    shown = ".venv/bin/python " + " ".join(arguments)
+    load_before = os.getloadavg()
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = time.perf_counter()
+    print(f"== {name}: {shown}", flush=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, TQDM_DISABLE="1"))
+    seconds = time.perf_counter() - started
+    lines = [line for line in done.stdout.strip().splitlines() if line.strip()]
+    entry = {"command": shown, "started": started_at, "wall_s": round(seconds, 1),
+             "loadavg_before": [round(x, 2) for x in load_before],
+             "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
+    for line in lines[:-1]:
+        print(f"   {line}", flush=True)
+    try:
+        if done.returncode:
+            raise ValueError(f"exit status {done.returncode}")
+        entry["result"] = json.loads(lines[-1])
+    except (ValueError, IndexError) as error:
+        entry["error"] = f"{error}: {(done.stdout + done.stderr)[-2000:]}"
+        print(f"   FAILED: {entry['error']}", flush=True)
+    return entry
+
+
+def _get(result: dict, path: str):
+    value = result
+    for key in path.split("."):
+        value = value[key]
+    return value
+
+
+# (benchmark, figure, keys shown (dotted paths into its JSON), target, key of the met flag or None)
+ROWS = [
+    ("train_step", "training step, baseline (ms, median)", ["baseline_ms"], "", None),
+    ("train_step", "IFD branch: step time added", ["ifd_overhead", "ifd_ms"], "<= 0.10", "ifd_met"),
+    ("train_step", "SEDB branch: step time added", ["sedb_overhead", "sedb_ms"], "<= 0.05", "sedb_met"),
+    ("train_step", "SEDB + IFD: step time added", ["sedb_ifd_overhead", "sedb_ifd_ms"], "", None),
+    ("train_step", "batched IFD loss vs loop reference (training batch)",
+     ["ifd_loss.speedup", "ifd_loss.max_abs_diff", "ifd_loss.batched_ms", "ifd_loss.loop_ms"], "same value", None),
+    ("ifd_loss", "batched IFD loss vs loop reference (B=24)", ["speedup", "max_abs_diff"], "same value", None),
+    ("efficiency", "encoder FLOP rate / matmul peak", ["fraction_of_peak", "encoder_gflops", "peak_gflops"],
+     ">= 0.5", "met"),
+    ("synthesis", "synthesis, 2 workers / 1 worker", ["scaling", "clips_per_s_1", "clips_per_s_2"], ">= 1.7",
+     "met"),
+    ("synthesis", "synthesis with the suggested render_set", ["scaling_fixed", "clips_per_s_2_fixed"], ">= 1.7",
+     None),
+    ("pipeline", "`make repro` from clean (embedded default)", ["full_repro_s", "mode"], "", None),
+    ("pipeline", "`dvc repro` with nothing changed (s, median)", ["noop_repro_s"], "<= 5 s", "noop_met"),
+    ("pipeline", "`model.ifd` change reruns", ["model_change_stages"], "train, evaluate, summarize only",
+     "model_change_met"),
+    ("memory", "training peak RSS, default set sizes (MiB)", ["default_peak_rss_mib", "default_peak_anon_mib"],
+     "", None),
+    ("memory", "training peak RSS, paper set sizes, 250 frames (MiB)", ["paper_peak_rss_mib", "paper_peak_anon_mib"],
+     "", None),
+    ("memory", "training peak RSS, paper set sizes, 500 frames (MiB)",
+     ["paper_lin_peak_rss_mib", "paper_lin_peak_anon_mib"], "", None),
+    ("memory", "anonymous memory added by reading a whole epoch (MiB)",
+     ["epoch_read_anon_growth_mib", "epoch_read_features_mib"], "features not held in memory", None),
+    ("features", "log-mel extraction vs librosa", ["speedup", "clips_per_s", "max_abs_diff_db"], "", None),
+    ("predict", "prediction real-time factor", ["realtime_factor", "cores_used"], ">= 1000", None),
+]
+
+
+def render(results: dict) -> str:
+    """The markdown table of every figure, from results.json's content."""
+    lines = ["| benchmark | figure | value (key = value, as in bench/results.json) | target | met | command |",
+             "|---|---|---|---|---|---|"]
+    for name, figure, keys, target, met_key in ROWS:
+        entry = results.get("benchmarks", {}).get(name)
+        if entry is None or "result" not in entry:
+            lines.append(f"| {name} | {figure} | {'failed' if entry else 'not run'} | {target} | | |")
+            continue
+        result = entry["result"]
+        shown = []
+        for key in keys:
+            try:
+                value = _get(result, key)
+            except (KeyError, TypeError):
+                continue
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            elif isinstance(value, list):
+                value = " ".join(map(str, value))
+            shown.append(f"`{key}` = {value}")
+        met = ""
+        if met_key is not None and met_key in result:
+            met = "yes" if result[met_key] else "**no**"
+        elif name == "predict" and "realtime_factor" in result:
+            met = "yes" if result["realtime_factor"] >= result.get("target", 1000) else "**no**"
+        elif name == "memory" and "features_held_in_memory" in result:
+            met = "**no**" if result["features_held_in_memory"] else "yes"
+        elif name in ("train_step", "ifd_loss") and "same value" in target:
+            diff = _get(result, keys[1])
+            met = "yes" if diff <= 1e-5 else "**no**"
+        quick = " (quick)" if entry.get("quick") else ""
+        lines.append(f"| {name} | {figure}{quick} | {'; '.join(shown)} | {target} | {met} | `{entry['command']}` |")
+    machine = results.get("machine", {})
+    lines.append("")
+    lines.append(f"Machine: {machine.get('cpu_model', '?')}, {machine.get('cores', '?')} cores, "
+                 f"{machine.get('memory_gib', '?')} GiB, Python {machine.get('python', '?')}, torch "
+                 f"{machine.get('torch', '?')}; results.json written {results.get('date', '?')}. "
+                 "1-minute load average before each benchmark: " + ", ".join(
+                     f"{name} {entry['loadavg_before'][0]}" for name, entry in results.get("benchmarks", {}).items())
+                 + ".")
+    return "\n".join(lines)
+
+
+def write_table(results: dict) -> None:
+    """Rewrite the results table of docs/performance.md (between its markers) from `results`."""
+    text = DOC.read_text() if DOC.is_file() else f"# Performance\n\n{TABLE_START}\n{TABLE_END}\n"
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    DOC.write_text(f"{head}{TABLE_START}\n{render(results)}\n{TABLE_END}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS))
+    parser.add_argument("--skip", nargs="+", default=[], choices=list(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true", help="shorter runs, for development")
+    parser.add_argument("--table", action="store_true", help="only rewrite docs/performance.md's table")
+    args = parser.parse_args()
+    if args.table:
+        return write_table(json.loads(RESULTS.read_text()))
+    names = [name for name in (args.only or BENCHMARKS) if name not in args.skip]
+    results = json.loads(RESULTS.read_text()) if args.only and RESULTS.is_file() else {}
+    results.setdefault("benchmarks", {})
+    failed = []
+    for name in names:
+        entry = run(name, BENCHMARKS[name][1 if args.quick else 0])
+        if args.quick:
+            entry["quick"] = True
+        results["benchmarks"][name] = entry
+        failed += [name] if "error" in entry else []
+        results.update({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+                        "loadavg_now": [round(x, 2) for x in os.getloadavg()]})
+        tmp = RESULTS.with_name(RESULTS.name + ".tmp")
+        tmp.write_text(json.dumps(results, indent=1) + "\n")
+        os.replace(tmp, RESULTS)
+    write_table(results)
+    print(f"wrote {RESULTS.relative_to(ROOT)} and the table of {DOC.relative_to(ROOT)}"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Parallel experiments through DVC's own queue, as docs/scaling.md describes them: the data stages once and
+committed, two variants queued, `dvc queue start -j 2`, both results in `dvc exp show`, and pipeline.compare
+collecting them."""
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import copy_project, run_command as run
+
+QUEUE_TIMEOUT = 600  # s; the two tiny experiments take well under a minute on an idle 2-core machine
+
+
+def environment(cwd) -> dict:
+    """The environment of conftest.run_command: this interpreter's bin first on PATH."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", PYTHONPATH=str(cwd))
+
+
+def stdout_of(args, cwd) -> str:
+    """stdout alone (for JSON)."""
+    done = subprocess.run(args, cwd=cwd, env=environment(cwd), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def queue_states(repo) -> list[str]:
+    """The status column of every task in `dvc queue status` (Queued, Running, Success, Failed, ...)."""
+    lines = stdout_of(["dvc", "queue", "status"], repo).splitlines()
+    states = []
+    for line in lines:
+        words = line.split()
+        if words and words[0] != "Task" and len(words) >= 4 and not line.lower().startswith("worker"):
+            states.append(words[-1])
+    return states
+
+
+def experiments(shown: list[dict]):
+    """Every experiment revision in `dvc exp show --json` output."""
+    for entry in shown:
+        for experiment in entry.get("experiments") or []:
+            yield from experiment.get("revs") or []
+
+
+def test_two_queued_experiments_run_with_two_workers_and_show_up(tmp_path, tiny_params):
+    params = copy.deepcopy(tiny_params)
+    params["train"].update(seeds=[1], threads=1)  # two runs at a time on two cores
+    repo = copy_project(tmp_path / "repo", params)
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    # The recipe: the data stages once, committed, so that every queued run checks them out of the cache.
+    run(["dvc", "repro", "features"], repo)
+    run(git + ["add", "dvc.lock"], repo)
+    run(git + ["commit", "-qm", "data stages"], repo)
+
+    run(["dvc", "exp", "run", "--queue", "-n", "ifd-run", "-S", "model.ifd=true"], repo)
+    run(["dvc", "exp", "run", "--queue", "-n", "sedb-run", "-S", "model.sedb=true"], repo)
+    assert queue_states(repo) == ["Queued", "Queued"]
+    try:
+        # The workers outlive `dvc queue start` and inherit its output: a file, not a pipe to wait on.
+        with open(tmp_path / "queue-start.log", "w") as log:
+            started = subprocess.run(["dvc", "queue", "start", "-j", "2"], cwd=repo, env=environment(repo),
+                                     stdout=log, stderr=subprocess.STDOUT, timeout=120)
+        assert started.returncode == 0, (tmp_path / "queue-start.log").read_text()
+        deadline = time.monotonic() + QUEUE_TIMEOUT
+        while (states := queue_states(repo)) and {"Queued", "Running"} & set(states):
+            assert time.monotonic() < deadline, f"queue still busy after {QUEUE_TIMEOUT} s: {states}"
+            time.sleep(2)
+    finally:
+        subprocess.run(["dvc", "queue", "stop"], cwd=repo, env=environment(repo), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=120)
+    assert states == ["Success", "Success"], run(["dvc", "queue", "logs", "ifd-run"], repo)
+
+    shown = json.loads(stdout_of(["dvc", "exp", "show", "--json"], repo))
+    found = {}
+    for revision in experiments(shown):
+        data = revision.get("data") or {}
+        summary = ((data.get("metrics") or {}).get("results/metrics.json") or {}).get("data")
+        if summary:
+            found[revision.get("name")] = summary
+    assert set(found) == {"ifd-run", "sedb-run"}, found
+    assert found["ifd-run"]["variant"] == "IFD" and found["sedb-run"]["variant"] == "SEDB"
+    for summary in found.values():
+        assert summary["n_seeds"] == 1 and 0 <= summary["real_test/event_f1_macro_mean"] <= 1
+
+    output = run(["python", "-m", "pipeline.compare", "--out", "tables"], repo)
+    table = (repo / "tables/table1.md").read_text()
+    assert "| IFD | 1 |" in table and "| SEDB | 1 |" in table, output
