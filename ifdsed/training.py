@@ -173,8 +173,11 @@ def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1
 
 @dataclass
 class RunPaths:
-    """Where one seed's training writes: checkpoints (kept across reruns to resume) and dvclive logs."""
+    """Where one seed's training writes: checkpoints (kept across reruns to resume) and dvclive logs (in
+    `live_dir`, or root/live). The pipeline keeps the logs under results/, tracked by git, so that queued DVC
+    experiments, which see only git- and DVC-tracked files, find them."""
     root: Path
+    live_dir: Path | None = None
 
     @property
     def checkpoints(self) -> Path:
@@ -190,16 +193,24 @@ class RunPaths:
 
     @property
     def live(self) -> Path:
-        return self.root / "live"
+        return self.live_dir if self.live_dir is not None else self.root / "live"
 
 
 def _resume_state(paths: RunPaths, fingerprint: str, device: torch.device):
-    """The last checkpoint when it was written by these settings; otherwise clear the run folder."""
+    """The last checkpoint when it was written by these settings and its logs are there; otherwise clear the
+    run folder (a damaged last.pt, other params or data, or missing logs all mean starting afresh)."""
     if paths.last.is_file():
-        saved = checkpoint.load(paths.last, map_location=device)
-        if saved.extra.get("fingerprint") == fingerprint:
-            return saved
-        print(f"{paths.last}: written with other params or data; starting afresh")
+        try:
+            saved = checkpoint.load(paths.last, map_location=device)
+        except checkpoint.CheckpointError as error:
+            saved, reason = None, f"unusable ({error})"
+        else:
+            reason = "written with other params or data"
+            if saved.extra.get("fingerprint") == fingerprint:
+                if (paths.live / "metrics.json").is_file():
+                    return saved
+                reason = f"its training logs are missing from {paths.live}"
+        print(f"{paths.last}: {reason}; starting afresh")
     shutil.rmtree(paths.checkpoints, ignore_errors=True)
     shutil.rmtree(paths.live, ignore_errors=True)
     return None
@@ -235,16 +246,16 @@ LOSS_OUTPUTS = ("clip_logits", "frame_probs", "sedb_logits", "ifd_embeddings")
 LOSS_LABELS = ("clip_tags", "frame_labels", "is_synthetic")
 
 
-def train_seed(params: Params, seed: int, store: Path, out_dir: Path) -> dict:
+def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: Path | None = None) -> dict:
     """Train (or resume) one seed; returns the summary written to the dvclive metrics.
 
     In a process started by torchrun with WORLD_SIZE > 1 this is one rank of a data-parallel training (see the
     module docstring); otherwise an ordinary single-process training."""
     with distributed.session(params.train.device) as ctx:
-        return _train_seed(params, seed, store, out_dir, ctx)
+        return _train_seed(params, seed, store, RunPaths(out_dir, live_dir), ctx)
 
 
-def _train_seed(params: Params, seed: int, store: Path, out_dir: Path, ctx: distributed.Context) -> dict:
+def _train_seed(params: Params, seed: int, store: Path, paths: RunPaths, ctx: distributed.Context) -> dict:
     from dvclive import Live
     from torch.nn.parallel import DistributedDataParallel
     from tqdm import tqdm
@@ -256,7 +267,6 @@ def _train_seed(params: Params, seed: int, store: Path, out_dir: Path, ctx: dist
         device = torch.device("cuda", ctx.local_rank)
     if ctx.is_main and ctx.distributed and ctx.world_size != train.processes:
         print(f"running on {ctx.world_size} processes (from the launcher); train.processes is {train.processes}")
-    paths = RunPaths(out_dir)
     fingerprint = data_fingerprint(store, params, seed, ctx.world_size)
     real, synthetic = load_feature_set(store, REAL_TRAIN), load_feature_set(store, SYNTHETIC_TRAIN)
     validation = load_feature_set(store, VALIDATION)

@@ -3,8 +3,9 @@
 Reads  data/train/seed_<seed>/checkpoints/best.pt (weights + the detector settings it was trained with),
        the feature store data/features/, the truth tables data/{realworld,synthetic}/.../events.tsv and clips.tsv,
        params.yaml (eval).
-Writes data/eval/seed_<seed>/: metrics.json (flat keys such as real_test/event_f1_macro), per_class.csv,
-       predictions/<set>.tsv (DESED format), plots/ (per-class F1 bars, PSD-ROC curves, piano rolls).
+Writes results/eval/seed_<seed>/metrics.json (flat keys such as real_test/event_f1_macro; tracked by git, as
+       DVC metrics are) and data/eval/seed_<seed>/: per_class.csv, predictions/<set>.tsv (DESED format),
+       plots/ (per-class F1 bars, PSD-ROC curves, piano rolls).
 """
 import argparse
 import json
@@ -62,10 +63,15 @@ def main() -> None:
 
     rows = [{"class": name, **{f"{key}/{metric}": per_class[key][f"{metric}/{name}"]
                                for key in per_class for metric in PER_CLASS_METRICS}} for name in classes]
-    pd.DataFrame(rows).to_csv(out / "per_class.csv", index=False, float_format="%.4f")
+    pd.DataFrame(rows).to_csv(out / "per_class.csv.tmp", index=False, float_format="%.4f")
+    (out / "per_class.csv.tmp").replace(out / "per_class.csv")
     draw(out / "plots", rows, curves, results, settings, classes, params.eval.piano_roll_clips)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
-    print(f"seed {args.seed}: metrics -> {out / 'metrics.json'}, tables and plots -> {out}/")
+    metrics_path = Path("results/eval") / f"seed_{args.seed}" / "metrics.json"
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = metrics_path.with_name("metrics.json.tmp")
+    tmp.write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+    tmp.replace(metrics_path)
+    print(f"seed {args.seed}: metrics -> {metrics_path}, tables and plots -> {out}/")
 
 
 def draw(folder: Path, rows: list[dict], curves: dict, results: dict, settings, classes: list[str],

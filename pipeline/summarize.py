@@ -1,6 +1,6 @@
 """DVC stage `summarize`: mean +- std over the seeds of this experiment, for `dvc exp show`.
 
-Reads  data/eval/seed_<seed>/metrics.json and per_class.csv for every seed in train.seeds.
+Reads  results/eval/seed_<seed>/metrics.json and data/eval/seed_<seed>/per_class.csv for every seed in train.seeds.
 Writes results/metrics.json (flat keys: <set>/<metric>_mean, <set>/<metric>_std, n_seeds, variant) and
        results/per_class.csv (per-class F1, mean over seeds).
 """
@@ -18,7 +18,8 @@ OUT = Path("results")
 def main() -> None:
     params = load_params()
     folders = [Path("data/eval") / f"seed_{seed}" for seed in params.train.seeds]
-    per_seed = [json.loads((folder / "metrics.json").read_text()) for folder in folders]
+    per_seed = [json.loads((Path("results/eval") / f"seed_{seed}" / "metrics.json").read_text())
+                for seed in params.train.seeds]
     summary = summarize_seeds(per_seed)
     OUT.mkdir(exist_ok=True)
     (OUT / "metrics.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")

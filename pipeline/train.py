@@ -3,8 +3,8 @@
 Reads  params.yaml (classes, model, train) and the feature store data/features/ (realworld_weak,
        synthetic_train for training; realworld_validation for model selection).
 Writes data/train/seed_<seed>/checkpoints/{best,last}.pt (self-describing: model config + weights; kept
-       across reruns so a killed training resumes) and data/train/seed_<seed>/live/ (dvclive: metrics.json
-       and per-epoch plots of every loss term and the validation score).
+       across reruns so a killed training resumes) and results/train/seed_<seed>/ (dvclive: metrics.json and
+       per-epoch plots of every loss term and the validation score; tracked by git, as DVC metrics are).
 
 With train.processes = N > 1 the command starts itself again under torchrun, N processes on this machine
 (DistributedDataParallel; NCCL on GPUs, gloo on CPUs): the stage command does not change. Started by torchrun
@@ -33,7 +33,7 @@ def main() -> None:
         sys.exit(distributed.relaunch(params.train.processes, ["pipeline.train", "--seed", str(args.seed)]))
     from ifdsed.training import train_seed  # after the relaunch decision: the launching process needs no torch
     out_dir = Path("data/train") / f"seed_{args.seed}"
-    summary = train_seed(params, args.seed, STORE, out_dir)
+    summary = train_seed(params, args.seed, STORE, out_dir, live_dir=Path("results/train") / f"seed_{args.seed}")
     if os.environ.get("RANK", "0") == "0":  # one line per job, not per rank
         print(f"seed {args.seed}: best epoch {summary['best_epoch']} (validation frame F1 "
               f"{summary['best_validation_frame_f1']:.4f}, {summary['samples_seen']} training samples) -> "
