@@ -120,7 +120,7 @@ def paper_totals(variants: dict[str, dict], args) -> dict:
         cpu_rate = measured["step_flops"] / measured["step_s_median"]
         cpu_s = steps * measured["step_s_median"] + inference_clips * measured["clip_inference_flops"] / cpu_rate
         per_variant[name] = {"train_steps": steps, "inference_clips": inference_clips, "flops": flops,
-                             "cpu_hours_at_measured_rate": cpu_s / 3600,
+                             "hours_at_measured_rate": cpu_s / 3600,
                              "measured_gflops_per_s": cpu_rate / 1e9}
         cpu_hours += cpu_s / 3600
         flops_total += flops
@@ -134,7 +134,7 @@ def paper_totals(variants: dict[str, dict], args) -> dict:
         gpu[f"{tflops:g}_tflops"] = {"assumed_sustained_tflops": tflops, "gpu_hours_all_variants": hours,
                                      "gpu_hours_per_variant_mean": hours / len(variants)}
     return {"steps_per_epoch": steps_per_epoch, "per_variant": per_variant, "flops_all_variants": flops_total,
-            "cpu_hours_all_variants_at_measured_rate": cpu_hours, "gpu_estimate": gpu}
+            "hours_all_variants_at_measured_rate": cpu_hours, "gpu_estimate": gpu}
 
 
 def main() -> None:
@@ -174,7 +174,7 @@ def main() -> None:
         result["paper_scale"] = totals
         print(f"paper scale, {len(variants)} variant(s) x {PAPER['seeds']} seeds x {PAPER['epochs']} epochs x "
               f"{totals['steps_per_epoch']} steps: {totals['flops_all_variants'] / 1e15:.0f} PFLOP; "
-              f"{totals['cpu_hours_all_variants_at_measured_rate']:.0f} h on this {device} at the measured rate")
+              f"{totals['hours_all_variants_at_measured_rate']:.0f} h on this {device} at the measured step time")
         for estimate in totals["gpu_estimate"].values():
             print(f"  ESTIMATE on one GPU sustaining {estimate['assumed_sustained_tflops']:g} TFLOP/s "
                   f"(step floor {args.gpu_step_floor_ms:g} ms): {estimate['gpu_hours_all_variants']:.1f} GPU hours "

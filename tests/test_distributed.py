@@ -65,8 +65,13 @@ def torchrun(script: Path, cwd: Path, check=True) -> subprocess.CompletedProcess
                check)
 
 
-def loss_history(run_dir: Path, term: str = "total") -> list[float]:
-    lines = (RunPaths(run_dir).live / f"plots/metrics/train/{term}.tsv").read_text().splitlines()[1:]
+def stage_paths(workdir: Path) -> RunPaths:
+    """Where `python -m pipeline.train --seed 1` writes, in `workdir`."""
+    return RunPaths(workdir / "data/train/seed_1", workdir / "results/train/seed_1")
+
+
+def loss_history(paths: RunPaths, term: str = "total") -> list[float]:
+    lines = (paths.live / f"plots/metrics/train/{term}.tsv").read_text().splitlines()[1:]
     return [float(line.split("\t")[-1]) for line in lines]
 
 
@@ -156,28 +161,28 @@ def test_data_parallel_gradient_is_the_gradient_of_the_global_batch(tmp_path):
 
 def test_torchrun_training_matches_a_single_process_run(ddp, single):
     workdir, output = ddp
-    run_dir = workdir / "data/train/seed_1"
+    paths, single = stage_paths(workdir), RunPaths(single)
     assert "running under torchrun" in output and "--nproc_per_node=2" in output
     # rank 0 alone logs, validates and writes: one epoch line, one dvclive row and one checkpoint save per epoch
     epoch_lines = [line for line in output.splitlines() if line.startswith("seed 1 epoch ") and "/3: loss" in line]
     assert len(epoch_lines) == EPOCHS and all("(2 processes)" in line for line in epoch_lines)
-    assert sorted(path.name for path in (run_dir / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
-    assert len(loss_history(run_dir)) == EPOCHS
-    last = checkpoint.load(RunPaths(run_dir).last)
+    assert sorted(path.name for path in paths.checkpoints.iterdir()) == ["best.pt", "last.pt"]
+    assert len(loss_history(paths)) == EPOCHS
+    last = checkpoint.load(paths.last)
     assert last.epoch == EPOCHS and last.extra["world_size"] == 2 and len(last.extra["rng_per_rank"]) == 2
-    assert checkpoint.load(RunPaths(run_dir).best).config.variant == "SEDB&IFD"
+    assert checkpoint.load(paths.best).config.variant == "SEDB&IFD"
     # the same samples as the single-process run: 24 weak clips, 4 per step -> 6 steps of 8 clips per epoch
-    ddp_metrics = json.loads((RunPaths(run_dir).live / "metrics.json").read_text())
-    single_metrics = json.loads((RunPaths(single).live / "metrics.json").read_text())
+    ddp_metrics = json.loads((paths.live / "metrics.json").read_text())
+    single_metrics = json.loads((single.live / "metrics.json").read_text())
     assert ddp_metrics["samples_seen"] == single_metrics["samples_seen"] == EPOCHS * 6 * BATCH
     assert ddp_metrics["processes"] == 2 and single_metrics["processes"] == 1
     assert "144 training samples" in output
     # finite losses, learning, and close to the single-process curve (BatchNorm statistics are per rank)
-    ddp_losses, single_losses = loss_history(run_dir), loss_history(single)
+    ddp_losses, single_losses = loss_history(paths), loss_history(single)
     assert all(math.isfinite(value) for value in ddp_losses) and ddp_losses[-1] < ddp_losses[0]
     assert ddp_losses == pytest.approx(single_losses, rel=0.1)
     for term in ("atp", "sedb", "ifd"):
-        assert all(math.isfinite(value) for value in loss_history(run_dir, term))
+        assert all(math.isfinite(value) for value in loss_history(paths, term))
 
 
 def test_a_killed_torchrun_training_resumes_to_the_same_weights(ddp, store, tmp_path):
@@ -202,13 +207,13 @@ def test_a_killed_torchrun_training_resumes_to_the_same_weights(ddp, store, tmp_
     """))
     killed = torchrun(killer, workdir, check=False)
     assert killed.returncode != 0, killed.stdout + killed.stderr
-    paths = RunPaths(workdir / "data/train/seed_1")
+    paths = stage_paths(workdir)
     assert checkpoint.load(paths.last).epoch == 2
     resumed = run([sys.executable, "-m", "pipeline.train", "--seed", "1"], workdir)
     assert "resuming" in resumed.stdout
-    straight = checkpoint.load(RunPaths(ddp[0] / "data/train/seed_1").last)
+    straight = checkpoint.load(stage_paths(ddp[0]).last)
     again = checkpoint.load(paths.last)
     assert again.extra["samples_seen"] == straight.extra["samples_seen"] == EPOCHS * 6 * BATCH
     straight_state, again_state = straight.model.state_dict(), again.model.state_dict()
     assert all(torch.equal(straight_state[key], again_state[key]) for key in straight_state)
-    assert loss_history(paths.root) == loss_history(ddp[0] / "data/train/seed_1")
+    assert loss_history(paths) == loss_history(stage_paths(ddp[0]))
