@@ -1,7 +1,7 @@
 """Benchmark: Scaper synthesis throughput (clips per second) with 1 and 2 worker processes, and why it scales
 as it does.
 
-    .venv/bin/python bench/synthesis.py [--clips N] [--test-clips N] [--repeats 1] [--no-diagnose]
+    .venv/bin/python bench/synthesis.py [--clips N] [--test-clips N] [--repeats 2] [--no-diagnose]
 
 Builds a small embedded sound bank (`ifdsed.soundbank.build_embedded_bank`: 6 clips per class, 4 background
 beds) in a temporary folder, then times `ifdsed.synthesis.synthesize_sets` (the whole `synthesize` stage minus
@@ -147,7 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=None, help="training clips (default: synth.train_clips)")
     parser.add_argument("--test-clips", type=int, default=None, help="test clips (default: synth.test_clips)")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--no-diagnose", action="store_true")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--diagnose-child", action="store_true", help=argparse.SUPPRESS)
