@@ -9,7 +9,9 @@ The weak set exposes its clip tags only (tags.tsv); its timestamps go to `hidden
 """
 from __future__ import annotations
 
+from contextlib import closing
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from ifdsed.acoustics import record_with_seed
 from ifdsed.config import Params, RealworldParams
 from ifdsed.dcase_stats import load_stats, sample_clip_labels
 from ifdsed.planning import ClipPlan, PlannedEvent, choose_background, clip_rng, place_events
-from ifdsed.render import ClipJob, MixSettings, render_set, write_set_tables
+from ifdsed.render import ClipJob, MixSettings, events_table, render_clips, write_set_tables
 
 REALWORLD_SETS = ("weak", "validation", "test")  # also the keys of the statistics file
 
@@ -67,22 +69,26 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, ref_db=-40.0)
     recorder = partial(record_with_seed, sample_rate=params.data.sample_rate, params=realworld)
     sizes = {"weak": realworld.weak_clips, "validation": realworld.validation_clips, "test": realworld.test_clips}
-    summary = {}
-    for set_index, set_name in enumerate(REALWORLD_SETS):
-        set_dir = out_root / set_name
+
+    def make_job(set_index: int, clip_index: int) -> ClipJob:  # runs in the pool's workers
+        set_name, set_dir = REALWORLD_SETS[set_index], out_root / REALWORLD_SETS[set_index]
         # timestamps: the set's own for validation and test; the pooled strong sets for weak, which has none
         event_stats = stats["strong_pooled"] if set_name == "weak" else stats["sets"][set_name]
-        jobs = []
-        for clip_index in range(sizes[set_name]):
-            rng = clip_rng(realworld.seed, set_index, clip_index)
-            plan = plan_realworld_clip(f"rw_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
-                                       stats["sets"][set_name], event_stats, realworld, clip_duration)
-            seed = int(rng.integers(2**31 - 1))
-            jobs.append(ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), None, recorder))
-        events = render_set(jobs, realworld.workers, f"real-world {set_name}")
-        weak = set_name == "weak"
-        write_set_tables(set_dir, [f"{job.plan.name}.wav" for job in jobs], events, clip_duration,
-                         expose_events=not weak,
-                         hidden_events_path=hidden_dir / f"{set_name}_events.tsv" if weak else None)
-        summary[set_name] = {"clips": len(jobs), "events": len(events)}
+        rng = clip_rng(realworld.seed, set_index, clip_index)
+        plan = plan_realworld_clip(f"rw_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
+                                   stats["sets"][set_name], event_stats, realworld, clip_duration)
+        seed = int(rng.integers(2**31 - 1))
+        return ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), None, recorder)
+
+    summary = {}
+    set_sizes = [sizes[name] for name in REALWORLD_SETS]
+    with closing(render_clips(make_job, set_sizes, realworld.workers, "real-world sets")) as rendered:
+        for set_name in REALWORLD_SETS:  # the sets come out in order: each one's tables as soon as it is done
+            results = list(islice(rendered, sizes[set_name]))
+            events = events_table(results)
+            weak = set_name == "weak"
+            write_set_tables(out_root / set_name, [filename for filename, _ in results], events, clip_duration,
+                             expose_events=not weak,
+                             hidden_events_path=hidden_dir / f"{set_name}_events.tsv" if weak else None)
+            summary[set_name] = {"clips": len(results), "events": len(events)}
     return summary

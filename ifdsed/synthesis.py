@@ -7,6 +7,8 @@ min_event_duration dropped, events of one class at least min_gap apart.
 """
 from __future__ import annotations
 
+from contextlib import closing
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ import pandas as pd
 from ifdsed.config import Params, SynthParams
 from ifdsed.planning import (ClipPlan, PlannedEvent, choose_background, choose_source, clip_rng,
                              place_events)
-from ifdsed.render import ClipJob, MixSettings, render_set, write_set_tables
+from ifdsed.render import ClipJob, MixSettings, events_table, render_clips, write_set_tables
 
 SYNTHETIC_SETS = ("train", "test")  # index in this tuple seeds the set's random stream
 
@@ -52,18 +54,22 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
     foregrounds = sources[sources["role"] == "foreground"]
     backgrounds = sources[sources["role"] == "background"]
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, synth.ref_db)
+    sizes = {"train": synth.train_clips, "test": synth.test_clips}
+
+    def make_job(set_index: int, clip_index: int) -> ClipJob:  # runs in the pool's workers
+        set_name, set_dir = SYNTHETIC_SETS[set_index], out_root / SYNTHETIC_SETS[set_index]
+        rng = clip_rng(synth.seed, set_index, clip_index)
+        plan = plan_synthetic_clip(f"syn_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
+                                   params.classes, synth, clip_duration)
+        seed = int(rng.integers(2**31 - 1))
+        return ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), str(set_dir / "jams"))
+
     summary = {}
-    for set_index, set_name in enumerate(SYNTHETIC_SETS):
-        n_clips = synth.train_clips if set_name == "train" else synth.test_clips
-        set_dir = out_root / set_name
-        jobs = []
-        for clip_index in range(n_clips):
-            rng = clip_rng(synth.seed, set_index, clip_index)
-            plan = plan_synthetic_clip(f"syn_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
-                                       params.classes, synth, clip_duration)
-            seed = int(rng.integers(2**31 - 1))
-            jobs.append(ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), str(set_dir / "jams")))
-        events = render_set(jobs, synth.workers, f"synthetic {set_name}")
-        write_set_tables(set_dir, [f"{job.plan.name}.wav" for job in jobs], events, clip_duration)
-        summary[set_name] = {"clips": n_clips, "events": len(events)}
+    set_sizes = [sizes[name] for name in SYNTHETIC_SETS]
+    with closing(render_clips(make_job, set_sizes, synth.workers, "synthetic sets")) as rendered:
+        for set_name in SYNTHETIC_SETS:  # the sets come out in order: each one's tables as soon as it is done
+            results = list(islice(rendered, sizes[set_name]))
+            events = events_table(results)
+            write_set_tables(out_root / set_name, [filename for filename, _ in results], events, clip_duration)
+            summary[set_name] = {"clips": len(results), "events": len(events)}
     return summary
