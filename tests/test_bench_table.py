@@ -1,0 +1,41 @@
+"""The performance tables in README.md and docs/performance.md are bench/results.json's figures, as written by
+bench/run_all.py, so a rerun of the benchmarks cannot leave a stale figure in either document."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import run_all  # noqa: E402 - bench/run_all.py
+
+
+def table_in(doc: Path) -> str:
+    text = doc.read_text()
+    assert run_all.TABLE_START in text and run_all.TABLE_END in text, f"{doc.name} lost its table markers"
+    return text.split(run_all.TABLE_START, 1)[1].split(run_all.TABLE_END, 1)[0].strip()
+
+
+@pytest.mark.parametrize("doc", run_all.TABLE_DOCS, ids=lambda doc: doc.name)
+def test_document_table_matches_results_json(doc):
+    results = json.loads(run_all.RESULTS.read_text())
+    assert table_in(doc) == run_all.render(results).strip(), (
+        f"{doc.relative_to(ROOT)}'s table differs from bench/results.json: run "
+        "`.venv/bin/python bench/run_all.py --table`")
+
+
+def test_every_benchmark_of_the_suite_has_a_result():
+    results = json.loads(run_all.RESULTS.read_text())["benchmarks"]
+    assert set(results) == set(run_all.BENCHMARKS)
+    for name, entry in results.items():
+        assert "result" in entry, f"{name} failed in the recorded run: {entry.get('error')}"
+        assert not entry.get("quick"), f"{name} was recorded with --quick: its figures are not the ones to quote"
+
+
+def test_table_marks_a_missed_target():
+    results = {"benchmarks": {"synthesis": {"command": "c", "loadavg_before": [0.0],
+                                            "result": {"scaling": 1.2, "met": False}}}}
+    row = next(line for line in run_all.render(results).splitlines() if line.startswith("| synthesis"))
+    assert "`scaling` = 1.2" in row and "**no**" in row
