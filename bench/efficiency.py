@@ -18,9 +18,9 @@ turn, `--rounds` times after a warm-up, and each one's median counts (so a busy 
 fraction_of_peak = (encoder FLOPs per step / median encoder step) / (matmul FLOPs / median matmul time), for
 the model as it is trained. The other variants are what was tried to raise it (same numbers, other execution):
 channels_last memory format; oneDNN (mkldnn) off; one thread (against a one-thread peak); with --compile,
-torch.compile (inductor); and `max_pool`, the change suggested for models/encoder.py (FrequencyMaxPool as
-`max(dim=-1).values` instead of `amax`: same forward values, and the gradient goes to one maximum as
-MaxPool2d's does, instead of being split among exact ties; amax's backward builds an equality mask and divides).
+torch.compile (inductor); and `amax`, FrequencyMaxPool as it was before (`amax(dim=-1)` instead of today's
+`max(dim=-1).values`: same values, but amax's backward builds an equality mask and divides; the check
+`amax_identical` compares the two encoders' outputs and gradients bitwise).
 A profile of the default step gives the share of time in convolution kernels and their own FLOP rate.
 The last line is one JSON object.
 """
@@ -62,10 +62,10 @@ def conv_flops(config, frames: int, batch: int) -> tuple[float, float]:
     return exact, plain
 
 
-def max_pool_forward(self, x: torch.Tensor) -> torch.Tensor:
-    """The suggested FrequencyMaxPool.forward: max(dim=-1).values instead of amax (same values)."""
+def amax_forward(self, x: torch.Tensor) -> torch.Tensor:
+    """FrequencyMaxPool.forward as it was: amax instead of max(dim=-1).values (same values)."""
     bins = x.shape[-1] // self.size
-    return x[..., :bins * self.size].unflatten(-1, (bins, self.size)).max(dim=-1).values
+    return x[..., :bins * self.size].unflatten(-1, (bins, self.size)).amax(dim=-1)
 
 
 def encoder_step(config, batch: int, frames: int, channels_last=False, compiled=False):
@@ -86,12 +86,12 @@ def encoder_step(config, batch: int, frames: int, channels_last=False, compiled=
 
 
 @contextlib.contextmanager
-def setting(threads: int | None = None, mkldnn: bool = True, max_pool: bool = False):
+def setting(threads: int | None = None, mkldnn: bool = True, amax: bool = False):
     old_threads, old_forward = torch.get_num_threads(), encoder_module.FrequencyMaxPool.forward
     if threads:
         torch.set_num_threads(threads)
-    if max_pool:
-        encoder_module.FrequencyMaxPool.forward = max_pool_forward
+    if amax:
+        encoder_module.FrequencyMaxPool.forward = amax_forward
     try:
         with torch.backends.mkldnn.flags(enabled=mkldnn):
             yield
@@ -100,16 +100,16 @@ def setting(threads: int | None = None, mkldnn: bool = True, max_pool: bool = Fa
         encoder_module.FrequencyMaxPool.forward = old_forward
 
 
-def max_pool_identical(config, frames: int) -> bool:
-    """Outputs and parameter gradients of the encoder with the suggested pooling equal the current ones, bitwise."""
+def amax_identical(config, frames: int) -> bool:
+    """Outputs and parameter gradients of the encoder with the amax pooling equal the current ones, bitwise."""
     torch.manual_seed(0)
     encoder = SEDModel(config).encoder.train()
     gen = torch.Generator().manual_seed(3)
     features = torch.randn(4, frames, config.n_mels, generator=gen)
     grad = torch.randn(4, frames, config.emb_dim, generator=gen)
     found = []
-    for max_pool in (False, True):
-        with setting(max_pool=max_pool):
+    for amax in (False, True):
+        with setting(amax=amax):
             for p in encoder.parameters():
                 p.grad = None
             out = encoder(features)
@@ -167,7 +167,7 @@ def main() -> None:
             "channels_last": (flops, encoder_step(config, batch, frames, channels_last=True), {}),
             "mkldnn_off": (flops, encoder_step(config, batch, frames), {"mkldnn": False}),
             "one_thread": (flops, encoder_step(config, batch, frames), {"threads": 1}),
-            "max_pool": (flops, encoder_step(config, batch, frames), {"max_pool": True})}
+            "amax": (flops, encoder_step(config, batch, frames), {"amax": True})}
     compile_s = None
     if args.compile:
         step = encoder_step(config, batch, frames, compiled=True)
@@ -209,8 +209,8 @@ def main() -> None:
         print(f"encoder {name:14s} {1000 * median[name]:7.1f} ms/step  {rate[name]:6.1f} GFLOP/s  "
               f"{fraction[name]:.3f} of peak")
     print(f"profile of the default step (share of CPU time): {profile['share']}")
-    identical = max_pool_identical(config, frames)
-    print(f"max_pool variant: outputs and gradients bitwise equal to the current encoder's: {identical}")
+    identical = amax_identical(config, frames)
+    print(f"amax variant: outputs and gradients bitwise equal to the current encoder's: {identical}")
     best = max(fraction, key=fraction.get)
     result = {"fraction_of_peak": round(fraction["default"], 3), "target": 0.5,
               "met": fraction["default"] >= 0.5,
@@ -221,7 +221,7 @@ def main() -> None:
               "fraction_of_peak_x3": round(flops_x3 / median["default"] / 1e9 / peak, 3),
               "variants": {name: {"step_ms": round(1000 * median[name], 1), "gflops": round(rate[name], 1),
                                   "fraction_of_peak": round(fraction[name], 3)} for name in fraction},
-              "best_variant": best, "max_pool_identical": identical, "compile_s": None if compile_s is None else round(compile_s, 1),
+              "best_variant": best, "amax_identical": identical, "compile_s": None if compile_s is None else round(compile_s, 1),
               "profile_share": profile["share"],
               "batch_size": batch, "frames": frames, "n_mels": config.n_mels, "channels": list(config.channels),
               "threads": threads, "rounds": args.rounds, "cpus": os.cpu_count(),

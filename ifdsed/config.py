@@ -128,11 +128,15 @@ class FeaturesParams(Section):
         return self
 
 
+MEL_POOLING = 4 ** 3  # the encoder's three (1, 4) frequency pools divide the mel bins by this
+
+
 class ModelParams(Section):
     """The branches and sizes of models.ModelConfig (kernels and pools are Lin et al.'s, fixed)."""
     ifd: bool = False
     sedb: bool = False
-    channels: Annotated[tuple[int, ...], Field(strict=False, min_length=1)] = (32, 64, 64)  # Lin: [160, 160, 160]
+    # one per conv block; the three blocks' kernels and (1, 4) frequency pools are Lin et al.'s
+    channels: Annotated[tuple[int, ...], Field(strict=False, min_length=3, max_length=3)] = (32, 64, 64)  # Lin: 160s
     k_c: int | None = Field(None, ge=1)
     dropout: float = Field(0.0, ge=0, lt=1)
     ifd_dim: int | None = Field(None, ge=1)
@@ -158,7 +162,8 @@ class TrainParams(Section):
     lr_decay: float = Field(0.8, gt=0, le=1)            # multiply lr by this ...
     lr_decay_every: int = Field(10, ge=1)               # ... every this many epochs
     threads: int = Field(2, ge=1, le=256)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # auto: CUDA when present; cuda:N picks a GPU (one experiment per GPU in a queue)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$")
     processes: int = Field(1, ge=1, le=1024)             # > 1: DistributedDataParallel, one process per device
 
     @model_validator(mode="after")
@@ -216,6 +221,19 @@ class Params(Section):
                              f"{', '.join(DCASE_CLASSES)}; use data.source: real with your own soundbank")
         if self.data.source == "real" and not (self.real.soundbank and self.real.dcase2018):
             raise ValueError("data.source is 'real' but real.soundbank or real.dcase2018 is empty")
+        return self
+
+    @model_validator(mode="after")
+    def _model_fits_features(self) -> "Params":
+        """What the model needs of the features, checked here rather than when training starts."""
+        bins = self.features.n_mels // MEL_POOLING  # the mel bins that survive the encoder's pools
+        if bins < 1:
+            raise ValueError(f"features.n_mels: {self.features.n_mels} mel bins do not survive the encoder's "
+                             f"three (1, 4) frequency pools: use n_mels >= {MEL_POOLING}")
+        emb_dim = self.model.channels[-1] * bins
+        if self.model.k_c is not None and self.model.k_c > emb_dim:
+            raise ValueError(f"model.k_c: {self.model.k_c} is above the frame embedding's size, {emb_dim} "
+                             f"(model.channels[-1] x features.n_mels // {MEL_POOLING})")
         return self
 
 

@@ -105,9 +105,9 @@ def relaunch(processes: int, module_args: Sequence[str]) -> int:
 
 
 def use_cuda(device_choice: str) -> bool:
-    """train.device: 'cuda', or 'auto' on a machine with CUDA."""
+    """train.device: 'cuda' or 'cuda:N', or 'auto' on a machine with CUDA."""
     import torch
-    return device_choice == "cuda" or (device_choice == "auto" and torch.cuda.is_available())
+    return device_choice.startswith("cuda") or (device_choice == "auto" and torch.cuda.is_available())
 
 
 @contextmanager

@@ -60,9 +60,16 @@ def model_config(params: Params, n_mels: int) -> ModelConfig:
 
 
 def pick_device(choice: str) -> torch.device:
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
-    return torch.device("cpu")
+    """train.device -> a torch device: 'auto' is CUDA when present, else the CPU; 'cuda' or 'cuda:N' must exist."""
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(choice)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index or 0) >= count:
+            raise RuntimeError(f"params.yaml: train.device: {choice!r}, but this machine has {count} CUDA device(s) "
+                               "visible to torch: use 'auto' or 'cpu'" + (f", or cuda:0..{count - 1}" if count else ""))
+    return device
 
 
 class Normalizer:

@@ -32,6 +32,13 @@ def test_project_params_are_valid_and_complete():
     ("realworld", "rt60", [0.0, 0.5], "realworld: rt60 must be positive seconds"),
     ("features", "fmax", 12000.0, "features: fmax 12000.0 is above the Nyquist frequency 8000.0"),
     ("real", "max_missing_fraction", 1.5, "real.max_missing_fraction: Input should be less than or equal to 1"),
+    ("features", "n_mels", 40, "features.n_mels: 40 mel bins do not survive the encoder's three (1, 4) frequency "
+                               "pools: use n_mels >= 64"),
+    ("model", "k_c", 65, "model.k_c: 65 is above the frame embedding's size, 64"),
+    ("model", "channels", [32, 64], "model.channels: Tuple should have at least 3 items"),
+    ("model", "channels", [32, 64, 64, 64], "model.channels: Tuple should have at most 3 items"),
+    ("train", "device", "gpu", "train.device: String should match pattern"),
+    ("train", "device", "cuda:x", "train.device: String should match pattern"),
 ])
 def test_bad_values_name_the_key(section, key, value, expected):
     raw = project_params()
@@ -97,3 +104,11 @@ def test_paper_scale_profile_overrides_are_valid_params():
     assert params.model.channels == (160, 160, 160) and len(params.train.seeds) == 20
     assert params.features.sample_rate == 44100 and round(params.data.clip_duration / params.features.hop) == 500
     assert params.synth.train_clips == 6373 and params.realworld.weak_clips == 1578
+
+
+def test_the_params_check_of_mel_bins_is_the_models_pooling():
+    from models.config import ModelConfig
+    from ifdsed.config import MEL_POOLING
+    assert ModelConfig(n_mels=MEL_POOLING).mel_bins_out == 1
+    with pytest.raises(ValueError, match="do not survive the pools"):
+        ModelConfig(n_mels=MEL_POOLING - 1)

@@ -1,5 +1,5 @@
 """Data-parallel training under torchrun (2 gloo processes on this CPU) against a single-process run, on the tiny
-hand-made feature store of test_training.py: the union of the ranks' shards is the single-process batch, the
+hand-made feature store of tests/toy_store.py: the union of the ranks' shards is the single-process batch, the
 gradient is the global-batch gradient, the DVC stage command starts torchrun itself, rank 0 alone writes, and a
 killed run resumes to the same weights."""
 import json
@@ -16,28 +16,13 @@ import torch
 import yaml
 
 from conftest import ROOT
-from ifdsed.features import LogMelConfig, load_feature_set
+from ifdsed.features import load_feature_set
 from ifdsed.training import MixedBatches, Normalizer, RunPaths, train_seed
 from models import checkpoint
-from test_training import CLASSES, MELS, write_set
 from test_training import tiny_params as tiny_train_params
+from toy_store import MELS, TRAINING_SETS, write_toy_store
 
 EPOCHS, BATCH = 3, 8
-
-
-def build_store(root: Path) -> Path:
-    """The store of test_training.py: 24 weak, 24 synthetic and 8 validation clips of 20 frames."""
-    root.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    sets = {"synthetic_train": write_set(root, "synthetic_train", 24, rng, True),
-            "realworld_weak": write_set(root, "realworld_weak", 24, rng, False),
-            "realworld_validation": write_set(root, "realworld_validation", 8, rng, True)}
-    np.savez(root / "normalization.npz", mean=np.zeros(MELS, np.float32), std=np.ones(MELS, np.float32))
-    config = LogMelConfig(sample_rate=16000, n_fft=1024, window=0.04, hop=0.5, n_mels=MELS, fmin=0.0,
-                          fmax=8000.0, log_offset=1e-8, clip_duration=10.0)
-    (root / "features.json").write_text(json.dumps({"config": config.describe(), "classes": CLASSES,
-                                                    "sets": sets}))
-    return root
 
 
 def project(path: Path, store: Path, processes: int) -> Path:
@@ -77,7 +62,7 @@ def loss_history(paths: RunPaths, term: str = "total") -> list[float]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    return build_store(tmp_path_factory.mktemp("distributed") / "features")
+    return write_toy_store(tmp_path_factory.mktemp("distributed") / "features", TRAINING_SETS)
 
 
 @pytest.fixture(scope="module")

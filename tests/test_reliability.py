@@ -48,6 +48,7 @@ from models import checkpoint
 from models.checkpoint import CheckpointError
 from models.config import ModelConfig
 from models.sed_model import SEDModel
+from toy_store import write_toy_store
 
 SR = 16000
 CLASSES = list(DCASE_CLASSES)
@@ -661,48 +662,11 @@ def test_predict_refuses_an_unsafe_checkpoint(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------------- training resume (tiny)
-FRAMES, MELS = 20, 64
-
-
 def tiny_store(root: Path) -> Path:
-    """A learnable toy feature store, as tests/test_training.py builds one."""
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    sets = {}
-    for name, n_clips, strong in [("synthetic_train", 16, True), ("realworld_weak", 16, False),
-                                  ("realworld_validation", 6, True), ("realworld_test", 6, True)]:
-        tags = np.zeros((n_clips, len(CLASSES)), np.uint8)
-        frames = np.zeros((n_clips, FRAMES, len(CLASSES)), np.uint8)
-        features = rng.normal(0, 0.3, size=(n_clips, FRAMES, MELS)).astype(np.float32)
-        for clip in range(n_clips):
-            for c in rng.choice(len(CLASSES), size=2, replace=False):
-                start = rng.integers(0, FRAMES - 5)
-                frames[clip, start:start + 5, c], tags[clip, c] = 1, 1
-                features[clip, start:start + 5, c] += 3.0
-        np.save(root / f"{name}.npy", features.astype(np.float16))
-        np.save(root / f"{name}_tags.npy", tags)
-        if strong:
-            np.save(root / f"{name}_frame_labels.npy", frames)
-        labels = [",".join(CLASSES[c] for c in np.flatnonzero(row)) for row in tags]
-        (root / f"{name}.tsv").write_text("row\tfilename\tevent_labels\n" + "".join(
-            f"{i}\t{name}_{i}.wav\t{labels[i]}\n" for i in range(n_clips)))
-        sets[name] = {"clips": n_clips, "frames": FRAMES, "n_mels": MELS, "frame_labels": strong}
-        if strong:   # the clip-set folder scoring reads
-            folder = root.parent / "sets" / name
-            folder.mkdir(parents=True)
-            rows = [(f"{name}_{i}.wav", round(s * 0.5, 3), round((s + 5) * 0.5, 3), CLASSES[c])
-                    for i in range(n_clips) for c in range(len(CLASSES))
-                    for s in np.flatnonzero(np.diff(np.r_[0, frames[i, :, c]]) == 1)]
-            pd.DataFrame(rows, columns=["filename", "onset", "offset", "event_label"]).to_csv(
-                folder / "events.tsv", sep="\t", index=False)
-            pd.DataFrame({"filename": [f"{name}_{i}.wav" for i in range(n_clips)], "path": "x",
-                          "duration": 10.0}).to_csv(folder / "clips.tsv", sep="\t", index=False)
-    np.savez(root / "normalization.npz", mean=np.zeros(MELS, np.float32), std=np.ones(MELS, np.float32))
-    config = LogMelConfig(sample_rate=16000, n_fft=1024, window=0.04, hop=0.5, n_mels=MELS, fmin=0.0,
-                          fmax=8000.0, log_offset=1e-8, clip_duration=10.0)
-    (root / "features.json").write_text(json.dumps({"config": config.describe(), "classes": CLASSES,
-                                                    "sets": sets}))
-    return root
+    """The toy store of tests/toy_store.py with a test set, and the event tables scoring reads."""
+    return write_toy_store(root, [("synthetic_train", 16, True), ("realworld_weak", 16, False),
+                                  ("realworld_validation", 6, True), ("realworld_test", 6, True)],
+                           event_tables=True)
 
 
 def training_params(**train):

@@ -8,50 +8,15 @@ import yaml
 
 from ifdsed.config import parse_params
 from ifdsed.detector import detector_settings
-from ifdsed.features import LogMelConfig, load_feature_set
+from ifdsed.features import load_feature_set
 from ifdsed.training import MixedBatches, Normalizer, RunPaths, selection_score, train_seed
 from models import checkpoint
-
-CLASSES = ["Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog", "Electric_shaver_toothbrush", "Frying",
-           "Running_water", "Speech", "Vacuum_cleaner"]
-FRAMES, MELS = 20, 64
-
-
-def write_set(root, name, n_clips, rng, strong):
-    """A learnable toy set: class c lights up mel band c during its events."""
-    tags = np.zeros((n_clips, len(CLASSES)), np.uint8)
-    frames = np.zeros((n_clips, FRAMES, len(CLASSES)), np.uint8)
-    features = rng.normal(0, 0.3, size=(n_clips, FRAMES, MELS)).astype(np.float32)
-    for clip in range(n_clips):
-        for c in rng.choice(len(CLASSES), size=2, replace=False):
-            start = rng.integers(0, FRAMES - 5)
-            frames[clip, start:start + 5, c] = 1
-            tags[clip, c] = 1
-            features[clip, start:start + 5, c] += 3.0
-    np.save(root / f"{name}.npy", features.astype(np.float16))
-    np.save(root / f"{name}_tags.npy", tags)
-    if strong:
-        np.save(root / f"{name}_frame_labels.npy", frames)
-    labels = [",".join(CLASSES[c] for c in np.flatnonzero(row)) for row in tags]
-    (root / f"{name}.tsv").write_text("row\tfilename\tevent_labels\n" + "".join(
-        f"{i}\t{name}_{i}.wav\t{labels[i]}\n" for i in range(n_clips)))
-    return {"clips": n_clips, "frames": FRAMES, "n_mels": MELS, "frame_labels": strong}
+from toy_store import CLASSES, FRAMES, MELS, TRAINING_SETS, write_toy_store
 
 
 @pytest.fixture
 def store(tmp_path):
-    root = tmp_path / "features"
-    root.mkdir()
-    rng = np.random.default_rng(0)
-    sets = {"synthetic_train": write_set(root, "synthetic_train", 24, rng, True),
-            "realworld_weak": write_set(root, "realworld_weak", 24, rng, False),
-            "realworld_validation": write_set(root, "realworld_validation", 8, rng, True)}
-    np.savez(root / "normalization.npz", mean=np.zeros(MELS, np.float32), std=np.ones(MELS, np.float32))
-    config = LogMelConfig(sample_rate=16000, n_fft=1024, window=0.04, hop=0.5, n_mels=MELS, fmin=0.0,
-                          fmax=8000.0, log_offset=1e-8, clip_duration=10.0)
-    (root / "features.json").write_text(json.dumps({"config": config.describe(), "classes": CLASSES,
-                                                    "sets": sets}))
-    return root
+    return write_toy_store(tmp_path / "features", TRAINING_SETS)
 
 
 def tiny_params(**train):
@@ -131,3 +96,17 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(store, tmp_path, capsys
     train_seed(tiny_params(epochs=1), 1, store, tmp_path / "run")
     train_seed(tiny_params(epochs=1, lr=0.005), 1, store, tmp_path / "run")
     assert "written with other params or data; starting afresh" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("choice", ["cpu", "auto", "cuda", "cuda:0", "cuda:3"])
+def test_train_device_is_used_or_refused_by_name(choice):
+    from ifdsed.training import pick_device
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    wanted = {"cpu": None, "auto": 0, "cuda": 0, "cuda:0": 0, "cuda:3": 3}[choice]
+    if wanted is None or (choice == "auto" and gpus == 0):
+        assert pick_device(choice).type == "cpu"
+    elif wanted < gpus:
+        assert pick_device(choice) == torch.device(choice)
+    else:
+        with pytest.raises(RuntimeError, match=rf"train.device: '{choice}', but this machine has {gpus} CUDA"):
+            pick_device(choice)
