@@ -9,9 +9,7 @@ The weak set exposes its clip tags only (tags.tsv); its timestamps go to `hidden
 """
 from __future__ import annotations
 
-from contextlib import closing
 from functools import partial
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ from ifdsed.acoustics import record_with_seed
 from ifdsed.config import Params, RealworldParams
 from ifdsed.dcase_stats import load_stats, sample_clip_labels
 from ifdsed.planning import ClipPlan, PlannedEvent, choose_background, clip_rng, place_events
-from ifdsed.render import ClipJob, MixSettings, events_table, render_clips, write_set_tables
+from ifdsed.render import ClipJob, MixSettings, render_sets, write_set_tables
 
 REALWORLD_SETS = ("weak", "validation", "test")  # also the keys of the statistics file
 
@@ -81,14 +79,9 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
         return ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), None, recorder)
 
     summary = {}
-    set_sizes = [sizes[name] for name in REALWORLD_SETS]
-    with closing(render_clips(make_job, set_sizes, realworld.workers, "real-world sets")) as rendered:
-        for set_name in REALWORLD_SETS:  # the sets come out in order: each one's tables as soon as it is done
-            results = list(islice(rendered, sizes[set_name]))
-            events = events_table(results)
-            weak = set_name == "weak"
-            write_set_tables(out_root / set_name, [filename for filename, _ in results], events, clip_duration,
-                             expose_events=not weak,
-                             hidden_events_path=hidden_dir / f"{set_name}_events.tsv" if weak else None)
-            summary[set_name] = {"clips": len(results), "events": len(events)}
+    for set_name, filenames, events in render_sets(make_job, sizes, realworld.workers, "real-world sets"):
+        weak = set_name == "weak"
+        write_set_tables(out_root / set_name, filenames, events, clip_duration, expose_events=not weak,
+                         hidden_events_path=hidden_dir / f"{set_name}_events.tsv" if weak else None)
+        summary[set_name] = {"clips": len(filenames), "events": len(events)}
     return summary

@@ -14,7 +14,9 @@ import logging
 import multiprocessing
 import os
 import warnings
+from contextlib import closing
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -164,6 +166,16 @@ def render_clips(make_job: JobMaker, set_sizes: list[int], workers: int, descrip
                 yield result
     finally:
         progress.close()
+
+
+def render_sets(make_job: JobMaker, set_sizes: dict[str, int], workers: int, description: str
+                ) -> Iterator[tuple[str, list[str], pd.DataFrame]]:
+    """`render_clips` over named sets (set index = position in set_sizes): yields (set name, its filenames in
+    clip order, its strong labels) for each set, as soon as its last clip is rendered."""
+    with closing(render_clips(make_job, list(set_sizes.values()), workers, description)) as rendered:
+        for name, size in set_sizes.items():
+            results = list(islice(rendered, size))
+            yield name, [filename for filename, _ in results], events_table(results)
 
 
 def events_table(results: Iterable[tuple[str, list[tuple[float, float, str]]]]) -> pd.DataFrame:

@@ -7,8 +7,6 @@ min_event_duration dropped, events of one class at least min_gap apart.
 """
 from __future__ import annotations
 
-from contextlib import closing
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ import pandas as pd
 from ifdsed.config import Params, SynthParams
 from ifdsed.planning import (ClipPlan, PlannedEvent, choose_background, choose_source, clip_rng,
                              place_events)
-from ifdsed.render import ClipJob, MixSettings, events_table, render_clips, write_set_tables
+from ifdsed.render import ClipJob, MixSettings, render_sets, write_set_tables
 
 SYNTHETIC_SETS = ("train", "test")  # index in this tuple seeds the set's random stream
 
@@ -54,7 +52,7 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
     foregrounds = sources[sources["role"] == "foreground"]
     backgrounds = sources[sources["role"] == "background"]
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, synth.ref_db)
-    sizes = {"train": synth.train_clips, "test": synth.test_clips}
+    sizes = {"train": synth.train_clips, "test": synth.test_clips}  # in SYNTHETIC_SETS order
 
     def make_job(set_index: int, clip_index: int) -> ClipJob:  # runs in the pool's workers
         set_name, set_dir = SYNTHETIC_SETS[set_index], out_root / SYNTHETIC_SETS[set_index]
@@ -65,11 +63,7 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
         return ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), str(set_dir / "jams"))
 
     summary = {}
-    set_sizes = [sizes[name] for name in SYNTHETIC_SETS]
-    with closing(render_clips(make_job, set_sizes, synth.workers, "synthetic sets")) as rendered:
-        for set_name in SYNTHETIC_SETS:  # the sets come out in order: each one's tables as soon as it is done
-            results = list(islice(rendered, sizes[set_name]))
-            events = events_table(results)
-            write_set_tables(out_root / set_name, [filename for filename, _ in results], events, clip_duration)
-            summary[set_name] = {"clips": len(results), "events": len(events)}
+    for set_name, filenames, events in render_sets(make_job, sizes, synth.workers, "synthetic sets"):
+        write_set_tables(out_root / set_name, filenames, events, clip_duration)
+        summary[set_name] = {"clips": len(filenames), "events": len(events)}
     return summary
