@@ -3,7 +3,7 @@ params change reruns.
 
     .venv/bin/python bench/pipeline.py [--quick] [--noop-repeats 3] [--keep DIR]
 
-Copies the project (the files tests/conftest.py's `copy_project` copies, plus the Makefile) into a fresh git
+Copies the project (the files tests/project_copy.py lists, plus the Makefile) into a fresh git
 repository in a temporary folder, with this checkout's .venv linked in, and there:
 
 1. `make -o .venv/.installed repro` from clean (no data, no dvc.lock, no DVC cache): exactly `make repro` with
@@ -20,7 +20,7 @@ repository in a temporary folder, with this checkout's .venv linked in, and ther
    evaluate@* and summarize only. With --quick, `dvc exp run -S model.ifd=true` is also run for real
    (model_change_ran).
 
---quick uses tests/conftest.py's tiny params (a minute or two) instead of params.yaml's defaults (the default
+--quick uses tests/project_copy.py's tiny params (a minute or two) instead of params.yaml's defaults (the default
 run takes 10 to 20 minutes on 2 cores). The last line is one JSON object.
 """
 from __future__ import annotations
@@ -40,21 +40,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", "ifdsed", "pipeline", "models", ".dvc/config",
-                 ".dvcignore", ".gitignore", "Makefile"]
+sys.path.insert(0, str(ROOT / "tests"))
+from project_copy import copy_project_files, tiny_params  # noqa: E402 - shared with the tests
 STAGE_LINE = re.compile(r"^Running stage '([^']+)'")
-
-
-def tiny_params() -> dict:
-    """tests/conftest.py's tiny_params (a whole pipeline in a minute or two)."""
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["soundbank"].update(clips_per_class=3, backgrounds=2, background_duration=11.0)
-    raw["synth"].update(train_clips=6, test_clips=3, workers=2)
-    raw["realworld"].update(weak_clips=6, validation_clips=4, test_clips=4, workers=2)
-    raw["model"].update(channels=[8, 8, 8])
-    raw["train"].update(seeds=[1, 2], epochs=1, batch_size=4)
-    raw["eval"].update(piano_roll_clips=1)
-    return raw
 
 
 def environment(repo: Path) -> dict:
@@ -64,14 +52,7 @@ def environment(repo: Path) -> dict:
 
 def copy_project(repo: Path, params_text: str | None) -> None:
     """The project files into a fresh git repository at `repo` (one commit), .venv linked to this checkout's."""
-    repo.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, repo / name)
+    copy_project_files(repo, extra=("Makefile",))
     if params_text is not None:
         (repo / "params.yaml").write_text(params_text)
     (repo / ".venv").symlink_to(ROOT / ".venv")

@@ -1,13 +1,14 @@
 """Shared test helpers: the project root, the shared fixtures folder (skip when absent), tiny params, and
 throw-away copies of the project in which to run the DVC pipeline."""
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+import project_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -29,18 +30,7 @@ def project_root() -> Path:
 @pytest.fixture(scope="session")
 def tiny_params() -> dict:
     """The project's params.yaml shrunk so a whole data pipeline runs in seconds (copy it before editing)."""
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["soundbank"].update(clips_per_class=3, backgrounds=2, background_duration=11.0)
-    raw["synth"].update(train_clips=6, test_clips=3, workers=2)
-    raw["realworld"].update(weak_clips=6, validation_clips=4, test_clips=4, workers=2)
-    raw["model"].update(channels=[8, 8, 8])
-    raw["train"].update(seeds=[1, 2], epochs=1, batch_size=4)
-    raw["eval"].update(piano_roll_clips=1)
-    return raw
-
-
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", "ifdsed", "pipeline", "models", ".dvc/config",
-                 ".dvcignore", ".gitignore"]
+    return project_copy.tiny_params()
 
 
 def run_command(args, cwd) -> str:
@@ -53,14 +43,7 @@ def run_command(args, cwd) -> str:
 
 def copy_project(repo: Path, params: dict) -> Path:
     """The working tree's project files, committed to a fresh git repo at `repo`, with `params`."""
-    repo.mkdir(parents=True)
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.exists():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, repo / name)
+    project_copy.copy_project_files(repo)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
     run_command(["git", "init", "-q"], repo)
