@@ -179,7 +179,11 @@ def render(results: dict) -> str:
 def write_table(results: dict) -> None:
     """Rewrite the results table of README.md and docs/performance.md (between their markers) from `results`."""
     for doc in TABLE_DOCS:
-        head, rest = doc.read_text().split(TABLE_START, 1)
+        text = doc.read_text()
+        if TABLE_START not in text or TABLE_END not in text:
+            raise SystemExit(f"{doc}: the table markers {TABLE_START} and {TABLE_END} are gone: put them back "
+                             "where the table belongs")
+        head, rest = text.split(TABLE_START, 1)
         _, tail = rest.split(TABLE_END, 1)
         doc.write_text(f"{head}{TABLE_START}\n{render(results)}\n{TABLE_END}{tail}")
 

@@ -8,20 +8,19 @@ beds) in a temporary folder, then times `ifdsed.synthesis.synthesize_sets` (the 
 the bank check: planning, Scaper mixing with SoX pitch shifts, wav + JAMS writing, the set tables) on
 `--clips` training and `--test-clips` test clips (default: params.yaml's synth.train_clips and test_clips, the
 stage's own sizes: a fixed start-up cost weighs more on fewer clips, see the diagnosis) with synth.workers = 1
-and 2. Each run is a fresh Python
-process, as the DVC stage is (so scaper is imported once in-process with 1 worker, and by every pool worker with
-2, exactly as in the stage); runs alternate 1, 2, 1, 2, ... `--repeats` times each and the fastest of each
-counts. clips_per_s = clips / seconds of synthesize_sets; scaling = clips_per_s(2) / clips_per_s(1)
-(target >= 1.7 on 2 cores).
+and 2. Each run is a fresh Python process, as the DVC stage is, and the timed call includes scaper's import
+(`ifdsed.render.render_sets` imports it once, before its workers fork, with any number of workers); runs
+alternate 1, 2, 1, 2, ... `--repeats` times each and the fastest of each counts. clips_per_s = clips /
+seconds of synthesize_sets; scaling = clips_per_s(2) / clips_per_s(1) (target >= 1.7 on 2 cores).
 
 Diagnosis (unless --no-diagnose): in one more fresh process, the time to import scaper and the render time of
 every clip in turn (`ifdsed.render.render_job`, in-process); from these, the 2-worker render time that a
-perfect split would give and the one `imap(chunksize=1)` gives (simulated: each clip goes to the first free
-worker). `ifdsed.render.render_clips` imports scaper once, in the parent, before its one pool forks, so the
-import is a serial part of both runs: model_scaling = (import + serial render) / (import + 2-worker render),
-for this run and for a 40 + 8 clip run. parent_overhead_s is what the measured 2-worker time has beyond
-that model: planning the clips (done by the workers, outside the timed renders), handing out positions and
-collecting results, writing the set tables, starting the pool.
+perfect split would give and the one that handing out clips one at a time gives (simulated: each clip goes to
+the first free worker). The import is a serial part of both runs: model_scaling = (import + serial render) /
+(import + 2-worker render), for this run and for a 40 + 8 clip run. parent_overhead_s is what the measured
+2-worker time has beyond that model: planning the clips (done by the workers, outside the timed renders),
+handing out positions and collecting results, writing the set tables, starting the workers; it can come out
+negative, since the diagnosis is another process and run-to-run spread on a shared VM is larger than it.
 The last line is one JSON object.
 """
 from __future__ import annotations
@@ -91,7 +90,7 @@ def diagnose(args) -> None:
         for clip in range(n_clips):
             rng = clip_rng(synth.seed, set_index, clip)
             plan = plan_synthetic_clip(f"c{clip}", rng, foregrounds, backgrounds, params.classes, synth, duration)
-            job = ClipJob(clip, plan, int(rng.integers(2**31 - 1)), mix, str(audio), str(audio))
+            job = ClipJob(plan, int(rng.integers(2**31 - 1)), mix, str(audio), str(audio))
             started = time.perf_counter()
             render_job(job)
             times.append(time.perf_counter() - started)
@@ -99,8 +98,8 @@ def diagnose(args) -> None:
     print(json.dumps({"scaper_import_s": import_s, "clip_s": clip_times}))
 
 
-def imap_makespan(times: list[float], workers: int, chunksize: int) -> float:
-    """Wall time of Pool.imap over clips of these durations: each chunk goes to the first free worker."""
+def pool_makespan(times: list[float], workers: int, chunksize: int) -> float:
+    """Wall time of a pool over clips of these durations: each chunk of clips goes to the first free worker."""
     free = [0.0] * workers
     for start in range(0, len(times), chunksize):
         heapq.heapreplace(free, free[0] + sum(times[start:start + chunksize]))
@@ -168,7 +167,7 @@ def main() -> None:
             found = run_child(args, 1, bank, scratch, mode="--diagnose-child")
             times = found["clip_s"]["train"] + found["clip_s"]["test"]
             serial, imported = sum(times), found["scaper_import_s"]
-            one_by_one = imap_makespan(times, 2, 1)  # one pool for both sets, clips handed out one at a time
+            one_by_one = pool_makespan(times, 2, 1)  # one pool for both sets, clips handed out one at a time
             small = 48 * serial / clips             # the same clips' mean render time, for a 40 + 8 clip run
             result["diagnosis"] = {
                 "render_s_serial": round(serial, 2), "clip_s_mean": round(serial / clips, 3),

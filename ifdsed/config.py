@@ -111,7 +111,7 @@ class FeaturesParams(Section):
     n_fft: int = Field(1024, ge=64, le=16384)
     window: float = Field(0.04, gt=0, le=1)      # s
     hop: float = Field(0.04, gt=0, le=1)         # s
-    n_mels: int = Field(64, ge=8, le=512)
+    n_mels: int = Field(64, ge=1, le=512)  # at least 64: Params checks it against the encoder's pools
     fmin: float = Field(0.0, ge=0)
     fmax: float = Field(8000.0, gt=0)
     log_offset: float = Field(1e-8, gt=0)
@@ -163,13 +163,16 @@ class TrainParams(Section):
     lr_decay_every: int = Field(10, ge=1)               # ... every this many epochs
     threads: int = Field(2, ge=1, le=256)
     # auto: CUDA when present; cuda:N picks a GPU (one experiment per GPU in a queue)
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:[0-9]+)?)$")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:(0|[1-9][0-9]*))?)$")
     processes: int = Field(1, ge=1, le=1024)             # > 1: DistributedDataParallel, one process per device
 
     @model_validator(mode="after")
     def _unique_seeds(self) -> "TrainParams":
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds has duplicates: {list(self.seeds)}")
+        if ":" in self.device and self.processes > 1:
+            raise ValueError(f"device {self.device!r} names one GPU, but with processes {self.processes} each "
+                             "process takes the GPU of its local rank: use device 'cuda' or 'auto'")
         return self
 
 

@@ -9,6 +9,7 @@ The weak set exposes its clip tags only (tags.tsv); its timestamps go to `hidden
 """
 from __future__ import annotations
 
+from contextlib import closing
 from functools import partial
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
     backgrounds = sources[sources["role"] == "background"]
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, ref_db=-40.0)
     recorder = partial(record_with_seed, sample_rate=params.data.sample_rate, params=realworld)
-    sizes = {"weak": realworld.weak_clips, "validation": realworld.validation_clips, "test": realworld.test_clips}
+    n_clips = {"weak": realworld.weak_clips, "validation": realworld.validation_clips, "test": realworld.test_clips}
+    sizes = {name: n_clips[name] for name in REALWORLD_SETS}  # a set's index is its place in REALWORLD_SETS
 
     def make_job(set_index: int, clip_index: int) -> ClipJob:  # runs in the pool's workers
         set_name, set_dir = REALWORLD_SETS[set_index], out_root / REALWORLD_SETS[set_index]
@@ -76,12 +78,13 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
         plan = plan_realworld_clip(f"rw_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
                                    stats["sets"][set_name], event_stats, realworld, clip_duration)
         seed = int(rng.integers(2**31 - 1))
-        return ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), None, recorder)
+        return ClipJob(plan, seed, mix, str(set_dir / "audio"), None, recorder)
 
     summary = {}
-    for set_name, filenames, events in render_sets(make_job, sizes, realworld.workers, "real-world sets"):
-        weak = set_name == "weak"
-        write_set_tables(out_root / set_name, filenames, events, clip_duration, expose_events=not weak,
-                         hidden_events_path=hidden_dir / f"{set_name}_events.tsv" if weak else None)
-        summary[set_name] = {"clips": len(filenames), "events": len(events)}
+    with closing(render_sets(make_job, sizes, realworld.workers, "real-world sets")) as rendered_sets:
+        for set_name, filenames, events in rendered_sets:
+            weak = set_name == "weak"
+            write_set_tables(out_root / set_name, filenames, events, clip_duration, expose_events=not weak,
+                             hidden_events_path=hidden_dir / f"{set_name}_events.tsv" if weak else None)
+            summary[set_name] = {"clips": len(filenames), "events": len(events)}
     return summary

@@ -14,6 +14,8 @@ import logging
 import multiprocessing
 import os
 import warnings
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
@@ -46,7 +48,7 @@ class MixSettings:
 
 def mix_with_scaper(plan: ClipPlan, mix: MixSettings, seed: int):
     """Scaper mix of one plan -> (audio [samples] float64, jams.JAMS, events [(onset, offset, label)])."""
-    import scaper  # imported here: it is slow to import (render_clips imports it once, before its pool forks)
+    import scaper  # imported here: it is slow to import (render_sets imports it once, before its workers fork)
 
     soundscape = scaper.Scaper(mix.clip_duration, mix.fg_dir, mix.bg_dir, random_state=seed)
     soundscape.sr = mix.sample_rate
@@ -86,7 +88,6 @@ def _write_jams(path: Path, jam) -> None:
 @dataclass(frozen=True)
 class ClipJob:
     """Everything a worker needs for one clip."""
-    index: int
     plan: ClipPlan
     seed: int
     mix: MixSettings
@@ -126,55 +127,82 @@ def render_job(job: ClipJob) -> tuple[str, list[tuple[float, float, str]]]:
 
 JobMaker = Callable[[int, int], ClipJob]  # (set index, clip index) -> the clip's job, plan included
 
-_worker_job_maker: JobMaker | None = None  # set in each pool worker by _start_worker
+
+@dataclass(frozen=True)
+class ClipMaker:
+    """Plans and renders the clip at a position (set index, clip index); any failure becomes a `RenderError`
+    naming the clip (a message-only exception, which always comes back from a worker process intact)."""
+    make_job: JobMaker
+    set_names: tuple[str, ...]
+
+    def __call__(self, position: tuple[int, int]) -> tuple[str, list[tuple[float, float, str]]]:
+        set_index, clip_index = position
+        try:
+            job = self.make_job(set_index, clip_index)
+        except Exception as error:  # noqa: BLE001 - name the clip whatever went wrong
+            raise RenderError(f"clip {clip_index} of the {self.set_names[set_index]} set could not be planned: "
+                              f"{type(error).__name__}: {error}") from None
+        try:
+            return render_job(job)
+        except RenderError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the recording chain and the writers raise many types
+            raise RenderError(f"{job.plan.name}: {type(error).__name__}: {error}") from None
 
 
-def _start_worker(make_job: JobMaker) -> None:
-    global _worker_job_maker
-    _worker_job_maker = make_job
+_worker_clip_maker: ClipMaker | None = None  # set in each worker process by _start_worker
 
 
-def _plan_and_render(position: tuple[int, int]) -> tuple[str, list[tuple[float, float, str]]]:
-    return render_job(_worker_job_maker(*position))
+def _start_worker(maker: ClipMaker) -> None:
+    global _worker_clip_maker
+    _worker_clip_maker = maker
 
 
-def render_clips(make_job: JobMaker, set_sizes: list[int], workers: int, description: str
-                 ) -> Iterator[tuple[str, list[tuple[float, float, str]]]]:
-    """Plan and render every clip of the sets (in a pool when workers > 1); yields (filename, events) per clip,
-    set after set, in clip order.
+def _render_position(position: tuple[int, int]) -> tuple[str, list[tuple[float, float, str]]]:
+    return _worker_clip_maker(position)
 
-    One pool serves all the sets, and its workers plan the clips too: the parent only hands out positions
-    (set index, clip index), one at a time (clips take 0.02 to 0.08 s each, so this balances best), and
-    collects the results. Scaper is imported here, before the pool forks, so the workers inherit it instead of
-    each importing it (a second of start-up per worker). A plan depends only on its position and the seeds,
-    so the bytes and labels are the same for any number of workers."""
-    import scaper  # noqa: F401 - once, in the parent: forked workers inherit the imported module
-    positions = [(set_index, clip_index) for set_index, size in enumerate(set_sizes) for clip_index in range(size)]
-    progress = tqdm(total=len(positions), desc=description, unit="clip")
+
+def _render_in_pool(maker: ClipMaker, positions: list[tuple[int, int]], workers: int
+                    ) -> Iterator[tuple[str, list[tuple[float, float, str]]]]:
+    """maker(position) for every position in `workers` forked processes; results in order.
+
+    fork: the workers inherit the maker (a closure over the source tables), only positions and results are
+    pickled. A worker that dies (killed, out of memory) stops the stage with a RenderError instead of a hang;
+    leaving early (an error, a closed generator) cancels the clips not started."""
+    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_start_worker, initargs=(maker,))
     try:
-        if workers > 1:
-            # fork: the workers inherit make_job (a closure over the source tables), nothing is pickled but
-            # positions and results
-            with multiprocessing.get_context("fork").Pool(workers, _start_worker, (make_job,)) as pool:
-                for result in pool.imap(_plan_and_render, positions, chunksize=1):
-                    progress.update()
-                    yield result
-        else:
-            for position in positions:
-                result = render_job(make_job(*position))
-                progress.update()
-                yield result
+        yield from executor.map(_render_position, positions, chunksize=1)
+    except BrokenProcessPool:
+        raise RenderError("a rendering worker process died (killed, or out of memory?); the sets not finished "
+                          "have no clips.tsv and are never used: rerun the stage") from None
     finally:
-        progress.close()
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def render_sets(make_job: JobMaker, set_sizes: dict[str, int], workers: int, description: str
                 ) -> Iterator[tuple[str, list[str], pd.DataFrame]]:
-    """`render_clips` over named sets (set index = position in set_sizes): yields (set name, its filenames in
-    clip order, its strong labels) for each set, as soon as its last clip is rendered."""
-    with closing(render_clips(make_job, list(set_sizes.values()), workers, description)) as rendered:
+    """Plan and render every clip of the sets (in worker processes when workers > 1); yields (set name, its
+    filenames in clip order, its strong labels) for each set, in order, as soon as its last clip is rendered.
+
+    make_job(set index, clip index) builds a clip's job, the set index being the set's position in set_sizes.
+    One pool serves all the sets, and its workers plan the clips too: the parent only hands out positions, one
+    at a time (clips take 0.02 to 0.08 s each, so this balances best), and collects the results. Scaper is
+    imported here, before the workers fork, so they inherit it instead of each importing it (a second of
+    start-up per worker). A plan depends only on its position and the seeds, so the bytes and labels are the
+    same for any number of workers."""
+    import scaper  # noqa: F401 - once, in the parent: forked workers inherit the imported module
+    maker = ClipMaker(make_job, tuple(set_sizes))
+    positions = [(set_index, clip_index) for set_index, size in enumerate(set_sizes.values())
+                 for clip_index in range(size)]
+    rendered = (_render_in_pool(maker, positions, workers) if workers > 1
+                else (maker(position) for position in positions))
+    with closing(rendered), tqdm(total=len(positions), desc=description, unit="clip") as progress:
         for name, size in set_sizes.items():
-            results = list(islice(rendered, size))
+            results = []
+            for result in islice(rendered, size):
+                results.append(result)
+                progress.update()
             yield name, [filename for filename, _ in results], events_table(results)
 
 

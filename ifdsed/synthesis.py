@@ -7,6 +7,7 @@ min_event_duration dropped, events of one class at least min_gap apart.
 """
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,8 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
     foregrounds = sources[sources["role"] == "foreground"]
     backgrounds = sources[sources["role"] == "background"]
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, synth.ref_db)
-    sizes = {"train": synth.train_clips, "test": synth.test_clips}  # in SYNTHETIC_SETS order
+    n_clips = {"train": synth.train_clips, "test": synth.test_clips}
+    sizes = {name: n_clips[name] for name in SYNTHETIC_SETS}  # a set's index is its place in SYNTHETIC_SETS
 
     def make_job(set_index: int, clip_index: int) -> ClipJob:  # runs in the pool's workers
         set_name, set_dir = SYNTHETIC_SETS[set_index], out_root / SYNTHETIC_SETS[set_index]
@@ -60,10 +62,11 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
         plan = plan_synthetic_clip(f"syn_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
                                    params.classes, synth, clip_duration)
         seed = int(rng.integers(2**31 - 1))
-        return ClipJob(clip_index, plan, seed, mix, str(set_dir / "audio"), str(set_dir / "jams"))
+        return ClipJob(plan, seed, mix, str(set_dir / "audio"), str(set_dir / "jams"))
 
     summary = {}
-    for set_name, filenames, events in render_sets(make_job, sizes, synth.workers, "synthetic sets"):
-        write_set_tables(out_root / set_name, filenames, events, clip_duration)
-        summary[set_name] = {"clips": len(filenames), "events": len(events)}
+    with closing(render_sets(make_job, sizes, synth.workers, "synthetic sets")) as rendered_sets:
+        for set_name, filenames, events in rendered_sets:
+            write_set_tables(out_root / set_name, filenames, events, clip_duration)
+            summary[set_name] = {"clips": len(filenames), "events": len(events)}
     return summary

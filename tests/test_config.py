@@ -39,6 +39,7 @@ def test_project_params_are_valid_and_complete():
     ("model", "channels", [32, 64, 64, 64], "model.channels: Tuple should have at most 3 items"),
     ("train", "device", "gpu", "train.device: String should match pattern"),
     ("train", "device", "cuda:x", "train.device: String should match pattern"),
+    ("train", "device", "cuda:01", "train.device: String should match pattern"),
 ])
 def test_bad_values_name_the_key(section, key, value, expected):
     raw = project_params()
@@ -112,3 +113,12 @@ def test_the_params_check_of_mel_bins_is_the_models_pooling():
     assert ModelConfig(n_mels=MEL_POOLING).mel_bins_out == 1
     with pytest.raises(ValueError, match="do not survive the pools"):
         ModelConfig(n_mels=MEL_POOLING - 1)
+
+
+def test_one_named_gpu_cannot_serve_several_processes():
+    raw = project_params()
+    raw["train"].update(device="cuda:1", processes=2)
+    with pytest.raises(ParamsError, match=r"train: device 'cuda:1' names one GPU, but with processes 2"):
+        parse_params(raw)
+    raw["train"].update(device="cuda")
+    assert parse_params(raw).train.processes == 2

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import signal
 import subprocess
@@ -35,7 +34,7 @@ from ifdsed import render
 from ifdsed.config import DCASE_CLASSES, ParamsError, RealParams, parse_params
 from ifdsed.dcase import (MetadataError, MetadataWarning, MissingAudioError, import_set, read_strong_tsv,
                           read_weak_tsv, write_set)
-from ifdsed.detector import DetectorSettings, detector_extra
+from ifdsed.detector import detector_extra
 from ifdsed.features import (FeatureError, LogMelConfig, build_store, load_clip, load_feature_set,
                              read_store_info)
 from ifdsed.planning import ClipPlan, PlannedBackground, PlannedEvent
@@ -213,7 +212,7 @@ def test_scaper_mixes_sources_of_other_rates_channels_and_lengths(user_bank, tmp
     mix = MixSettings(str(root / "foreground"), str(root / "background"), SR, 4.0, -50.0)
     out = tmp_path / "audio"
     out.mkdir()
-    filename, labels = render_job(ClipJob(0, plan, 1, mix, str(out), None))
+    filename, labels = render_job(ClipJob(plan, 1, mix, str(out), None))
     signal_, rate = sf.read(out / filename)
     assert rate == SR and signal_.shape == (4 * SR,) and np.isfinite(signal_).all() and np.abs(signal_).max() > 0
     assert [label for _, _, label in labels] == ["Dog"] * 4
@@ -226,10 +225,45 @@ def test_a_clip_scaper_cannot_mix_names_the_clip_and_its_sources(user_bank, tmp_
                     (PlannedEvent("Dog", str(too_short), 0.0, 1.0, 0.005, 10.0, 0.0),))
     mix = MixSettings(str(root / "foreground"), str(root / "background"), SR, 2.0, -50.0)
     with pytest.raises(RenderError) as error:
-        render_job(ClipJob(0, plan, 1, mix, str(tmp_path), None))
+        render_job(ClipJob(plan, 1, mix, str(tmp_path), None))
     message = str(error.value)
     assert message.startswith("syn_train_00007: Scaper could not mix it from ") and str(too_short) in message
     assert not list(tmp_path.glob("*.wav"))
+
+
+def test_failures_in_the_rendering_workers_name_the_clip(user_bank, tmp_path):
+    root, _, _ = user_bank
+    plan = ClipPlan("rw_weak_00001", PlannedBackground("home", str(root / "background/home/bed.wav"), 0.0),
+                    (PlannedEvent("Dog", str(root / "foreground/Dog/long.wav"), 0.0, 1.0, 0.5, 10.0, 0.0),))
+    mix = MixSettings(str(root / "foreground"), str(root / "background"), SR, 2.0, -50.0)
+
+    def broken_recorder(audio, seed):
+        raise RuntimeError("the room model diverged")
+
+    def make_job(set_index, clip_index):
+        if set_index == 0:
+            raise ValueError("no source audio for class 'Dog'")
+        return ClipJob(plan, 1, mix, str(tmp_path / "audio"), None, broken_recorder)
+
+    for workers in (1, 2):
+        with pytest.raises(RenderError, match=r"^clip 0 of the weak set could not be planned: ValueError: no "
+                                              r"source audio for class 'Dog'$"):
+            list(render.render_sets(make_job, {"weak": 2}, workers, "test"))
+        with pytest.raises(RenderError, match=r"^rw_weak_00001: RuntimeError: the room model diverged$"):
+            list(render.render_sets(make_job, {"weak": 0, "test": 2}, workers, "test"))
+    assert not list((tmp_path / "audio").glob("*.wav"))
+
+
+def test_a_rendering_worker_that_dies_stops_the_stage_instead_of_hanging(tmp_path):
+    parent = os.getpid()
+
+    def make_job(set_index, clip_index):
+        if os.getpid() != parent:
+            os._exit(9)      # what the kernel's out-of-memory killer leaves behind
+        raise AssertionError("only the workers plan clips")
+
+    with pytest.raises(RenderError, match="a rendering worker process died"):
+        list(render.render_sets(make_job, {"train": 3}, 2, "test"))
 
 
 def test_synthesis_sources_are_checked_before_scaper(user_bank, tmp_path):
@@ -440,7 +474,8 @@ def test_bad_metadata_stops_the_realworld_stage_before_it_deletes_anything(tmp_p
 # ============================================================================================ C. bad parameters
 BAD_PARAMS = [   # (section, key, value, phrase): each message starts with params.yaml and names the key
     ("synth", "train_clips", "many", "params.yaml: synth.train_clips: Input should be a valid integer"),
-    ("features", "n_mels", 2, "params.yaml: features.n_mels: Input should be greater than or equal to 8 (got 2)"),
+    ("features", "n_mels", 2, "params.yaml: features.n_mels: 2 mel bins do not survive the encoder's three (1, 4) "
+                              "frequency pools: use n_mels >= 64"),
     ("realworld", "snr_db", [20, 0], "params.yaml: realworld.snr_db: the lower bound 20.0 is above the upper"),
     ("train", "devise", "cpu", "params.yaml: train.devise: unknown key (misspelt?)"),
     (None, "classes", [], "params.yaml: classes: the class list is empty"),

@@ -106,7 +106,7 @@ def test_train_device_is_used_or_refused_by_name(choice):
     if wanted is None or (choice == "auto" and gpus == 0):
         assert pick_device(choice).type == "cpu"
     elif wanted < gpus:
-        assert pick_device(choice) == torch.device(choice)
+        assert pick_device(choice) == torch.device("cuda" if choice == "auto" else choice)
     else:
         with pytest.raises(RuntimeError, match=rf"train.device: '{choice}', but this machine has {gpus} CUDA"):
             pick_device(choice)
