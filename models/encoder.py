@@ -19,8 +19,9 @@ class FrequencyMaxPool(nn.Module):
     """MaxPool2d((1, f)) on [B, C, T, F] as a max over a reshaped last axis: the same outputs, and several times
     faster on a CPU than the generic 2-D pooling kernel (bins that do not fill a window are dropped, as
     MaxPool2d does). `max(...).values` rather than `amax`: the gradient goes to one maximum, as MaxPool2d's
-    does, and its backward is a scatter, cheaper than amax's (an equality mask and a division); the outputs
-    and gradients are bitwise the same (bench/efficiency.py checks it)."""
+    does, and its backward is a scatter, cheaper than amax's (an equality mask and a division). The outputs
+    are the same; so are the gradients except in a window with tied maxima, which amax splits the gradient
+    among (rare, but enough to change a training's path; bench/efficiency.py compares the two)."""
 
     def __init__(self, size: int):
         super().__init__()
