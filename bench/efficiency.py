@@ -101,7 +101,8 @@ def setting(threads: int | None = None, mkldnn: bool = True, amax: bool = False)
 
 
 def amax_identical(config, frames: int) -> bool:
-    """Outputs and parameter gradients of the encoder with the amax pooling equal the current ones, bitwise, on a random input (no tied maxima)."""
+    """Outputs and parameter gradients of the encoder with the amax pooling equal the current ones, bitwise,
+    on a random input (no tied maxima)."""
     torch.manual_seed(0)
     encoder = SEDModel(config).encoder.train()
     gen = torch.Generator().manual_seed(3)
