@@ -170,6 +170,10 @@ class TrainParams(Section):
     def _unique_seeds(self) -> "TrainParams":
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds has duplicates: {list(self.seeds)}")
+        return self
+
+    @model_validator(mode="after")
+    def _one_named_gpu_one_process(self) -> "TrainParams":
         if ":" in self.device and self.processes > 1:
             raise ValueError(f"device {self.device!r} names one GPU, but with processes {self.processes} each "
                              "process takes the GPU of its local rank: use device 'cuda' or 'auto'")
