@@ -5,7 +5,7 @@
 Each scenario writes `--clips` 10 s clips (pink-ish noise + a few harmonic tones with an envelope, 16-bit wav)
 to a temporary folder, then times, on those files:
 
-- extractor: `ifdsed.features.extract_files` (decode, mono, resample, pad; batched torch STFT; mel; log),
+- extractor: `ifdsed.features.store.extract_files` (decode, mono, resample, pad; batched torch STFT; mel; log),
   with `--workers` threads, exactly as the `features` stage runs it;
 - librosa:   per file `librosa.load(sr=...)`, `librosa.util.fix_length`, `librosa.feature.melspectrogram`,
   `np.log(mel + log_offset)`.
@@ -44,7 +44,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ifdsed.config import load_params  # noqa: E402
-from ifdsed.features import STORE_DTYPE, LogMelConfig, LogMelExtractor, extract_files  # noqa: E402
+from ifdsed.features.store import STORE_DTYPE, LogMelConfig, LogMelExtractor, extract_files  # noqa: E402
 
 DB_PER_NEPER = 10.0 / math.log(10.0)  # 10*log10(x) = DB_PER_NEPER * ln(x)
 

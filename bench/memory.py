@@ -7,7 +7,7 @@ For each scale, writes a feature store of the right shapes to a temporary folder
 normalisation, features.json: the layout of docs/features.md), then, in a fresh Python process (one per scale,
 so peaks do not mix):
 
-1. `ifdsed.training.train_seed` as the train stage runs it (params.yaml's model and train settings, one epoch,
+1. `ifdsed.training.loop.train_seed` as the train stage runs it (params.yaml's model and train settings, one epoch,
    seed 1), with the epoch cut to `--max-steps` batches (time; memory does not grow with the steps), including
    the median windows from the synthetic training labels, the validation pass and both checkpoints;
 2. a full epoch of `MixedBatches` (every batch read from the memory maps and normalised, no model): the reads of
@@ -90,7 +90,7 @@ def write_set(root: Path, name: str, n_clips: int, frames: int, n_mels: int, cla
 def write_store(root: Path, scale: str) -> int:
     """A complete fake store at `root` for `scale`; returns its size in bytes."""
     from ifdsed.config import load_params
-    from ifdsed.features import LogMelConfig
+    from ifdsed.features.store import LogMelConfig
     weak, synthetic, validation, hop = SCALES[scale]
     params = load_params(ROOT / "params.yaml")
     config = LogMelConfig.from_params(params.features.model_copy(update={"hop": hop}), params.data.clip_duration)
@@ -166,9 +166,9 @@ def child(store: Path, max_steps: int, out: Path) -> None:
     import torch
     import yaml
 
-    import ifdsed.training as training
+    import ifdsed.training.loop as training
     from ifdsed.config import parse_params
-    from ifdsed.features import load_feature_set, load_normalization
+    from ifdsed.features.store import load_feature_set, load_normalization
     start = sampler.stage()
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["train"].update(epochs=1, seeds=[1])
@@ -191,7 +191,7 @@ def child(store: Path, max_steps: int, out: Path) -> None:
     training.MixedBatches = CappedBatches
 
     def phase(name, function):
-        """Wrap a function of ifdsed.training so that the memory peak of its calls is kept under `name`."""
+        """Wrap a function of ifdsed.training.loop so that the memory peak of its calls is kept under `name`."""
         def wrapped(*args, **kwargs):
             sampler.window()
             result = function(*args, **kwargs)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/paper_scale.py [--steps 3] [--threads 2] [--gpu-tflops 25 100] [--out FILE]
 
-Times the training step exactly as ifdsed/training.py runs it (forward, SEDModel.losses, backward, Adam step) at
+Times the training step exactly as ifdsed/training/loop.py runs it (forward, SEDModel.losses, backward, Adam step) at
 the paper's scale: Lin et al.'s 160-filter encoder (`model.channels [160, 160, 160]`), 500 frames x 64 mels per
 clip (44.1 kHz, 20 ms hop), batches of 16 clips (8 real weak + 8 synthetic, so IFD and SEDB see the same
 mixture as in training), for each variant. It also counts the floating-point operations of one step and of one

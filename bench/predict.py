@@ -7,7 +7,7 @@ random weights (a fixed seed; the attention weights are drawn so that events are
 work to do), saves it as a checkpoint with its detector settings and loads it back as `pipeline.predict` does.
 Writes `--clips` 10 s 16-bit wavs at 16 kHz and `--long` long files (the first at 16 kHz, the second at
 44.1 kHz stereo, so resampling and down-mixing are timed too) to a temporary folder, then times
-`ifdsed.predict.predict_files` over all of them: decode, windows, log-mel, model, post-processing, events.
+`ifdsed.inference.detector.predict_files` over all of them: decode, windows, log-mel, model, post-processing, events.
 The TSV writing and the progress bar are not timed (they are negligible), nor is the checkpoint load.
 
 After one warm-up pass, the fastest of `--repeats` passes counts (the machine may be shared; the minimum is the
@@ -33,9 +33,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ifdsed.config import parse_params  # noqa: E402
-from ifdsed.detector import detector_extra  # noqa: E402
-from ifdsed.features import LogMelConfig, torch_threads  # noqa: E402
-from ifdsed.predict import Detector, decode, predict_files, split_windows  # noqa: E402
+from ifdsed.inference.settings import detector_extra  # noqa: E402
+from ifdsed.features.store import LogMelConfig, torch_threads  # noqa: E402
+from ifdsed.inference.detector import Detector, decode, predict_files, split_windows  # noqa: E402
 from models import checkpoint  # noqa: E402
 from models.config import ModelConfig  # noqa: E402
 from models.sed_model import SEDModel  # noqa: E402

@@ -4,17 +4,17 @@ as it does.
     .venv/bin/python bench/synthesis.py [--clips N] [--test-clips N] [--repeats 2] [--no-diagnose]
 
 Builds a small embedded sound bank (`ifdsed.soundbank.build_embedded_bank`: 6 clips per class, 4 background
-beds) in a temporary folder, then times `ifdsed.synthesis.synthesize_sets` (the whole `synthesize` stage minus
+beds) in a temporary folder, then times `ifdsed.scenes.synthesis.synthesize_sets` (the whole `synthesize` stage minus
 the bank check: planning, Scaper mixing with SoX pitch shifts, wav + JAMS writing, the set tables) on
 `--clips` training and `--test-clips` test clips (default: params.yaml's synth.train_clips and test_clips, the
 stage's own sizes: a fixed start-up cost weighs more on fewer clips, see the diagnosis) with synth.workers = 1
 and 2. Each run is a fresh Python process, as the DVC stage is, and the timed call includes scaper's import
-(`ifdsed.render.render_sets` imports it once, before its workers fork, with any number of workers); runs
+(`ifdsed.scenes.render.render_sets` imports it once, before its workers fork, with any number of workers); runs
 alternate 1, 2, 1, 2, ... `--repeats` times each and the fastest of each counts. clips_per_s = clips /
 seconds of synthesize_sets; scaling = clips_per_s(2) / clips_per_s(1) (target >= 1.7 on 2 cores).
 
 Diagnosis (unless --no-diagnose): in one more fresh process, the time to import scaper and the render time of
-every clip in turn (`ifdsed.render.render_job`, in-process); from these, the 2-worker render time that a
+every clip in turn (`ifdsed.scenes.render.render_job`, in-process); from these, the 2-worker render time that a
 perfect split would give and the one that handing out clips one at a time gives (simulated: each clip goes to
 the first free worker). The import is a serial part of both runs: model_scaling = (import + serial render) /
 (import + 2-worker render), for this run and for a 40 + 8 clip run. parent_overhead_s is what the measured
@@ -52,8 +52,8 @@ def bench_params(clips: int, test_clips: int, workers: int):
 def child(args) -> None:
     """One timed run of synthesize_sets in this fresh process; prints a JSON line."""
     started_import = time.perf_counter()
-    import ifdsed.synthesis as synthesis
-    from ifdsed.sources import load_sources
+    import ifdsed.scenes.synthesis as synthesis
+    from ifdsed.io.audio import load_sources
     imported = time.perf_counter() - started_import
     os.environ.setdefault("TQDM_DISABLE", "1")
     params = bench_params(args.clips, args.test_clips, args.workers)
@@ -72,10 +72,10 @@ def diagnose(args) -> None:
     started = time.perf_counter()
     import scaper  # noqa: F401
     import_s = time.perf_counter() - started
-    from ifdsed.render import ClipJob, MixSettings, render_job
-    from ifdsed.planning import clip_rng
-    from ifdsed.sources import load_sources
-    from ifdsed.synthesis import SYNTHETIC_SETS, plan_synthetic_clip
+    from ifdsed.scenes.render import ClipJob, MixSettings, render_job
+    from ifdsed.scenes.planning import clip_rng
+    from ifdsed.io.audio import load_sources
+    from ifdsed.scenes.synthesis import SYNTHETIC_SETS, plan_synthetic_clip
     params = bench_params(args.clips, args.test_clips, 1)
     synth, duration = params.synth, params.data.clip_duration
     sources, fg_dir, bg_dir = load_sources("synthetic", Path(args.bank) / "manifest.tsv")

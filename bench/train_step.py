@@ -4,7 +4,7 @@
 
 The real model and loss (`models.SEDModel`, `SEDModel.losses`) with params.yaml's defaults (model section,
 train.batch_size, train.synthetic_fraction, train.threads; 64 mels, 250 frames from the features section), and
-the real training step of `ifdsed.training.train_seed`: forward, losses, zero_grad, backward, Adam step, and the
+the real training step of `ifdsed.training.loop.train_seed`: forward, losses, zero_grad, backward, Adam step, and the
 per-batch float() of every loss term. One seeded DCASE-like batch (bench/ifd_loss.py's `make_batch`: 1-2 tags
 per clip out of 10 classes, events as random on/off segments), half real weak clips (tags only: their frame
 labels are zeros, as `MixedBatches` gives them) and half synthetic clips (tags and frame labels). The ATP
@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from ifd_loss import loop_ifd, make_batch, time_ms  # noqa: E402
 from ifdsed.config import load_params  # noqa: E402
-from ifdsed.features import LogMelConfig  # noqa: E402
-from ifdsed.training import model_config  # noqa: E402
+from ifdsed.features.store import LogMelConfig  # noqa: E402
+from ifdsed.training.loop import model_config  # noqa: E402
 from models.ifd import ifd_loss  # noqa: E402
 from models.sed_model import SEDModel  # noqa: E402
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ifdsed.summary import TABLES, paper_tables, to_markdown
+from ifdsed.evaluation.summary import TABLES, paper_tables, to_markdown
 
 VARIANT_OF = {(False, False): "baseline", (True, False): "IFD", (False, True): "SEDB", (True, True): "SEDB&IFD"}
 SUMMARY_FILE = "results/metrics.json"

@@ -14,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 
 from ifdsed.config import load_params
-from ifdsed.detector import detector_settings
-from ifdsed.evaluation import EVAL_SETS, domain_gap, frame_embeddings, score_set
-from ifdsed.features import check_store, load_feature_set
-from ifdsed.plots import per_class_bars, piano_roll, psd_roc
-from ifdsed.tables import read_events, write_events
-from ifdsed.training import Normalizer, pick_device
+from ifdsed.inference.settings import detector_settings
+from ifdsed.evaluation.sets import EVAL_SETS, domain_gap, frame_embeddings, score_set
+from ifdsed.features.store import check_store, load_feature_set
+from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
+from ifdsed.io.tables import read_events, write_events
+from ifdsed.training.loop import Normalizer, pick_device
 from models import checkpoint
 
 STORE = Path("data/features")

@@ -6,7 +6,7 @@ Reads  params.yaml (classes, data.clip_duration, features) and the five clip set
 Writes data/features/: <set>.npy (float16 [clips, frames, n_mels]), <set>.tsv (row filename event_labels),
        <set>_tags.npy (uint8 [clips, classes]), <set>_frame_labels.npy (uint8 [clips, frames, classes], strong
        sets only), normalization.npz (per-band mean and std of synthetic_train + realworld_weak only) and
-       features.json (the settings). See ifdsed/features.py.
+       features.json (the settings). See ifdsed/features/store.py.
 """
 import sys
 import time
@@ -16,9 +16,9 @@ import torch
 from tqdm import tqdm
 
 from ifdsed.config import ParamsError, load_params
-from ifdsed.features import (SET_DIRS, STORE_DIR, TRAIN_SETS, FeatureError, LogMelConfig, build_store,
+from ifdsed.features.store import (SET_DIRS, STORE_DIR, TRAIN_SETS, FeatureError, LogMelConfig, build_store,
                              default_device)
-from ifdsed.tables import read_clips
+from ifdsed.io.tables import read_clips
 
 
 def _check_sets() -> int:

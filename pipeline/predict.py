@@ -5,7 +5,7 @@
 
 PATH is an audio file or a folder (searched recursively for .wav, .flac and .ogg, any case). Files of any
 sample rate, channel count and length are read; onsets and offsets are seconds of the original file. The
-features and post-processing are the checkpoint's own (see ifdsed/predict.py); params.yaml is not read.
+features and post-processing are the checkpoint's own (see ifdsed/inference/detector.py); params.yaml is not read.
 
 Writes OUT (tab-separated, atomically): ``filename onset offset event_label``, one row per event, sorted,
 times to the millisecond; filenames relative to the PATH folder they were found in (the file name for a file
@@ -28,8 +28,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ifdsed.predict import Detector, Prediction, find_audio, plot_prediction, predict_files
-from ifdsed.tables import EVENT_COLUMNS, write_events
+from ifdsed.inference.detector import Detector, Prediction, find_audio, plot_prediction, predict_files
+from ifdsed.io.tables import EVENT_COLUMNS, write_events
 
 EXIT_SKIPPED = 2
 

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 from ifdsed.config import ParamsError, load_params
-from ifdsed.dcase import MetadataError, MissingAudioError, scan_dcase2018, write_dcase2018
-from ifdsed.realworld import simulate_sets
-from ifdsed.sources import InputError, load_sources
+from ifdsed.dcase.metadata import MetadataError, MissingAudioError, scan_dcase2018, write_dcase2018
+from ifdsed.scenes.realworld import simulate_sets
+from ifdsed.io.audio import InputError, load_sources
 
 OUT = Path("data/realworld")
 

@@ -3,7 +3,7 @@
     python -m pipeline.score --truth T.tsv --predictions P.tsv [--durations D.tsv] [--classes A,B,...] \
         --out metrics.json
 
-Tables are tab- or comma-separated, with or without pandas' index column (see ifdsed.scoring.read_table).
+Tables are tab- or comma-separated, with or without pandas' index column (see ifdsed.evaluation.metrics.read_table).
 The class list is fixed: --classes, else params.yaml `classes` (in the working directory), else the DCASE list.
 Writes a flat JSON of fractions (event_f1_macro, event_f1_micro, event_error_rate, segment_f1_macro,
 segment_f1_micro, segment_error_rate, per-class event_f1/<class> and segment_f1/<class>, ...; an undefined
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ifdsed.config import DCASE_CLASSES, PARAMS_FILE, load_params
-from ifdsed.scoring import DURATION_COLUMNS, read_table, score_tables
+from ifdsed.evaluation.metrics import DURATION_COLUMNS, read_table, score_tables
 
 
 def default_classes(params_file: Path = PARAMS_FILE) -> list[str]:

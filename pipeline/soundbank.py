@@ -33,7 +33,7 @@ import pandas as pd
 
 from ifdsed.config import ParamsError, load_params
 from ifdsed.soundbank import MANIFEST_NAME, build_embedded_bank, index_soundbank, write_manifest
-from ifdsed.sources import InputError
+from ifdsed.io.audio import InputError
 
 OUT = Path("data/soundbank")
 

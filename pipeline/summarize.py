@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ifdsed.config import load_params
-from ifdsed.summary import summarize_seeds
+from ifdsed.evaluation.summary import summarize_seeds
 
 OUT = Path("results")
 

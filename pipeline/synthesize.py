@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from ifdsed.config import ParamsError, load_params
-from ifdsed.sources import InputError, load_sources
-from ifdsed.synthesis import synthesize_sets
+from ifdsed.io.audio import InputError, load_sources
+from ifdsed.scenes.synthesis import synthesize_sets
 
 OUT = Path("data/synthetic")
 

@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from ifdsed import distributed
+from ifdsed.training import distributed
 from ifdsed.config import load_params
 
 STORE = Path("data/features")
@@ -31,7 +31,7 @@ def main() -> None:
         parser.error(f"--seed {args.seed} is not in train.seeds {list(params.train.seeds)}")
     if params.train.processes > 1 and not distributed.launched():
         sys.exit(distributed.relaunch(params.train.processes, ["pipeline.train", "--seed", str(args.seed)]))
-    from ifdsed.training import train_seed  # after the relaunch decision: the launching process needs no torch
+    from ifdsed.training.loop import train_seed  # after the relaunch decision: the launching process needs no torch
     out_dir = Path("data/train") / f"seed_{args.seed}"
     summary = train_seed(params, args.seed, STORE, out_dir, live_dir=Path("results/train") / f"seed_{args.seed}")
     if os.environ.get("RANK", "0") == "0":  # one line per job, not per rank

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from ifdsed.acoustics import compress, record, rms_db, room_impulse_response
+from ifdsed.scenes.acoustics import compress, record, rms_db, room_impulse_response
 from ifdsed.config import RealworldParams
 
 SR = 16000

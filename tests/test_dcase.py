@@ -1,4 +1,4 @@
-"""Readers and import of real DCASE 2018 task 4 metadata (ifdsed.dcase).
+"""Readers and import of real DCASE 2018 task 4 metadata (ifdsed.dcase.metadata).
 
 Real tables are read in place from ../shared/fixtures/dcase_metadata (skipped when absent); bad tables and the
 fake DESED layout are built in tmp_path.
@@ -16,7 +16,7 @@ import pytest
 import soundfile
 
 from ifdsed.config import DCASE_CLASSES, RealParams
-from ifdsed.dcase import (
+from ifdsed.dcase.metadata import (
     MetadataError,
     MetadataWarning,
     MissingAudioError,
@@ -25,7 +25,7 @@ from ifdsed.dcase import (
     read_strong_tsv,
     read_weak_tsv,
 )
-from ifdsed.tables import read_clips, read_events, read_tags
+from ifdsed.io.tables import read_clips, read_events, read_tags
 
 ROOT = Path(__file__).resolve().parents[1]
 METADATA = ROOT.parent / "shared" / "fixtures" / "dcase_metadata"

@@ -1,4 +1,4 @@
-"""DCASE 2018 label statistics (ifdsed.dcase_stats): the committed numbers, and sampling from them."""
+"""DCASE 2018 label statistics (ifdsed.dcase.stats): the committed numbers, and sampling from them."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ifdsed.config import DCASE_CLASSES
-from ifdsed.dcase_stats import derive_stats, load_stats, main, merge_overlaps, sample_clip_labels, stats_path, to_json
+from ifdsed.dcase.stats import derive_stats, load_stats, main, merge_overlaps, sample_clip_labels, stats_path, to_json
 
 ROOT = Path(__file__).resolve().parents[1]
 METADATA = ROOT.parent / "shared" / "fixtures" / "dcase_metadata"

@@ -16,8 +16,8 @@ import torch
 import yaml
 
 from conftest import ROOT
-from ifdsed.features import load_feature_set
-from ifdsed.training import MixedBatches, Normalizer, RunPaths, train_seed
+from ifdsed.features.store import load_feature_set
+from ifdsed.training.loop import MixedBatches, Normalizer, RunPaths, train_seed
 from models import checkpoint
 from test_training import tiny_params as tiny_train_params
 from toy_store import MELS, TRAINING_SETS, write_toy_store
@@ -105,8 +105,8 @@ def test_data_parallel_gradient_is_the_gradient_of_the_global_batch(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import json, os, torch
         from torch.nn.parallel import DistributedDataParallel
-        from ifdsed import distributed
-        from ifdsed.training import LOSS_LABELS, LOSS_OUTPUTS
+        from ifdsed.training import distributed
+        from ifdsed.training.loop import LOSS_LABELS, LOSS_OUTPUTS
         from models.config import ModelConfig
         from models.sed_model import SEDModel
 
@@ -175,7 +175,7 @@ def test_a_killed_torchrun_training_resumes_to_the_same_weights(ddp, store, tmp_
     killer = tmp_path / "killed_in_epoch_3.py"
     killer.write_text(textwrap.dedent("""
         import sys
-        import ifdsed.training as training
+        import ifdsed.training.loop as training
         from pipeline.train import main
 
         score, calls = training.selection_score, []

@@ -1,4 +1,4 @@
-"""Log-mel extraction, frame labels and the feature store (ifdsed/features.py)."""
+"""Log-mel extraction, frame labels and the feature store (ifdsed/features/store.py)."""
 import json
 import math
 from dataclasses import replace
@@ -12,10 +12,10 @@ import soundfile as sf
 import torch
 
 from ifdsed.config import DCASE_CLASSES, FeaturesParams
-from ifdsed.features import (TRAIN_SETS, LogMelConfig, LogMelExtractor, build_store, check_store, clip_tags,
+from ifdsed.features.store import (TRAIN_SETS, LogMelConfig, LogMelExtractor, build_store, check_store, clip_tags,
                              extract_files, frame_labels, load_clip, load_feature_set, load_normalization,
                              read_store_info)
-from ifdsed.tables import tags_from_events, write_clips, write_events, write_tags
+from ifdsed.io.tables import tags_from_events, write_clips, write_events, write_tags
 
 DEFAULT = LogMelConfig.from_params(FeaturesParams(), clip_duration=10.0)
 LIN = replace(DEFAULT, sample_rate=44100, n_fft=2048, window=0.04, hop=0.02, fmax=22050.0)

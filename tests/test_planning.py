@@ -1,7 +1,7 @@
 """Event placement: polyphony cap, same-class gap, determinism."""
 import numpy as np
 
-from ifdsed.planning import clip_rng, place_events
+from ifdsed.scenes.planning import clip_rng, place_events
 
 
 def max_overlap(intervals):

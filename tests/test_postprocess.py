@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ifdsed.postprocess import (clip_tags, decisions_to_events, detect_events, gated_decisions,
+from ifdsed.inference.postprocess import (clip_tags, decisions_to_events, detect_events, gated_decisions,
                                 median_filter_decisions, median_windows_from_labels, tags_table)
-from ifdsed.tables import EVENT_COLUMNS
+from ifdsed.io.tables import EVENT_COLUMNS
 
 
 def test_gating_zeroes_untagged_classes_and_thresholds_strictly():

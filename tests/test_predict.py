@@ -1,4 +1,4 @@
-"""Prediction on arbitrary audio files (issue 6): ifdsed/predict.py and `python -m pipeline.predict`.
+"""Prediction on arbitrary audio files (issue 6): ifdsed/inference/detector.py and `python -m pipeline.predict`.
 
 The checkpoints are tiny random models built here (never data/train/...), with two hand-set classes that make
 the output checkable on any audio: class 0 (Alarm_bell_ringing) is on in every frame and tagged in every window,
@@ -22,9 +22,9 @@ import soundfile as sf
 import torch
 
 from ifdsed.config import parse_params
-from ifdsed.detector import detector_extra
-from ifdsed.features import LogMelConfig, LogMelExtractor, load_clip
-from ifdsed.predict import (Detector, decode, find_audio, optimize_for_inference, predict_files,
+from ifdsed.inference.settings import detector_extra
+from ifdsed.features.store import LogMelConfig, LogMelExtractor, load_clip
+from ifdsed.inference.detector import (Detector, decode, find_audio, optimize_for_inference, predict_files,
                             split_windows)
 from models import checkpoint
 from models.config import ModelConfig

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 
 from ifdsed.config import DCASE_CLASSES, RealworldParams
-from ifdsed.dcase_stats import load_stats
-from ifdsed.planning import clip_rng
-from ifdsed.realworld import REALWORLD_SETS, plan_realworld_clip
+from ifdsed.dcase.stats import load_stats
+from ifdsed.scenes.planning import clip_rng
+from ifdsed.scenes.realworld import REALWORLD_SETS, plan_realworld_clip
 
 N_CLIPS = 1500
 

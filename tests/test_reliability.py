@@ -30,19 +30,19 @@ import torch
 import yaml
 
 from conftest import ROOT, copy_project, run_command
-from ifdsed import render
+from ifdsed.scenes import render
 from ifdsed.config import DCASE_CLASSES, ParamsError, RealParams, parse_params
-from ifdsed.dcase import (MetadataError, MetadataWarning, MissingAudioError, import_set, read_strong_tsv,
+from ifdsed.dcase.metadata import (MetadataError, MetadataWarning, MissingAudioError, import_set, read_strong_tsv,
                           read_weak_tsv, write_set)
-from ifdsed.detector import detector_extra
-from ifdsed.features import (FeatureError, LogMelConfig, build_store, load_clip, load_feature_set,
+from ifdsed.inference.settings import detector_extra
+from ifdsed.features.store import (FeatureError, LogMelConfig, build_store, load_clip, load_feature_set,
                              read_store_info)
-from ifdsed.planning import ClipPlan, PlannedBackground, PlannedEvent
-from ifdsed.predict import decode_checked
-from ifdsed.render import ClipJob, MixSettings, RenderError, render_job, write_set_tables
+from ifdsed.scenes.planning import ClipPlan, PlannedBackground, PlannedEvent
+from ifdsed.inference.detector import decode_checked
+from ifdsed.scenes.render import ClipJob, MixSettings, RenderError, render_job, write_set_tables
 from ifdsed.soundbank import build_embedded_bank, index_soundbank, write_manifest
-from ifdsed.sources import InputError, inspect_audio, load_sources
-from ifdsed.tables import read_clips
+from ifdsed.io.audio import InputError, inspect_audio, load_sources
+from ifdsed.io.tables import read_clips
 from models import checkpoint
 from models.checkpoint import CheckpointError
 from models.config import ModelConfig
@@ -543,7 +543,7 @@ def interrupt(*args, **kwargs):
 
 def complete_sets(root: Path) -> None:
     """The five clip sets of the features stage, each with one clip, under root/data."""
-    from ifdsed.features import SET_DIRS
+    from ifdsed.features.store import SET_DIRS
     for name, folder in SET_DIRS.items():
         events = pd.DataFrame([("a.wav", 0.5, 1.0, "Dog")], columns=["filename", "onset", "offset", "event_label"])
         wav(root / folder / "audio" / "a.wav", tone(1.0))
@@ -568,8 +568,8 @@ def test_an_interrupted_set_is_never_taken_as_complete(tmp_path, monkeypatch):
         stage._check_sets()
     # the same for an imported set
     scanned_dir = tmp_path / "data" / "realworld" / "validation"
-    from ifdsed.dcase import ScannedSet
-    from ifdsed import dcase
+    from ifdsed.dcase.metadata import ScannedSet
+    from ifdsed.dcase import metadata as dcase
     monkeypatch.setattr(dcase, "write_clips", interrupt)
     scanned = ScannedSet({}, read_clips(scanned_dir / "clips.tsv"), pd.read_csv(scanned_dir / "tags.tsv", sep="\t"),
                          events)
@@ -579,7 +579,7 @@ def test_an_interrupted_set_is_never_taken_as_complete(tmp_path, monkeypatch):
 
 
 def test_an_interrupted_feature_store_is_never_read(tmp_path, monkeypatch):
-    import ifdsed.features as features
+    import ifdsed.features.store as features
     complete_sets(tmp_path)
     config = LogMelConfig(sample_rate=SR, n_fft=512, window=0.032, hop=0.1, n_mels=32, fmin=0.0, fmax=8000.0,
                           log_offset=1e-8, clip_duration=1.0)
@@ -714,7 +714,7 @@ def training_params(**train):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One tiny training run straight through, and the store it used."""
-    from ifdsed.training import train_seed
+    from ifdsed.training.loop import train_seed
     base = tmp_path_factory.mktemp("training")
     store = tiny_store(base / "features")
     summary = train_seed(training_params(), 1, store, base / "straight")
@@ -722,7 +722,7 @@ def trained(tmp_path_factory):
 
 
 def test_training_resumes_from_its_last_checkpoint(trained, monkeypatch, capsys):
-    import ifdsed.training as training
+    import ifdsed.training.loop as training
     base, store, _ = trained
     real_score, calls = training.selection_score, []
 
@@ -771,7 +771,7 @@ def test_dvc_repro_completes_after_a_stage_is_killed(tmp_path, tiny_params):
 
 # ================================================================================================ E. determinism
 def test_simulated_realworld_sets_are_byte_identical_run_after_run(tmp_path, tiny_params):
-    from ifdsed.realworld import simulate_sets
+    from ifdsed.scenes.realworld import simulate_sets
     raw = json.loads(json.dumps(tiny_params))
     raw["realworld"].update(weak_clips=2, validation_clips=1, test_clips=1)
     build_embedded_bank(tmp_path / "bank", CLASSES, 2, 2, 11.0, SR, seed=0, workers=1)
@@ -818,9 +818,9 @@ def test_imports_indexes_and_features_are_byte_identical(audio, user_bank, tmp_p
 @pytest.mark.filterwarnings("ignore:psds")   # the toy set lacks some classes
 def test_training_and_scoring_give_identical_metrics_run_after_run(trained, tmp_path):
     from ifdsed.config import EvalParams
-    from ifdsed.detector import detector_settings
-    from ifdsed.evaluation import score_set
-    from ifdsed.training import train_seed
+    from ifdsed.inference.settings import detector_settings
+    from ifdsed.evaluation.sets import score_set
+    from ifdsed.training.loop import train_seed
     base, store, summary = trained
     again = train_seed(training_params(), 1, store, tmp_path / "again")
     assert again == summary

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from ifdsed.config import DCASE_CLASSES
-from ifdsed.scoring import (DURATION_COLUMNS, event_based, frame_scores_to_sed_scores, psds, psds_ground_truth,
+from ifdsed.evaluation.metrics import (DURATION_COLUMNS, event_based, frame_scores_to_sed_scores, psds, psds_ground_truth,
                             read_table, score_tables, segment_based, tagging_f1)
 from pipeline.score import default_classes
 

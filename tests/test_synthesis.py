@@ -8,10 +8,10 @@ import pytest
 import soundfile
 
 from ifdsed.config import parse_params
-from ifdsed.sources import load_sources
+from ifdsed.io.audio import load_sources
 from ifdsed.soundbank import build_embedded_bank
-from ifdsed.synthesis import synthesize_sets
-from ifdsed.tables import read_clips, read_events, read_tags, split_tags
+from ifdsed.scenes.synthesis import synthesize_sets
+from ifdsed.io.tables import read_clips, read_events, read_tags, split_tags
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import torch
 import yaml
 
 from ifdsed.config import parse_params
-from ifdsed.detector import detector_settings
-from ifdsed.features import load_feature_set
-from ifdsed.training import MixedBatches, Normalizer, RunPaths, selection_score, train_seed
+from ifdsed.inference.settings import detector_settings
+from ifdsed.features.store import load_feature_set
+from ifdsed.training.loop import MixedBatches, Normalizer, RunPaths, selection_score, train_seed
 from models import checkpoint
 from toy_store import CLASSES, FRAMES, MELS, TRAINING_SETS, write_toy_store
 
@@ -71,7 +71,7 @@ def test_training_learns_and_writes_self_describing_checkpoints(store, tmp_path)
 
 def test_interrupted_training_resumes_to_the_same_weights(store, tmp_path, monkeypatch, capsys):
     train_seed(tiny_params(epochs=3), 1, store, tmp_path / "straight")
-    import ifdsed.training as training
+    import ifdsed.training.loop as training
     real_score, calls = training.selection_score, []
 
     def killed_in_epoch_three(*args):
@@ -100,7 +100,7 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(store, tmp_path, capsys
 
 @pytest.mark.parametrize("choice", ["cpu", "auto", "cuda", "cuda:0", "cuda:3"])
 def test_train_device_is_used_or_refused_by_name(choice):
-    from ifdsed.training import pick_device
+    from ifdsed.training.loop import pick_device
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     wanted = {"cpu": None, "auto": 0, "cuda": 0, "cuda:0": 0, "cuda:3": 3}[choice]
     if wanted is None or (choice == "auto" and gpus == 0):

@@ -1,7 +1,7 @@
 """A tiny, learnable hand-made feature store in the features stage's layout, for the training tests.
 
 Class c lights up mel band c during its events (5 frames of 20, two classes per clip), so a few epochs of a
-tiny model learn it. The layout is the one `ifdsed.features.build_store` writes: per set <set>.npy (float16
+tiny model learn it. The layout is the one `ifdsed.features.store.build_store` writes: per set <set>.npy (float16
 [clips, frames, mels]), <set>_tags.npy, <set>_frame_labels.npy (strong sets), <set>.tsv, plus
 normalization.npz and features.json."""
 import json
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ifdsed.config import DCASE_CLASSES
-from ifdsed.features import LogMelConfig
+from ifdsed.features.store import LogMelConfig
 
 CLASSES = list(DCASE_CLASSES)
 FRAMES, MELS = 20, 64

@@ -34,7 +34,7 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from ..sources import AudioCheck, InputError, inspect_audio
+from ..io.audio import AudioCheck, InputError, inspect_audio
 from .synthesizers import BACKGROUND_SYNTHESIZERS, CLASS_SYNTHESIZERS
 
 PARTITIONS = ("synthetic", "realworld")
@@ -209,7 +209,7 @@ def index_soundbank(root: Path, classes: Sequence[str], workers: int = 2) -> pd.
 
     Layout: ``root/foreground/<Class>/*.wav|flac|ogg`` for each class in `classes`, and
     ``root/background/<kind>/*.wav|flac|ogg`` (any kind names; only files directly in those folders, as Scaper
-    reads them). Every file is decoded and checked (`ifdsed.sources.inspect_audio`, `workers` threads): files
+    reads them). Every file is decoded and checked (`ifdsed.io.audio.inspect_audio`, `workers` threads): files
     that cannot be read, hold no samples, are truncated or corrupt, hold NaN or Inf samples, are silent, or last
     less than `MIN_SOURCE_SECONDS` are skipped with a warning; ``manifest.attrs["skipped"]`` lists their paths
     (always present, maybe empty) and ``attrs["skipped_reasons"]`` says why. Clipped files are kept, with a

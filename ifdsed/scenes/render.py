@@ -1,7 +1,7 @@
 """Render a planned clip with Scaper, and write clip sets with a pool of workers.
 
 Scaper does the mixing (loudness normalisation to ref_db, SNR, pitch shift through SoX, fades) and the JAMS
-annotation; the plan (ifdsed.planning) fixes every random choice beforehand, so the bytes of a clip depend only
+annotation; the plan (ifdsed.scenes.planning) fixes every random choice beforehand, so the bytes of a clip depend only
 on its plan, never on the worker that rendered it.
 
 A clip that Scaper cannot mix (or that comes out with NaN or Inf samples) stops the stage with a `RenderError`
@@ -27,9 +27,9 @@ import pandas as pd
 import soundfile
 from tqdm import tqdm
 
-from ifdsed.planning import ClipPlan
-from ifdsed.sources import InputError
-from ifdsed.tables import write_clips, write_events, write_tags, tags_from_events
+from ifdsed.scenes.planning import ClipPlan
+from ifdsed.io.audio import InputError
+from ifdsed.io.tables import write_clips, write_events, write_tags, tags_from_events
 
 
 class RenderError(InputError):

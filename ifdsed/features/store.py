@@ -44,8 +44,8 @@ import pandas as pd
 import soundfile as sf
 import torch
 
-from ifdsed.sources import AudioError
-from ifdsed.tables import read_clips, read_events, read_tags, split_tags
+from ifdsed.io.audio import AudioError
+from ifdsed.io.tables import read_clips, read_events, read_tags, split_tags
 
 # Set name -> clip-set folder (relative to the project root), in the order the stage writes them.
 SET_DIRS = {

@@ -1,6 +1,6 @@
 """Sound event detection on any audio file with a trained checkpoint (`python -m pipeline.predict`).
 
-Everything the detector needs comes from the checkpoint (`ifdsed.detector.detector_settings`): classes, the
+Everything the detector needs comes from the checkpoint (`ifdsed.inference.settings.detector_settings`): classes, the
 log-mel settings, the normalisation statistics and the post-processing (thresholds, per-class median windows).
 params.yaml is never read.
 
@@ -8,7 +8,7 @@ A file goes through:
 
 1. decoding (`decode`): any format libsndfile reads (wav, flac, ogg, ...), any sample rate and channel count,
    mixed down by a channel mean and resampled with soxr HQ to the features' sample rate, exactly as the
-   training features were made (`ifdsed.features.load_clip`);
+   training features were made (`ifdsed.features.store.load_clip`);
 2. windows (`split_windows`): consecutive, non-overlapping windows of `clip_duration` (the length the model was
    trained on); the last one, or a file shorter than one window, is zero-padded; a tail shorter than one frame
    hop past the last full window is dropped (a 10 s clip resampled to 10 s + 1 sample stays one window);
@@ -47,17 +47,17 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from ifdsed.detector import DetectorSettings, detector_settings
-from ifdsed.features import LogMelExtractor, default_device, torch_threads
-from ifdsed.postprocess import decisions_to_events, gated_decisions, median_filter_decisions
-from ifdsed.sources import CLIP_RUN, SILENCE_DBFS, clip_runs, full_scale
-from ifdsed.tables import EVENT_COLUMNS
+from ifdsed.inference.settings import DetectorSettings, detector_settings
+from ifdsed.features.store import LogMelExtractor, default_device, torch_threads
+from ifdsed.inference.postprocess import decisions_to_events, gated_decisions, median_filter_decisions
+from ifdsed.io.audio import CLIP_RUN, SILENCE_DBFS, clip_runs, full_scale
+from ifdsed.io.tables import EVENT_COLUMNS
 from models import checkpoint
 from models.encoder import ConvBlock
 from models.sed_model import SEDModel
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-STD_FLOOR = 1e-5            # as ifdsed.training.Normalizer
+STD_FLOOR = 1e-5            # as ifdsed.training.loop.Normalizer
 CPU_BATCH = 8               # windows per model call on a CPU: the fastest per window (the activations stay in cache)
 GPU_BATCH = 64
 MAX_PEAK = 1e6              # samples beyond this many times full scale are not audio (their log-mel overflows)
@@ -68,7 +68,7 @@ def decode(path: str | Path, sample_rate: int) -> tuple[np.ndarray, float]:
     """One audio file -> (mono float32 [samples] at `sample_rate`, duration of the original file in s).
 
     Channels are averaged; another sample rate is converted with soxr HQ (`librosa.resample`), as
-    `ifdsed.features.load_clip` does for the training clips. Raises ValueError for a file with NaN or Inf
+    `ifdsed.features.store.load_clip` does for the training clips. Raises ValueError for a file with NaN or Inf
     samples or samples absurdly beyond full scale, and whatever libsndfile raises for a file it cannot read.
     """
     signal, duration, _ = decode_checked(path, sample_rate)
@@ -354,7 +354,7 @@ def find_audio(path: str | Path) -> list[tuple[Path, str]]:
 
 def plot_prediction(result: Prediction, classes: Sequence[str], frame_hop: float, path: str | Path) -> Path:
     """One PNG: the file's log-mel (needs keep_features) above its predicted events as a piano roll."""
-    from ifdsed.plots import piano_roll  # matplotlib (Agg) only when plots are asked for
+    from ifdsed.evaluation.plots import piano_roll  # matplotlib (Agg) only when plots are asked for
     if result.log_mel is None:
         raise ValueError(f"{result.filename}: no log-mel kept (predict with keep_features=True)")
     return piano_roll(result.log_mel, frame_hop, classes, {"predicted": result.events},

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from ifdsed.config import Params
-from ifdsed.features import FeatureSet, LogMelConfig
-from ifdsed.postprocess import decisions_to_events, median_windows_from_labels
+from ifdsed.features.store import FeatureSet, LogMelConfig
+from ifdsed.inference.postprocess import decisions_to_events, median_windows_from_labels
 
 
 @dataclass(frozen=True)

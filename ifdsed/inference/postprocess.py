@@ -4,7 +4,7 @@
 2. frame decisions: frame_probs > threshold (0.5), zeroed for the classes a clip is not tagged with;
 3. a median filter along time, one window (in frames) per class;
 4. runs of active frames -> events: a run over frames [a, b) gives onset a * hop, offset b * hop
-   (frame t covers [t * hop, (t + 1) * hop), as in ifdsed.features.frame_labels).
+   (frame t covers [t * hop, (t + 1) * hop), as in ifdsed.features.store.frame_labels).
 
 Arrays: frame_probs [N, T, C], clip_probs [N, C], in the order of ``filenames`` and ``classes``.
 
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter
 
-from ifdsed.tables import EVENT_COLUMNS, TAG_COLUMNS, join_tags
+from ifdsed.io.tables import EVENT_COLUMNS, TAG_COLUMNS, join_tags
 
 
 def clip_tags(clip_probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:

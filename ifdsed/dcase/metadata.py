@@ -5,7 +5,7 @@ Readers
     hold: tab- or comma-separated files, rows with an empty ``event_label`` (a clip with no event: the clip is
     kept, no event row is made), offsets past the clip end (clipped to ``clip_duration``), comma-separated weak
     labels with stray spaces, and duplicate identical rows (dropped with a warning). Events are returned as
-    given: overlapping events of the same class are NOT merged here (``ifdsed.dcase_stats`` merges them for its
+    given: overlapping events of the same class are NOT merged here (``ifdsed.dcase.stats`` merges them for its
     statistics).
 
     Anything else wrong raises `MetadataError` (a ``ValueError``) whose message starts with ``FILE:LINE:``
@@ -15,13 +15,13 @@ Readers
 
 Import
     `import_set` checks which listed clips have readable audio, writes ``clips.tsv`` (absolute paths to the
-    user's audio, which is not copied), ``tags.tsv`` and, for strong sets, ``events.tsv`` (see ifdsed/tables.py)
+    user's audio, which is not copied), ``tags.tsv`` and, for strong sets, ``events.tsv`` (see ifdsed/io/tables.py)
     for the clips whose audio is present, and a JSON report. `import_dcase2018` does this for the weak,
     validation and test sets named in params.yaml ``real``.
 
     A clip counts as *missing* when its file does not exist and as *unreadable* when it exists but cannot be
     used: every file is decoded (its first ``clip_duration`` + 1 s, what the features use) and checked by
-    `ifdsed.sources.inspect_audio`: unreadable (empty, not audio, broken header), no samples, truncated or
+    `ifdsed.io.audio.inspect_audio`: unreadable (empty, not audio, broken header), no samples, truncated or
     corrupt data, or NaN or Inf samples. Both are left out of the set and listed separately in the report
     (``unreadable_reasons`` says why for each file); ``missing_fraction`` is the fraction of listed clips left
     out for either reason, and the import fails (`MissingAudioError`) when it exceeds
@@ -42,8 +42,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pandas as pd
 
-from ifdsed.sources import inspect_audio
-from ifdsed.tables import (
+from ifdsed.io.audio import inspect_audio
+from ifdsed.io.tables import (
     EVENT_COLUMNS,
     TAG_COLUMNS,
     join_tags,
@@ -182,7 +182,7 @@ def _drop_duplicates(path: Path, rows: list[tuple[int, tuple]]) -> list[tuple[in
 def read_weak_tsv(path: str | Path, classes) -> pd.DataFrame:
     """Weak labels ``filename  event_labels`` as a DataFrame[filename, event_labels], one row per clip.
 
-    ``event_labels`` is normalised to the sorted, comma-separated form of ifdsed.tables (empty for a clip with
+    ``event_labels`` is normalised to the sorted, comma-separated form of ifdsed.io.tables (empty for a clip with
     no event). A clip listed twice with different labels is an error; identical repeats are dropped.
     """
     path = Path(path)
@@ -206,7 +206,7 @@ def read_strong_tsv(path: str | Path, classes, clip_duration: float = 10.0) -> t
     """Strong labels ``filename onset offset event_label``.
 
     Returns ``(events, filenames)``: events as DataFrame[filename, onset, offset, event_label] sorted like
-    ifdsed.tables writes them, and the sorted list of every listed clip, including clips with no event (rows
+    ifdsed.io.tables writes them, and the sorted list of every listed clip, including clips with no event (rows
     with an empty event_label, whose times may be empty). Offsets past ``clip_duration`` are clipped to it; an
     event that starts at or after the clip end is dropped with a warning.
     """
@@ -253,7 +253,7 @@ SHORT_CLIP = 1.0   # s: a usable clip shorter than this is kept, with a note (it
 
 def probe_audio(audio_dir: Path, filenames, clip_duration: float | None = None
                 ) -> tuple[list[dict], list[str], dict[str, str], dict[str, str]]:
-    """Look for each clip's audio under audio_dir and check it (`ifdsed.sources.inspect_audio`; with
+    """Look for each clip's audio under audio_dir and check it (`ifdsed.io.audio.inspect_audio`; with
     `clip_duration`, only the first clip_duration + 1 s of each file is decoded).
 
     Returns (present rows {filename, path, duration}, missing filenames, {unreadable filename: reason},

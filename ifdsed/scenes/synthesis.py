@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ifdsed.config import Params, SynthParams
-from ifdsed.planning import (ClipPlan, PlannedEvent, choose_background, choose_source, clip_rng,
+from ifdsed.scenes.planning import (ClipPlan, PlannedEvent, choose_background, choose_source, clip_rng,
                              place_events)
-from ifdsed.render import ClipJob, MixSettings, render_sets, write_set_tables
+from ifdsed.scenes.render import ClipJob, MixSettings, render_sets, write_set_tables
 
 SYNTHETIC_SETS = ("train", "test")  # index in this tuple seeds the set's random stream
 

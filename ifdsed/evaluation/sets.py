@@ -18,12 +18,12 @@ import pandas as pd
 import torch
 
 from ifdsed.config import EvalParams
-from ifdsed.detector import DetectorSettings
-from ifdsed.features import FeatureSet
-from ifdsed.postprocess import detect_events
-from ifdsed.scoring import event_based, psds, sed_scores_from_probs, segment_based, tagging_f1
-from ifdsed.tables import read_clips, read_events
-from ifdsed.training import Normalizer, predict
+from ifdsed.inference.settings import DetectorSettings
+from ifdsed.features.store import FeatureSet
+from ifdsed.inference.postprocess import detect_events
+from ifdsed.evaluation.metrics import event_based, psds, sed_scores_from_probs, segment_based, tagging_f1
+from ifdsed.io.tables import read_clips, read_events
+from ifdsed.training.loop import Normalizer, predict
 from models.sed_model import SEDModel
 
 

@@ -1,9 +1,9 @@
 """The simulated real-world domain: weak training, validation and test sets that stand in for DCASE 2018.
 
-Clips are planned from the DCASE 2018 label statistics (ifdsed/data/dcase2018_stats.json: tag sets with their
+Clips are planned from the DCASE 2018 label statistics (ifdsed/dcase/dcase2018_stats.json: tag sets with their
 co-occurrence, events per tagged class, event durations), mixed by Scaper from the sound bank's realworld
 partition (sources never used by the synthetic domain) and then recorded through the acoustic chain of
-ifdsed.acoustics, so the two domains differ in sources, label statistics and acoustics.
+ifdsed.scenes.acoustics, so the two domains differ in sources, label statistics and acoustics.
 
 The weak set exposes its clip tags only (tags.tsv); its timestamps go to `hidden_dir`, for analysis alone.
 """
@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ifdsed.acoustics import record_with_seed
+from ifdsed.scenes.acoustics import record_with_seed
 from ifdsed.config import Params, RealworldParams
-from ifdsed.dcase_stats import load_stats, sample_clip_labels
-from ifdsed.planning import ClipPlan, PlannedEvent, choose_background, clip_rng, place_events
-from ifdsed.render import ClipJob, MixSettings, render_sets, write_set_tables
+from ifdsed.dcase.stats import load_stats, sample_clip_labels
+from ifdsed.scenes.planning import ClipPlan, PlannedEvent, choose_background, clip_rng, place_events
+from ifdsed.scenes.render import ClipJob, MixSettings, render_sets, write_set_tables
 
 REALWORLD_SETS = ("weak", "validation", "test")  # also the keys of the statistics file
 

@@ -2,8 +2,8 @@
 
 `derive_stats` reads the DESED ``data/real/metadata`` tables (``weak.tsv``: the 1,578-clip weak set;
 ``test_dcase2018.tsv``: the paper's 288-clip validation set; ``eval_dcase2018.tsv``: the paper's 880-clip test
-set) and summarises them; ``python -m ifdsed.dcase_stats METADATA_DIR`` writes the summary to
-``ifdsed/data/dcase2018_stats.json``, which is committed (the metadata is not) and read back by `load_stats`.
+set) and summarises them; ``python -m ifdsed.dcase.stats METADATA_DIR`` writes the summary to
+``ifdsed/dcase/dcase2018_stats.json``, which is committed (the metadata is not) and read back by `load_stats`.
 `sample_clip_labels` draws one clip's labels from it.
 
 Schema (every fraction is over clips; floats rounded to 4 decimals in the file)::
@@ -24,7 +24,7 @@ Choices:
   tagged ``cls``. ``mean_events_per_clip`` is over all clips, empty ones included.
 - ``duration_quantiles[cls]`` are the 0, 5, ..., 100th percentiles (numpy's linear interpolation) of event
   durations in seconds.
-- Offsets past the clip end are clipped to 10 s by the reader (ifdsed.dcase). Overlapping events of the same
+- Offsets past the clip end are clipped to 10 s by the reader (ifdsed.dcase.metadata). Overlapping events of the same
   class in a clip are merged into one before counting and measuring (``n_merged_overlaps`` says how many were
   merged away; none in the 2018 sets): the simulator never overlaps two events of one class, and two overlapping
   annotations of one class are heard as one longer event. Events that merely touch are kept apart.
@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 
 from ifdsed.config import DCASE_CLASSES
-from ifdsed.dcase import read_strong_tsv, read_weak_tsv
-from ifdsed.tables import split_tags, tags_from_events
+from ifdsed.dcase.metadata import read_strong_tsv, read_weak_tsv
+from ifdsed.io.tables import split_tags, tags_from_events
 
 METADATA_FILES = {"weak": "weak.tsv", "validation": "test_dcase2018.tsv", "test": "eval_dcase2018.tsv"}
 DERIVED_FROM = "DESED data/real/metadata: weak.tsv, test_dcase2018.tsv, eval_dcase2018.tsv"
@@ -156,13 +156,13 @@ def to_json(stats: dict) -> str:
 
 
 def stats_path() -> Path:
-    """Where the committed statistics live (ifdsed/data/dcase2018_stats.json)."""
-    return Path(str(resources.files("ifdsed").joinpath("data", STATS_FILE)))
+    """Where the committed statistics live (ifdsed/dcase/dcase2018_stats.json)."""
+    return Path(str(resources.files("ifdsed.dcase").joinpath(STATS_FILE)))
 
 
 def load_stats() -> dict:
     """The committed DCASE 2018 statistics."""
-    return json.loads(resources.files("ifdsed").joinpath("data", STATS_FILE).read_text())
+    return json.loads(resources.files("ifdsed.dcase").joinpath(STATS_FILE).read_text())
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -211,10 +211,10 @@ def sample_clip_labels(stats_set: dict, strong: dict, rng: np.random.Generator, 
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ifdsed.dcase_stats", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ifdsed.dcase.stats", description=__doc__.split("\n\n")[0])
     parser.add_argument("metadata_dir", type=Path, help="DESED data/real/metadata folder (or one holding "
                         "weak.tsv, test_dcase2018.tsv and eval_dcase2018.tsv)")
-    parser.add_argument("--out", type=Path, default=None, help=f"output JSON (default: ifdsed/data/{STATS_FILE})")
+    parser.add_argument("--out", type=Path, default=None, help=f"output JSON (default: ifdsed/dcase/{STATS_FILE})")
     args = parser.parse_args(argv)
     out = args.out or stats_path()
     out.parent.mkdir(parents=True, exist_ok=True)

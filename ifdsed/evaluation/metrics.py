@@ -5,7 +5,7 @@ occur in the predictions: a class the system never predicts scores F1 = 0 (sed_e
 of an empty system output) and still counts in the macro average. A class with neither reference nor predicted
 events has an undefined F1 (NaN, written as null in JSON) and is left out of the macro average, as sed_eval does.
 
-Tables are DESED tables (see ifdsed/tables.py): ``filename onset offset event_label``; a row with an empty
+Tables are DESED tables (see ifdsed/io/tables.py): ``filename onset offset event_label``; a row with an empty
 event_label marks a clip with no event. `read_table` also reads comma-separated files and pandas' index column.
 
 Evaluated files: the union of the files in the reference table (including its no-event rows) and the optional
@@ -24,7 +24,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ifdsed.tables import EVENT_COLUMNS
+from ifdsed.io.tables import EVENT_COLUMNS
 
 DURATION_COLUMNS = ["filename", "duration"]
 _ALIASES = {"file": "filename", "event_labels": "event_label", "label": "event_label"}

@@ -8,7 +8,7 @@ stage command stays the same. Under any launcher (torchrun by hand on a cluster,
 process group comes from the launcher's environment (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), and
 WORLD_SIZE, not train.processes, is the number of processes.
 
-What each rank does is decided in ifdsed/training.py; this module holds the plumbing: the process context, the
+What each rank does is decided in ifdsed/training/loop.py; this module holds the plumbing: the process context, the
 launcher command, and the few collectives the training needs. torch is imported where it is used, so that
 deciding to relaunch (`launched`, `relaunch`) costs no torch import in the process that only starts torchrun.
 """

@@ -10,7 +10,7 @@ weights are kept in best.pt; last.pt holds everything needed to resume (weights,
 best score) and a fingerprint of the params and training data, so a checkpoint from other settings is never
 resumed.
 
-Data-parallel training (under torchrun, see ifdsed/distributed.py and docs/scaling.md), with W processes:
+Data-parallel training (under torchrun, see ifdsed/training/distributed.py and docs/scaling.md), with W processes:
 - Batches: every rank draws the same global batch order from (seed, epoch) and takes its shard of each batch:
   the real clips r, r + W, ... and the synthetic clips likewise (`MixedBatches(rank=, world_size=)`), so the
   ranks together see exactly the clips of the single-process epoch, `batch_size / W` clips per rank and step,
@@ -39,10 +39,10 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from ifdsed import distributed
+from ifdsed.training import distributed
 from ifdsed.config import Params
-from ifdsed.detector import detector_extra, training_median_windows
-from ifdsed.features import FeatureSet, LogMelConfig, load_feature_set, load_normalization, read_store_info
+from ifdsed.inference.settings import detector_extra, training_median_windows
+from ifdsed.features.store import FeatureSet, LogMelConfig, load_feature_set, load_normalization, read_store_info
 from models import checkpoint
 from models.config import ModelConfig
 from models.sed_model import SEDModel

@@ -1,0 +1,1 @@
+"""Scoring: sed_eval and PSDS metrics, the evaluation sets, the domain-gap probe, summaries."""

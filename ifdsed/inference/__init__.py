@@ -1,0 +1,1 @@
+"""One detector from audio or stored features: normalisation, model, post-processing."""

@@ -1,0 +1,1 @@
+"""Reading and writing: audio files and their checks, DESED tables, atomic writes."""

@@ -1,0 +1,1 @@
+"""Data making: Scaper synthesis of the synthetic domain and the simulated real-world domain."""

@@ -1,0 +1,1 @@
+"""Training of one seed: batches, the loop, model selection, resume, data-parallel runs."""
