@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import models.encoder as encoder_module  # noqa: E402
 from ifdsed.config import load_params  # noqa: E402
-from ifdsed.features.store import LogMelConfig  # noqa: E402
-from ifdsed.training.loop import model_config  # noqa: E402
+from ifdsed.features.logmel import LogMelConfig  # noqa: E402
+from ifdsed.config import model_config  # noqa: E402
 from models.sed_model import SEDModel  # noqa: E402
 
 MATMUL_N = 2048

@@ -44,7 +44,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ifdsed.config import load_params  # noqa: E402
-from ifdsed.features.store import STORE_DTYPE, LogMelConfig, LogMelExtractor, extract_files  # noqa: E402
+from ifdsed.features.logmel import extract_files, LogMelConfig, LogMelExtractor  # noqa: E402
+from ifdsed.features.store import STORE_DTYPE
 
 DB_PER_NEPER = 10.0 / math.log(10.0)  # 10*log10(x) = DB_PER_NEPER * ln(x)
 

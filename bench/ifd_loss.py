@@ -1,6 +1,6 @@
 """Benchmark: the batched IFD loss (models/ifd.py) against a straightforward Python-loop reference.
 
-Both compute the same loss (METHOD.md, triplet pairing by default) on one seeded, DCASE-like batch: half
+Both compute the same loss (docs/method.md, triplet pairing by default) on one seeded, DCASE-like batch: half
 synthetic clips, 1-2 tags per clip out of 10 classes, events as random on/off segments. The script checks that
 the two values agree to 1e-5 and prints the speed ratio; the last line of its output is JSON:
     {"batched_ms": ..., "loop_ms": ..., "speedup": ..., "max_abs_diff": ..., ...}

@@ -90,7 +90,7 @@ def write_set(root: Path, name: str, n_clips: int, frames: int, n_mels: int, cla
 def write_store(root: Path, scale: str) -> int:
     """A complete fake store at `root` for `scale`; returns its size in bytes."""
     from ifdsed.config import load_params
-    from ifdsed.features.store import LogMelConfig
+    from ifdsed.features.logmel import LogMelConfig
     weak, synthetic, validation, hop = SCALES[scale]
     params = load_params(ROOT / "params.yaml")
     config = LogMelConfig.from_params(params.features.model_copy(update={"hop": hop}), params.data.clip_duration)

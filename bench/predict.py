@@ -34,8 +34,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ifdsed.config import parse_params  # noqa: E402
 from ifdsed.inference.settings import detector_extra  # noqa: E402
-from ifdsed.features.store import LogMelConfig, torch_threads  # noqa: E402
-from ifdsed.inference.detector import Detector, decode, predict_files, split_windows  # noqa: E402
+from ifdsed.devices import torch_threads  # noqa: E402
+from ifdsed.features.logmel import LogMelConfig
+from ifdsed.inference.detector import Detector  # noqa: E402
+from ifdsed.inference.files import predict_files, split_windows
+from ifdsed.io.audio import decode
 from models import checkpoint  # noqa: E402
 from models.config import ModelConfig  # noqa: E402
 from models.sed_model import SEDModel  # noqa: E402
@@ -88,7 +91,7 @@ def breakdown(items, detector: Detector) -> dict:
     with torch_threads(1), torch.inference_mode():
         for path, _ in items:
             started = time.thread_time()
-            signal, duration = decode(path, features.sample_rate)
+            signal, duration, _ = decode(path, features.sample_rate)
             windows = split_windows(signal, features.clip_samples, features.hop_length)
             stages["decode"] += time.thread_time() - started
             audio_seconds += duration

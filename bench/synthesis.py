@@ -53,7 +53,7 @@ def child(args) -> None:
     """One timed run of synthesize_sets in this fresh process; prints a JSON line."""
     started_import = time.perf_counter()
     import ifdsed.scenes.synthesis as synthesis
-    from ifdsed.io.audio import load_sources
+    from ifdsed.soundbank.manifest import load_sources
     imported = time.perf_counter() - started_import
     os.environ.setdefault("TQDM_DISABLE", "1")
     params = bench_params(args.clips, args.test_clips, args.workers)
@@ -74,7 +74,7 @@ def diagnose(args) -> None:
     import_s = time.perf_counter() - started
     from ifdsed.scenes.render import ClipJob, MixSettings, render_job
     from ifdsed.scenes.planning import clip_rng
-    from ifdsed.io.audio import load_sources
+    from ifdsed.soundbank.manifest import load_sources
     from ifdsed.scenes.synthesis import SYNTHETIC_SETS, plan_synthetic_clip
     params = bench_params(args.clips, args.test_clips, 1)
     synth, duration = params.synth, params.data.clip_duration

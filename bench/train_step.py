@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from ifd_loss import loop_ifd, make_batch, time_ms  # noqa: E402
 from ifdsed.config import load_params  # noqa: E402
-from ifdsed.features.store import LogMelConfig  # noqa: E402
-from ifdsed.training.loop import model_config  # noqa: E402
+from ifdsed.features.logmel import LogMelConfig  # noqa: E402
+from ifdsed.config import model_config  # noqa: E402
 from models.ifd import ifd_loss  # noqa: E402
 from models.sed_model import SEDModel  # noqa: E402
 

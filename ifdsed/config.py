@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
+from ifdsed.errors import IfdsedError
+from models.config import ModelConfig
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DCASE_CLASSES = (
@@ -20,7 +22,7 @@ DCASE_CLASSES = (
 PARAMS_FILE = Path("params.yaml")
 
 
-class ParamsError(ValueError):
+class ParamsError(IfdsedError, ValueError):
     """params.yaml is missing, unreadable or invalid; the message names the key."""
 
 
@@ -131,20 +133,25 @@ class FeaturesParams(Section):
 MEL_POOLING = 4 ** 3  # the encoder's three (1, 4) frequency pools divide the mel bins by this
 
 
+_MODEL = ModelConfig()  # the model's defaults are declared once, in models/config.py
+
+
 class ModelParams(Section):
-    """The branches and sizes of models.ModelConfig (kernels and pools are Lin et al.'s, fixed)."""
-    ifd: bool = False
-    sedb: bool = False
-    # one per conv block; the three blocks' kernels and (1, 4) frequency pools are Lin et al.'s
-    channels: Annotated[tuple[int, ...], Field(strict=False, min_length=3, max_length=3)] = (32, 64, 64)  # Lin: 160s
-    k_c: int | None = Field(None, ge=1)
-    dropout: float = Field(0.0, ge=0, lt=1)
-    ifd_dim: int | None = Field(None, ge=1)
-    ifd_margin: float = Field(0.1, ge=0)
-    ifd_theta: float = Field(0.5, gt=0, lt=1)
-    ifd_pairing: Literal["triplet", "mean"] = "triplet"
-    lambda_ifd: float = Field(1.0, ge=0)
-    lambda_sedb: float = Field(1.0, ge=0)
+    """The params.yaml face of `models.config.ModelConfig`: these keys, validated here, become
+    ``ModelConfig(n_mels=..., n_classes=..., **params.model.model_dump())`` (`model_config`); their
+    defaults are ModelConfig's. Kernels and frequency pools are Lin et al.'s, fixed."""
+    ifd: bool = _MODEL.ifd
+    sedb: bool = _MODEL.sedb
+    # one per conv block (Lin et al.: 160, 160, 160)
+    channels: Annotated[tuple[int, ...], Field(strict=False, min_length=3, max_length=3)] = _MODEL.channels
+    k_c: int | None = Field(_MODEL.k_c, ge=1)
+    dropout: float = Field(_MODEL.dropout, ge=0, lt=1)
+    ifd_dim: int | None = Field(_MODEL.ifd_dim, ge=1)
+    ifd_margin: float = Field(_MODEL.ifd_margin, ge=0)
+    ifd_theta: float = Field(_MODEL.ifd_theta, gt=0, lt=1)
+    ifd_pairing: Literal["triplet", "mean"] = _MODEL.ifd_pairing
+    lambda_ifd: float = Field(_MODEL.lambda_ifd, ge=0)
+    lambda_sedb: float = Field(_MODEL.lambda_sedb, ge=0)
 
     @model_validator(mode="after")
     def _positive_channels(self) -> "ModelParams":
@@ -242,6 +249,11 @@ class Params(Section):
             raise ValueError(f"model.k_c: {self.model.k_c} is above the frame embedding's size, {emb_dim} "
                              f"(model.channels[-1] x features.n_mels // {MEL_POOLING})")
         return self
+
+
+def model_config(params: Params, n_mels: int) -> ModelConfig:
+    """The model that params.yaml describes, for features of `n_mels` bands."""
+    return ModelConfig(n_mels=n_mels, n_classes=len(params.classes), **params.model.model_dump())
 
 
 def _format_errors(error: ValidationError, source: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from ifdsed.errors import IfdsedError
 from models.config import ModelConfig
 from models.sed_model import SEDModel
 
@@ -30,7 +31,7 @@ from models.sed_model import SEDModel
 KEYS = ("model_config", "state_dict", "optimizer", "epoch", "extra")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(IfdsedError, ValueError):
     """A checkpoint cannot be used: missing, corrupt, not this project's, or holding objects that could run code."""
 
 

@@ -14,6 +14,12 @@ from typing import Any, Literal
 Pairing = Literal["triplet", "mean"]
 
 
+def variant_name(ifd: bool, sedb: bool) -> str:
+    """The paper's name of the variant with these branches: baseline, IFD, SEDB or SEDB&IFD."""
+    return {(False, False): "baseline", (True, False): "IFD", (False, True): "SEDB", (True, True): "SEDB&IFD"}[
+        (bool(ifd), bool(sedb))]
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Sizes and switches of `SEDModel`.
@@ -34,7 +40,7 @@ class ModelConfig:
         ifd, sedb: switch the IFD and SEDB training branches (the four variants of the paper).
         ifd_dim: output size of the IFD projection (None: the embedding dimension).
         ifd_margin: alpha of eq. 3.
-        ifd_theta: pseudo strong label threshold on the ATP frame probabilities.
+        ifd_theta: pseudo strong label threshold on the ATP frame probabilities, in (0, 1).
         ifd_pairing: how negatives meet positives in the hinge, "triplet" (default) or "mean" (see ifd.py).
         lambda_ifd, lambda_sedb: weights of L_IFD and L_SEDB in the total loss.
     """
@@ -89,8 +95,8 @@ class ModelConfig:
             raise ValueError(f"ifd_dim must be positive, got {self.ifd_dim}")
         if self.ifd_pairing not in ("triplet", "mean"):
             raise ValueError(f"ifd_pairing must be 'triplet' or 'mean', got {self.ifd_pairing!r}")
-        if self.ifd_margin < 0 or not 0.0 <= self.ifd_theta <= 1.0:
-            raise ValueError("ifd_margin must be >= 0 and ifd_theta in [0, 1]")
+        if self.ifd_margin < 0 or not 0.0 < self.ifd_theta < 1.0:
+            raise ValueError("ifd_margin must be >= 0 and ifd_theta in (0, 1)")
         if self.lambda_ifd < 0 or self.lambda_sedb < 0:
             raise ValueError("loss weights must be >= 0")
 
@@ -125,8 +131,7 @@ class ModelConfig:
     @property
     def variant(self) -> str:
         """The paper's name of this variant: baseline, IFD, SEDB or SEDB&IFD."""
-        return {(False, False): "baseline", (True, False): "IFD",
-                (False, True): "SEDB", (True, True): "SEDB&IFD"}[(self.ifd, self.sedb)]
+        return variant_name(self.ifd, self.sedb)
 
     # ---- (de)serialisation ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ifdsed import paths
 from ifdsed.evaluation.summary import TABLES, paper_tables, to_markdown
+from models.config import variant_name
 
-VARIANT_OF = {(False, False): "baseline", (True, False): "IFD", (False, True): "SEDB", (True, True): "SEDB&IFD"}
-SUMMARY_FILE = "results/metrics.json"
+SUMMARY_FILE = paths.SUMMARY.as_posix()
 
 
 def _revisions(entries: list[dict]):
@@ -40,7 +41,7 @@ def collect_summaries() -> tuple[dict[str, dict], dict[str, str]]:
         if summary and "ifd" in model and "sedb" in model:
             name = revision.get("name") or revision.get("rev")
             # the workspace has no timestamp; it comes last (a finished `dvc exp run` is an experiment too)
-            found.append((data.get("timestamp") or "0000", name, VARIANT_OF[(bool(model["ifd"]), bool(model["sedb"]))],
+            found.append((data.get("timestamp") or "0000", name, variant_name(model["ifd"], model["sedb"]),
                           summary))
     summaries, sources = {}, {}
     for _, name, variant, summary in sorted(found, key=lambda item: item[0], reverse=True):
@@ -51,7 +52,7 @@ def collect_summaries() -> tuple[dict[str, dict], dict[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("results"))
+    parser.add_argument("--out", type=Path, default=paths.RESULTS)
     args = parser.parse_args()
     summaries, sources = collect_summaries()
     if not summaries:

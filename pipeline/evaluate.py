@@ -6,23 +6,25 @@ Reads  data/train/seed_<seed>/checkpoints/best.pt (weights + the detector settin
 Writes results/eval/seed_<seed>/metrics.json (flat keys such as real_test/event_f1_macro; tracked by git, as
        DVC metrics are) and data/eval/seed_<seed>/: per_class.csv, predictions/<set>.tsv (DESED format),
        plots/ (per-class F1 bars, PSD-ROC curves, piano rolls).
+
+Every set is predicted through the one `ifdsed.inference.detector.Detector` that `pipeline.predict` uses.
 """
 import argparse
-import json
-from pathlib import Path
 
 import pandas as pd
 
+from ifdsed import paths
 from ifdsed.config import load_params
-from ifdsed.inference.settings import detector_settings
-from ifdsed.evaluation.sets import EVAL_SETS, domain_gap, frame_embeddings, score_set
-from ifdsed.features.store import check_store, load_feature_set
+from ifdsed.devices import pick_device
+from ifdsed.errors import run_stage
+from ifdsed.evaluation.domain_gap import domain_gap
 from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
+from ifdsed.evaluation.sets import EVAL_SETS, score_set
+from ifdsed.features.store import check_store, load_feature_set
+from ifdsed.inference.detector import Detector
+from ifdsed.io import atomic
 from ifdsed.io.tables import read_events, write_events
-from ifdsed.training.loop import Normalizer, pick_device
-from models import checkpoint
 
-STORE = Path("data/features")
 PER_CLASS_METRICS = ("event_f1", "segment_f1", "tagging_f1")
 
 
@@ -31,18 +33,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, required=True)
     args = parser.parse_args()
     params = load_params()
-    out = Path("data/eval") / f"seed_{args.seed}"
-    device = pick_device(params.train.device)
-    saved = checkpoint.load(Path("data/train") / f"seed_{args.seed}" / "checkpoints" / "best.pt", device)
-    settings = detector_settings(saved.extra)
-    check_store(STORE, settings.features, settings.classes)
+    out = paths.eval_dir(args.seed)
+    detector = Detector.from_checkpoint(paths.best_checkpoint(args.seed), pick_device(params.train.device))
+    settings = detector.settings
+    check_store(paths.FEATURES, settings.features, settings.classes)
     classes = list(settings.classes)
 
-    metrics = {"seed": args.seed, "variant": saved.config.variant, "best_epoch": saved.epoch}
+    metrics = {"seed": args.seed, "variant": detector.model.config.variant, "best_epoch": detector.epoch}
     per_class, curves, results = {}, {}, {}
     for eval_set in EVAL_SETS:
-        features = load_feature_set(STORE, eval_set.store_name)
-        result = score_set(saved.model, features, eval_set.folder, settings, params.eval, device)
+        features = load_feature_set(paths.FEATURES, eval_set.store_name)
+        result = score_set(detector, features, eval_set.folder, params.eval)
         results[eval_set.key] = (features, result)
         metrics.update({f"{eval_set.key}/{key}": value for key, value in result.metrics.items()
                         if "/" not in key})
@@ -54,35 +55,28 @@ def main() -> None:
               f"segment F1 {result.metrics['segment_f1_macro']:.3f}, "
               f"tagging F1 {result.metrics['tagging_f1_macro']:.3f}")
 
-    normalize = Normalizer(settings.mean, settings.std)
-    embeddings = {key: frame_embeddings(saved.model, results[key][0].features, normalize, device)
-                  for key in ("syn_test", "real_test")}
+    embeddings = {key: detector.embeddings(results[key][0].features) for key in ("syn_test", "real_test")}
     metrics.update(domain_gap(embeddings["syn_test"], embeddings["real_test"], seed=args.seed))
     print(f"seed {args.seed}: a linear probe tells synthetic from real-world frames with balanced accuracy "
           f"{metrics['domain_gap_accuracy']:.3f} (0.5: no gap)")
 
     rows = [{"class": name, **{f"{key}/{metric}": per_class[key][f"{metric}/{name}"]
                                for key in per_class for metric in PER_CLASS_METRICS}} for name in classes]
-    pd.DataFrame(rows).to_csv(out / "per_class.csv.tmp", index=False, float_format="%.4f")
-    (out / "per_class.csv.tmp").replace(out / "per_class.csv")
+    with atomic.atomic_path(out / "per_class.csv") as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.4f")
     draw(out / "plots", rows, curves, results, settings, classes, params.eval.piano_roll_clips)
-    metrics_path = Path("results/eval") / f"seed_{args.seed}" / "metrics.json"
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = metrics_path.with_name("metrics.json.tmp")
-    tmp.write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
-    tmp.replace(metrics_path)
-    print(f"seed {args.seed}: metrics -> {metrics_path}, tables and plots -> {out}/")
+    atomic.write_json(paths.eval_metrics(args.seed), metrics)
+    print(f"seed {args.seed}: metrics -> {paths.eval_metrics(args.seed)}, tables and plots -> {out}/")
 
 
-def draw(folder: Path, rows: list[dict], curves: dict, results: dict, settings, classes: list[str],
-         n_clips: int) -> None:
+def draw(folder, rows: list[dict], curves: dict, results: dict, settings, classes: list[str], n_clips: int) -> None:
     """Per-class event F1 bars, PSD-ROC curves and piano rolls of the first real-world test clips."""
     frame = pd.DataFrame(rows).set_index("class")
     per_class_bars(frame[[f"{key}/event_f1" for key in ("real_test", "syn_test")]].rename(
         columns=lambda c: c.split("/")[0]), "event-based F1 per class", folder / "per_class_event_f1.png")
     psd_roc(curves, folder / "psd_roc.png")
     features, result = results["real_test"]
-    truth = read_events(Path("data/realworld/test/events.tsv"))
+    truth = read_events(paths.CLIP_SETS["realworld_test"] / "events.tsv")
     for row in range(min(n_clips, len(features.index))):
         name = features.index["filename"].iloc[row]
         log_mel = features.features[row].astype("float32")
@@ -93,4 +87,4 @@ def draw(folder: Path, rows: list[dict], curves: dict, results: dict, settings, 
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("evaluate", main)

@@ -6,19 +6,21 @@ Reads  params.yaml (classes, data.clip_duration, features) and the five clip set
 Writes data/features/: <set>.npy (float16 [clips, frames, n_mels]), <set>.tsv (row filename event_labels),
        <set>_tags.npy (uint8 [clips, classes]), <set>_frame_labels.npy (uint8 [clips, frames, classes], strong
        sets only), normalization.npz (per-band mean and std of synthetic_train + realworld_weak only) and
-       features.json (the settings). See ifdsed/features/store.py.
+       features.json (the settings). See ifdsed/features/.
 """
-import sys
 import time
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from ifdsed.config import ParamsError, load_params
-from ifdsed.features.store import (SET_DIRS, STORE_DIR, TRAIN_SETS, FeatureError, LogMelConfig, build_store,
-                             default_device)
+from ifdsed.config import load_params
+from ifdsed.devices import default_device
+from ifdsed.errors import InputError, run_stage
+from ifdsed.features.logmel import LogMelConfig
+from ifdsed.features.store import build_store
 from ifdsed.io.tables import read_clips
+from ifdsed.paths import CLIP_SETS, FEATURES, TRAIN_SETS
 
 
 def _check_sets() -> int:
@@ -27,10 +29,10 @@ def _check_sets() -> int:
     clips.tsv is written last by the stages that write a set, so a folder without it (an interrupted run, with
     maybe some audio and *.tmp.wav files in it) is never taken as a set."""
     total = 0
-    for name, folder in SET_DIRS.items():
+    for name, folder in CLIP_SETS.items():
         for table in ("clips.tsv", "tags.tsv"):
             if not (folder / table).is_file():
-                raise SystemExit(f"features: {folder / table} is missing (the set is absent or unfinished): "
+                raise InputError(f"{folder / table} is missing (the set is absent or unfinished): "
                                  f"run the stage that writes {name} first")
         total += len(read_clips(folder / "clips.tsv"))
     return total
@@ -46,20 +48,17 @@ def main() -> None:
           f"on {device}, {workers} workers")
     started = time.perf_counter()
     with tqdm(total=total, unit="clip", desc="features") as bar:
-        info = build_store(SET_DIRS, STORE_DIR, config, params.classes, train_sets=TRAIN_SETS, root=Path("."),
+        info = build_store(CLIP_SETS, FEATURES, config, params.classes, train_sets=TRAIN_SETS, root=Path("."),
                            workers=workers, device=device, progress=bar.update)
     elapsed = time.perf_counter() - started
     for name, summary in info["sets"].items():
         labels = ", frame labels" if summary["frame_labels"] else ""
-        print(f"  {name}: {summary['clips']} clips -> {STORE_DIR / (name + '.npy')} "
+        print(f"  {name}: {summary['clips']} clips -> {FEATURES / (name + '.npy')} "
               f"[{summary['clips']}, {summary['frames']}, {summary['n_mels']}] {info['dtype']}{labels}")
-    print(f"  normalisation over {' + '.join(info['train_sets'])} -> {STORE_DIR / 'normalization.npz'}")
-    print(f"features: wrote {STORE_DIR}/ in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.0f} clips/s, "
+    print(f"  normalisation over {' + '.join(info['train_sets'])} -> {FEATURES / 'normalization.npz'}")
+    print(f"features: wrote {FEATURES}/ in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.0f} clips/s, "
           f"torch {torch.__version__})")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ParamsError, FeatureError) as error:   # bad params or a bad clip: the message names it
-        sys.exit(f"features: {error}")
+    run_stage("features", main)

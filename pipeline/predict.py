@@ -28,7 +28,9 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ifdsed.inference.detector import Detector, Prediction, find_audio, plot_prediction, predict_files
+from ifdsed.evaluation.plots import plot_prediction
+from ifdsed.inference.detector import Detector
+from ifdsed.inference.files import find_audio, predict_files, Prediction
 from ifdsed.io.tables import EVENT_COLUMNS, write_events
 
 EXIT_SKIPPED = 2

@@ -12,15 +12,15 @@ every metadata table (file:line errors) and every audio file (imported). A set f
 clips.tsv exists (written last). Bad input stops the stage with one message, without a traceback.
 """
 import shutil
-import sys
-from pathlib import Path
 
-from ifdsed.config import ParamsError, load_params
-from ifdsed.dcase.metadata import MetadataError, MissingAudioError, scan_dcase2018, write_dcase2018
+from ifdsed import paths
+from ifdsed.config import load_params
+from ifdsed.dcase.metadata import scan_dcase2018, write_dcase2018
+from ifdsed.errors import run_stage
 from ifdsed.scenes.realworld import simulate_sets
-from ifdsed.io.audio import InputError, load_sources
+from ifdsed.soundbank.manifest import load_sources
 
-OUT = Path("data/realworld")
+OUT = paths.REALWORLD
 
 
 def main() -> None:
@@ -41,13 +41,10 @@ def main() -> None:
         return
     sources, fg_dir, bg_dir = load_sources("realworld")
     shutil.rmtree(OUT, ignore_errors=True)
-    summary = simulate_sets(params, sources, fg_dir, bg_dir, OUT, OUT / "hidden")
+    summary = simulate_sets(params, sources, fg_dir, bg_dir, OUT, paths.HIDDEN)
     for name, counts in summary.items():
         print(f"real-world {name} (simulated): {counts['clips']} clips, {counts['events']} events -> {OUT / name}/")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ParamsError, InputError, MetadataError, MissingAudioError) as error:
-        sys.exit(f"realworld: {error}")
+    run_stage("realworld", main)

@@ -12,12 +12,12 @@ figure is null) and prints a per-class table.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Sequence
 
+from ifdsed.io import atomic
 from ifdsed.config import DCASE_CLASSES, PARAMS_FILE, load_params
 from ifdsed.evaluation.metrics import DURATION_COLUMNS, read_table, score_tables
 
@@ -69,11 +69,7 @@ def write_json(metrics: dict, path: Path) -> Path:
     """Atomic write of the flat metrics (NaN as null)."""
     clean = {key: (None if isinstance(value, float) and math.isnan(value) else value)
              for key, value in metrics.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(clean, indent=2) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic.write_json(path, clean, indent=2, sort_keys=False)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

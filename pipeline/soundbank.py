@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from ifdsed.config import ParamsError, load_params
+from ifdsed import paths
+from ifdsed.config import load_params
+from ifdsed.errors import run_stage
 from ifdsed.soundbank import MANIFEST_NAME, build_embedded_bank, index_soundbank, write_manifest
-from ifdsed.io.audio import InputError
 
-OUT = Path("data/soundbank")
+OUT = paths.SOUNDBANK
 
 
 def _summary(manifest: pd.DataFrame) -> str:
@@ -92,7 +92,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ParamsError, InputError) as error:     # bad params or input: the message says which and why
-        sys.exit(f"soundbank: {error}")
+    run_stage("soundbank", main)

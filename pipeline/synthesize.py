@@ -9,14 +9,14 @@ cannot mix stops the stage naming the clip and its sources. A set folder is comp
 (written last).
 """
 import shutil
-import sys
-from pathlib import Path
 
-from ifdsed.config import ParamsError, load_params
-from ifdsed.io.audio import InputError, load_sources
+from ifdsed import paths
+from ifdsed.config import load_params
+from ifdsed.errors import run_stage
 from ifdsed.scenes.synthesis import synthesize_sets
+from ifdsed.soundbank.manifest import load_sources
 
-OUT = Path("data/synthetic")
+OUT = paths.SYNTHETIC
 
 
 def main() -> None:
@@ -29,7 +29,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ParamsError, InputError) as error:     # RenderError is an InputError
-        sys.exit(f"synthesize: {error}")
+    run_stage("synthesize", main)

@@ -13,16 +13,14 @@ on a cluster), it is one rank of that job. See docs/scaling.md.
 """
 import argparse
 import os
-import sys
-from pathlib import Path
 
-from ifdsed.training import distributed
+from ifdsed import paths
 from ifdsed.config import load_params
+from ifdsed.errors import run_stage
+from ifdsed.training import distributed
 
-STORE = Path("data/features")
 
-
-def main() -> None:
+def main() -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, required=True)
     args = parser.parse_args()
@@ -30,15 +28,16 @@ def main() -> None:
     if args.seed not in params.train.seeds:
         parser.error(f"--seed {args.seed} is not in train.seeds {list(params.train.seeds)}")
     if params.train.processes > 1 and not distributed.launched():
-        sys.exit(distributed.relaunch(params.train.processes, ["pipeline.train", "--seed", str(args.seed)]))
+        return distributed.relaunch(params.train.processes, ["pipeline.train", "--seed", str(args.seed)])
     from ifdsed.training.loop import train_seed  # after the relaunch decision: the launching process needs no torch
-    out_dir = Path("data/train") / f"seed_{args.seed}"
-    summary = train_seed(params, args.seed, STORE, out_dir, live_dir=Path("results/train") / f"seed_{args.seed}")
+    out_dir = paths.train_dir(args.seed)
+    summary = train_seed(params, args.seed, paths.FEATURES, out_dir, live_dir=paths.train_logs(args.seed))
     if os.environ.get("RANK", "0") == "0":  # one line per job, not per rank
         print(f"seed {args.seed}: best epoch {summary['best_epoch']} (validation frame F1 "
               f"{summary['best_validation_frame_f1']:.4f}, {summary['samples_seen']} training samples) -> "
-              f"{out_dir / 'checkpoints' / 'best.pt'}")
+              f"{paths.best_checkpoint(args.seed)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("train", main)

@@ -17,7 +17,10 @@ import yaml
 
 from conftest import ROOT
 from ifdsed.features.store import load_feature_set
-from ifdsed.training.loop import MixedBatches, Normalizer, RunPaths, train_seed
+from ifdsed.features.normalize import Normalizer
+from ifdsed.training.batches import MixedBatches
+from ifdsed.training.loop import train_seed
+from ifdsed.training.resume import RunPaths
 from models import checkpoint
 from test_training import tiny_params as tiny_train_params
 from toy_store import MELS, TRAINING_SETS, write_toy_store

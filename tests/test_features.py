@@ -12,9 +12,11 @@ import soundfile as sf
 import torch
 
 from ifdsed.config import DCASE_CLASSES, FeaturesParams
-from ifdsed.features.store import (TRAIN_SETS, LogMelConfig, LogMelExtractor, build_store, check_store, clip_tags,
-                             extract_files, frame_labels, load_clip, load_feature_set, load_normalization,
-                             read_store_info)
+from ifdsed.features.labels import clip_tags, frame_labels
+from ifdsed.features.logmel import extract_files, LogMelConfig, LogMelExtractor
+from ifdsed.features.store import build_store, check_store, load_feature_set, load_normalization, read_store_info
+from ifdsed.io.audio import read_clip
+from ifdsed.paths import TRAIN_SETS
 from ifdsed.io.tables import tags_from_events, write_clips, write_events, write_tags
 
 DEFAULT = LogMelConfig.from_params(FeaturesParams(), clip_duration=10.0)
@@ -50,7 +52,7 @@ def librosa_logmel(path, config: LogMelConfig) -> np.ndarray:
 
 def ours(path, config: LogMelConfig) -> np.ndarray:
     with torch.inference_mode():
-        return LogMelExtractor(config)(torch.from_numpy(load_clip(path, config))[None])[0].numpy()
+        return LogMelExtractor(config)(torch.from_numpy(read_clip(path, config.sample_rate, config.clip_samples))[None])[0].numpy()
 
 
 # ------------------------------------------------------------------------------------------- shapes and frames
@@ -91,7 +93,7 @@ def test_silence_is_the_log_offset():
 
 def test_load_clip_mixes_down_resamples_and_pads(tmp_path):
     path = write_wav(tmp_path / "stereo.wav", noisy_tones(3.0, 44100, channels=2), 44100)
-    clip = load_clip(path, replace(DEFAULT, clip_duration=5.0))
+    clip = read_clip(path, DEFAULT.sample_rate, round(5.0 * DEFAULT.sample_rate))
     assert clip.dtype == np.float32 and clip.shape == (5 * 16000,)
     reference = librosa.load(path, sr=16000, mono=True)[0]
     np.testing.assert_allclose(clip[:reference.size], reference, atol=1e-6)
@@ -102,13 +104,13 @@ def test_load_clip_mixes_down_resamples_and_pads(tmp_path):
 def test_load_clip_reads_what_librosa_reads(tmp_path, subtype, channels):
     path = tmp_path / f"{subtype}.wav"
     sf.write(path, noisy_tones(2.0, 16000, channels=channels), 16000, subtype=subtype)
-    clip = load_clip(path, replace(DEFAULT, clip_duration=2.0))
+    clip = read_clip(path, DEFAULT.sample_rate, round(2.0 * DEFAULT.sample_rate))
     np.testing.assert_allclose(clip, librosa.load(path, sr=16000)[0], rtol=0, atol=1e-7)
 
 
 def test_load_clip_cuts_long_files_like_librosa(tmp_path):
     path = write_wav(tmp_path / "long.wav", noisy_tones(13.0, 44100), 44100)
-    clip = load_clip(path, DEFAULT)
+    clip = read_clip(path, DEFAULT.sample_rate, DEFAULT.clip_samples)
     reference = librosa.load(path, sr=16000)[0][:DEFAULT.clip_samples]
     np.testing.assert_allclose(clip, reference, atol=1e-6)
 

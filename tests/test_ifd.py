@@ -12,7 +12,7 @@ A, B_ = 0, 1  # class indices of the hand-made cases (B_ so as not to shadow the
 
 
 def reference_ifd(v, frame_labels, clip_tags, margin=0.1, pairing="triplet"):
-    """Literal transcription of METHOD.md with Python sets and loops: (hinge, norm, n_pos, n_neg, n_triplets)."""
+    """Literal transcription of docs/method.md with Python sets and loops: (hinge, norm, n_pos, n_neg, n_triplets)."""
     n_clips, n_frames, dim = v.shape
     tags = [frozenset(torch.nonzero(clip_tags[i] > 0.5).flatten().tolist()) for i in range(n_clips)]
     label = [[frozenset(torch.nonzero(frame_labels[i, t] > 0.5).flatten().tolist()) for t in range(n_frames)]

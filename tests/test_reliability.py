@@ -31,18 +31,22 @@ import yaml
 
 from conftest import ROOT, copy_project, run_command
 from ifdsed.scenes import render
-from ifdsed.config import DCASE_CLASSES, ParamsError, RealParams, parse_params
+from ifdsed.config import DCASE_CLASSES, ParamsError, parse_params
 from ifdsed.dcase.metadata import (MetadataError, MetadataWarning, MissingAudioError, import_set, read_strong_tsv,
                           read_weak_tsv, write_set)
 from ifdsed.inference.settings import detector_extra
-from ifdsed.features.store import (FeatureError, LogMelConfig, build_store, load_clip, load_feature_set,
-                             read_store_info)
+from ifdsed.features.logmel import FeatureError, LogMelConfig
+from ifdsed.features.store import build_store, load_feature_set, read_store_info
+from ifdsed.io.audio import read_clip
 from ifdsed.scenes.planning import ClipPlan, PlannedBackground, PlannedEvent
-from ifdsed.inference.detector import decode_checked
+from ifdsed.io.audio import decode
 from ifdsed.scenes.render import ClipJob, MixSettings, RenderError, render_job, write_set_tables
 from ifdsed.soundbank import build_embedded_bank, index_soundbank, write_manifest
-from ifdsed.io.audio import InputError, inspect_audio, load_sources
+from ifdsed.errors import InputError
+from ifdsed.io.audio import inspect_audio
+from ifdsed.soundbank.manifest import load_sources
 from ifdsed.io.tables import read_clips
+from ifdsed.paths import CLIP_SETS
 from models import checkpoint
 from models.checkpoint import CheckpointError
 from models.config import ModelConfig
@@ -359,7 +363,7 @@ def test_load_clip_names_a_nan_file(audio):
     config = LogMelConfig(sample_rate=SR, n_fft=512, window=0.032, hop=0.1, n_mels=32, fmin=0.0, fmax=8000.0,
                           log_offset=1e-8, clip_duration=4.0)
     with pytest.raises(InputError, match=rf"^{folder}/inf.wav: holds NaN or Inf samples \(the first at 0.500 s\)"):
-        load_clip(folder / "inf.wav", config)
+        read_clip(folder / "inf.wav", config.sample_rate, config.clip_samples)
 
 
 # ---------------------------------------------------------------------------------------- A4. prediction input
@@ -380,14 +384,14 @@ def test_prediction_input(audio, tmp_path, capsys):
     for name, phrase in [("nan.wav", "holds NaN or Inf samples (the first at 1.000 s)"),
                          ("corrupt.flac", "lost sync")]:
         with pytest.raises(Exception, match=phrase.replace("(", r"\(").replace(")", r"\)")):
-            decode_checked(folder / name, SR)
+            decode(folder / name, SR)
     huge = wav(tmp_path / "huge.wav", 1e30 * tone(1.0), subtype="DOUBLE")
     with pytest.raises(ValueError, match="holds samples up to 1e\\+29 times full scale"):
-        decode_checked(huge, SR)
-    notes = {name: decode_checked(folder / name, SR)[2] for name in usable}
+        decode(huge, SR)
+    notes = {name: decode(folder / name, SR)[2] for name in usable}
     assert "is silent" in notes["silent.wav"][0] and "is clipped (" in notes["clipped.wav"][0]
     assert not notes["six_channels_48k.wav"] and not notes["long.wav"]
-    assert decode_checked(folder / "long.wav", SR)[1] == 25.0
+    assert decode(folder / "long.wav", SR)[1] == 25.0
 
     inputs = tmp_path / "inputs"
     for name in ["nan.wav", "empty.wav", "truncated.flac", "silent.wav", "clipped.wav", "six_channels_48k.wav",
@@ -543,8 +547,7 @@ def interrupt(*args, **kwargs):
 
 def complete_sets(root: Path) -> None:
     """The five clip sets of the features stage, each with one clip, under root/data."""
-    from ifdsed.features.store import SET_DIRS
-    for name, folder in SET_DIRS.items():
+    for name, folder in CLIP_SETS.items():
         events = pd.DataFrame([("a.wav", 0.5, 1.0, "Dog")], columns=["filename", "onset", "offset", "event_label"])
         wav(root / folder / "audio" / "a.wav", tone(1.0))
         write_set_tables(root / folder, ["a.wav"], events, 1.0, expose_events=name != "realworld_weak")
@@ -583,7 +586,7 @@ def test_an_interrupted_feature_store_is_never_read(tmp_path, monkeypatch):
     complete_sets(tmp_path)
     config = LogMelConfig(sample_rate=SR, n_fft=512, window=0.032, hop=0.1, n_mels=32, fmin=0.0, fmax=8000.0,
                           log_offset=1e-8, clip_duration=1.0)
-    sets = {name: tmp_path / folder for name, folder in features.SET_DIRS.items()}
+    sets = {name: tmp_path / folder for name, folder in CLIP_SETS.items()}
     real_write_set, calls = features._write_set, []
 
     def killed_in_third_set(*args, **kwargs):

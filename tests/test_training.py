@@ -9,7 +9,11 @@ import yaml
 from ifdsed.config import parse_params
 from ifdsed.inference.settings import detector_settings
 from ifdsed.features.store import load_feature_set
-from ifdsed.training.loop import MixedBatches, Normalizer, RunPaths, selection_score, train_seed
+from ifdsed.features.normalize import Normalizer
+from ifdsed.training.batches import MixedBatches
+from ifdsed.training.loop import train_seed
+from ifdsed.training.resume import RunPaths
+from ifdsed.training.selection import selection_score
 from models import checkpoint
 from toy_store import CLASSES, FRAMES, MELS, TRAINING_SETS, write_toy_store
 
@@ -100,7 +104,7 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(store, tmp_path, capsys
 
 @pytest.mark.parametrize("choice", ["cpu", "auto", "cuda", "cuda:0", "cuda:3"])
 def test_train_device_is_used_or_refused_by_name(choice):
-    from ifdsed.training.loop import pick_device
+    from ifdsed.devices import pick_device
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     wanted = {"cpu": None, "auto": 0, "cuda": 0, "cuda:0": 0, "cuda:3": 3}[choice]
     if wanted is None or (choice == "auto" and gpus == 0):

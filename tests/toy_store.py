@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ifdsed.config import DCASE_CLASSES
-from ifdsed.features.store import LogMelConfig
+from ifdsed.features.logmel import LogMelConfig
 
 CLASSES = list(DCASE_CLASSES)
 FRAMES, MELS = 20, 64

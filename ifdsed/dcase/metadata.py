@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -42,6 +41,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pandas as pd
 
+from ifdsed.errors import IfdsedError, InputError
+from ifdsed.io.atomic import write_json
 from ifdsed.io.audio import inspect_audio
 from ifdsed.io.tables import (
     EVENT_COLUMNS,
@@ -60,11 +61,11 @@ REPORT_NAME = "import_report.json"
 SETS = ("weak", "validation", "test")   # the DCASE 2018 sets, in the order they are imported
 
 
-class MetadataError(ValueError):
+class MetadataError(InputError):
     """A metadata table is unreadable or holds something wrong; the message names the file and the line."""
 
 
-class MissingAudioError(RuntimeError):
+class MissingAudioError(IfdsedError, RuntimeError):
     """More of a set's audio is missing than ``real.max_missing_fraction`` allows."""
 
 
@@ -341,12 +342,7 @@ def write_set(scanned: ScannedSet, out_dir: str | Path) -> None:
 
 def write_report(report: dict, path: str | Path) -> Path:
     """Write a JSON report atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
+    return write_json(path, report)
 
 
 def missing_audio_problem(report: dict, max_missing_fraction: float, report_path: Path) -> str | None:

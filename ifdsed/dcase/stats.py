@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ifdsed.config import DCASE_CLASSES
+from ifdsed.io.atomic import write_text
 from ifdsed.dcase.metadata import read_strong_tsv, read_weak_tsv
 from ifdsed.io.tables import split_tags, tags_from_events
 
@@ -217,10 +218,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=None, help=f"output JSON (default: ifdsed/dcase/{STATS_FILE})")
     args = parser.parse_args(argv)
     out = args.out or stats_path()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(to_json(derive_stats(args.metadata_dir, DCASE_CLASSES)))
-    tmp.replace(out)
+    write_text(out, to_json(derive_stats(args.metadata_dir, DCASE_CLASSES)))
     print(f"wrote {out}")
 
 

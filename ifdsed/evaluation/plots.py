@@ -11,13 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ifdsed.io.atomic import atomic_path  # noqa: E402
+
 
 def _save(figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    figure.savefig(tmp, dpi=90, bbox_inches="tight")
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=90, bbox_inches="tight")
     plt.close(figure)
-    tmp.replace(path)
     return path
 
 
@@ -74,3 +74,12 @@ def piano_roll(log_mel: np.ndarray, frame_hop: float, classes: Sequence[str], ro
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(0, duration)
     return _save(figure, path)
+
+
+def plot_prediction(result, classes: Sequence[str], frame_hop: float, path: str | Path) -> Path:
+    """One PNG for an `ifdsed.inference.files.Prediction`: the file's log-mel (needs keep_features) above its
+    predicted events as a piano roll."""
+    if result.log_mel is None:
+        raise ValueError(f"{result.filename}: no log-mel kept (predict with keep_features=True)")
+    return piano_roll(result.log_mel, frame_hop, classes, {"predicted": result.events},
+                      f"{result.filename} ({result.duration:.2f} s)", Path(path))

@@ -1,12 +1,16 @@
-"""Post-processing of model outputs into DESED tables (METHOD.md, "Post-processing and scoring").
+"""Post-processing of model outputs into DESED tables (docs/method.md, "Post-processing and scoring").
 
 1. clip tags: clip_probs > tag_threshold (0.5);
 2. frame decisions: frame_probs > threshold (0.5), zeroed for the classes a clip is not tagged with;
 3. a median filter along time, one window (in frames) per class;
 4. runs of active frames -> events: a run over frames [a, b) gives onset a * hop, offset b * hop
-   (frame t covers [t * hop, (t + 1) * hop), as in ifdsed.features.store.frame_labels).
+   (frame t covers [t * hop, (t + 1) * hop), as in ifdsed.features.labels.frame_labels).
 
-Arrays: frame_probs [N, T, C], clip_probs [N, C], in the order of ``filenames`` and ``classes``.
+`file_events` is the chain, for files of any length cut into windows of the model's clip length: each window's
+tags gate its own frames, then a file's frames are joined (frames that start in the padding past the file's end
+are dropped) before the median filter and the run lengths; times are seconds of the file, rounded to 6 decimals,
+an event ending one frame hop after its last frame starts, cut at the file's duration. `detect_events` applies
+the same chain to a set of clips of one window each (the evaluation sets). There is no other post-processing.
 
 Median windows (`median_windows_from_labels`) come from TRAINING labels only (the synthetic set's strong labels),
 never from the validation or test set. The rule, this project's choice:
@@ -105,13 +109,71 @@ def tags_table(clip_probs: np.ndarray, filenames: Sequence[str], classes: Sequen
     return pd.DataFrame({"filename": list(filenames), "event_labels": labels}, columns=TAG_COLUMNS)
 
 
+def frame_starts(windows: int, frames: int, frame_hop: float, window_seconds: float) -> np.ndarray:
+    """Start time (s) of every frame of `windows` consecutive windows of `frames` frames, `window_seconds`
+    apart, float64 [windows * frames]."""
+    frame = np.arange(frames) * frame_hop                                               # [T]
+    return (np.arange(windows)[:, None] * window_seconds + frame[None, :]).reshape(-1)
+
+
+def file_events(frame_probs: Sequence[np.ndarray], clip_probs: Sequence[np.ndarray], durations: Sequence[float],
+                filenames: Sequence[str], classes: Sequence[str], frame_hop: float, window_seconds: float,
+                windows: Sequence[int] | np.ndarray, threshold: float = 0.5, tag_threshold: float = 0.5,
+                decimals: int = 6) -> list[tuple[pd.DataFrame, np.ndarray]]:
+    """The windows' outputs of several files -> per file (DESED events table, kept-frame mask [W_i * T]).
+
+    frame_probs[i] [W_i, T, C] and clip_probs[i] [W_i, C]: file i's windows. Each window's tags gate its frames;
+    frames starting at or past the file's duration (padding) are dropped; the median filter (`windows`, one per
+    class) and the run lengths see each file's frames joined. Files are handled together (one median filter
+    call per class for all files of one length, one run-length pass), which costs far less than file by file."""
+    n_classes = len(classes)
+    starts, kept, masks = [], [], []                                            # per file: [F_i], [F_i, C]
+    for probs, tags, duration in zip(frame_probs, clip_probs, durations):
+        decisions = gated_decisions(probs, tags, threshold, tag_threshold)      # [W, T, C]
+        grid = frame_starts(len(probs), probs.shape[1], frame_hop, window_seconds)  # [W * T]
+        keep = grid < duration                                                  # [W * T]
+        masks.append(keep)
+        starts.append(grid[keep])
+        kept.append(decisions.reshape(-1, n_classes)[keep])                     # [F_i, C]
+    lengths = np.array([len(s) for s in starts], dtype=np.int64)               # [N]
+    joined = np.zeros((len(kept), max(lengths.max(initial=0), 1), n_classes), dtype=bool)  # [N, F, C]
+    for length in np.unique(lengths[lengths > 0]):                              # files of equal length at once
+        rows = np.flatnonzero(lengths == length)
+        joined[rows, :length] = median_filter_decisions(np.stack([kept[r] for r in rows]), windows)
+    # Run lengths of all files at once; keys in file order, since the table is sorted by filename.
+    keys = [f"{row:09d}" for row in range(len(kept))]
+    runs = decisions_to_events(joined, keys, classes, frame_hop=1.0, decimals=0)
+    row = runs["filename"].to_numpy().astype(np.int64)                          # [E] file of each event
+    first = runs["onset"].to_numpy(np.int64)                                    # [E] first frame
+    last = runs["offset"].to_numpy(np.int64) - 1                                # [E] last frame
+    padded = np.zeros(joined.shape[:2])                                         # [N, F] frame start times (s)
+    for r, file_starts in enumerate(starts):
+        padded[r, :len(file_starts)] = file_starts
+    durations = np.asarray(durations, dtype=np.float64)                         # [N]
+    events = pd.DataFrame({
+        "filename": np.asarray(filenames, dtype=object)[row],
+        "onset": np.round(padded[row, first], decimals),
+        "offset": np.minimum(np.round(padded[row, last] + frame_hop, decimals), durations[row]),
+        "event_label": runs["event_label"].to_numpy()}, columns=EVENT_COLUMNS)
+    bounds = np.searchsorted(row, np.arange(len(kept) + 1))                     # events of file r: rows
+    return [(events.iloc[bounds[r]:bounds[r + 1]].reset_index(drop=True), masks[r])  # bounds[r]:bounds[r+1]
+            for r in range(len(kept))]
+
+
 def detect_events(frame_probs: np.ndarray, clip_probs: np.ndarray, filenames: Sequence[str],
                   classes: Sequence[str], frame_hop: float, windows: Sequence[int] | np.ndarray,
                   threshold: float = 0.5, tag_threshold: float = 0.5) -> pd.DataFrame:
-    """The whole chain: tag gating, thresholding, per-class median filter, events (DESED table)."""
-    decisions = gated_decisions(frame_probs, clip_probs, threshold, tag_threshold)
-    smoothed = median_filter_decisions(decisions, windows)
-    return decisions_to_events(smoothed, filenames, classes, frame_hop)
+    """Clips of one window each, frame_probs [N, T, C] and clip_probs [N, C] -> one DESED table, sorted.
+    `file_events` with every clip a file of one window, whose frames all lie inside it (no cut at its end)."""
+    frame_probs, clip_probs = np.asarray(frame_probs), np.asarray(clip_probs)
+    if frame_probs.ndim != 3 or clip_probs.shape != (frame_probs.shape[0], frame_probs.shape[2]):
+        raise ValueError(f"detect_events: frame_probs {frame_probs.shape} and clip_probs {clip_probs.shape} do "
+                         f"not match ([N, T, C] and [N, C])")
+    per_file = file_events(frame_probs[:, None], clip_probs[:, None], [np.inf] * len(frame_probs), filenames,
+                           classes, frame_hop, frame_probs.shape[1] * frame_hop, windows, threshold, tag_threshold)
+    tables = [events for events, _ in per_file]
+    events = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=EVENT_COLUMNS)
+    return events.sort_values(EVENT_COLUMNS, kind="mergesort").reset_index(drop=True)
 
 
 def median_windows_from_labels(events: pd.DataFrame, classes: Sequence[str], frame_hop: float,

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from ifdsed.config import Params
-from ifdsed.features.store import FeatureSet, LogMelConfig
+from ifdsed.features.logmel import LogMelConfig
+from ifdsed.features.store import FeatureSet
 from ifdsed.inference.postprocess import decisions_to_events, median_windows_from_labels
 
 

@@ -1,8 +1,10 @@
-"""Source audio for the synthesis stages, read from the sound bank manifest (data/soundbank/manifest.tsv), and
-the checks every stage applies to audio it did not write itself.
+"""Audio reading and its checks: the one place where the project decodes audio it did not write itself.
 
-The manifest lists every source file: ``partition role label path duration sample_rate``. Paths are relative
-to the manifest's folder (the embedded bank) or absolute (a user's real soundbank).
+- `inspect_audio`: check a whole file (or its start) without failing; used by the sound bank index and the
+  DCASE import.
+- `read_clip`: one training/evaluation clip, mono at the features' rate, cut or zero-padded (the features stage).
+- `decode`: a whole file of any length for detection (`python -m pipeline.predict`), with notes on suspicious
+  but usable files.
 
 `inspect_audio` decodes a file (all of it, or its first `max_seconds`) and says whether it can be used. A file is
 *unusable* (`AudioCheck.problem`) when libsndfile cannot open it (an empty file, a non-audio file with an audio
@@ -20,28 +22,20 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import librosa
 import numpy as np
-import pandas as pd
 import soundfile
 
-MANIFEST = Path("data/soundbank/manifest.tsv")
-MANIFEST_COLUMNS = ("partition", "role", "label", "path", "duration", "sample_rate")
+from ifdsed.errors import AudioError
 
 SILENCE_DBFS = -60.0   # a file whose peak is below this is silent: no sound for a label to describe
 CLIP_RUN = 3           # this many consecutive samples at full scale (in any channel) count as clipping
 BLOCK_FRAMES = 1 << 16  # frames decoded at a time by `inspect_audio`
+MAX_PEAK = 1e6         # samples beyond this many times full scale are not audio (their log-mel overflows)
+RESAMPLE_MARGIN = 0.1  # s of audio read past a clip's end when resampling, so the resampler's tail is the file's
 # Full-scale code of integer PCM formats, as soundfile's float conversion gives it (the positive maximum is one
 # step below 1.0); float and lossy formats clip at 1.0.
 _PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
-
-
-class InputError(ValueError):
-    """Something the user gave (audio, soundbank, manifest) cannot be used; the message names the file and what
-    is wrong. Stage scripts print it without a traceback."""
-
-
-class AudioError(InputError):
-    """An audio file cannot be used; the message starts with the file's path."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +126,9 @@ def inspect_audio(path: str | Path, max_seconds: float | None = None) -> AudioCh
                                           f"{frames / rate:.3f} s (truncated or corrupt: {error})")
             if not len(block):
                 break
-            finite = np.isfinite(block)
-            if not finite.all():
-                first = done + int(np.flatnonzero(~finite.all(axis=1))[0])
+            first = _first_non_finite(block)
+            if first is not None:
+                first += done
                 return AudioCheck(**base, checked=done / rate, peak=peak,
                                   problem=f"holds NaN or Inf samples (the first at {first / rate:.3f} s)")
             magnitude = np.abs(block)
@@ -159,56 +153,91 @@ def inspect_audio(path: str | Path, max_seconds: float | None = None) -> AudioCh
         return AudioCheck(**base, notes=tuple(notes))
 
 
-def load_sources(partition: str, manifest: Path = MANIFEST) -> tuple[pd.DataFrame, str, str]:
-    """The foreground and background files of one partition -> (sources, fg_dir, bg_dir).
+def _first_non_finite(samples: np.ndarray) -> int | None:
+    """Index of the first frame holding NaN or Inf in samples [n] or [n, channels], or None."""
+    finite = np.isfinite(samples)
+    if finite.all():
+        return None
+    return int(np.flatnonzero(~finite.reshape(len(samples), -1).all(axis=1))[0])
 
-    `sources` has columns role, label, file, duration, where file is a path usable from the working
-    directory; fg_dir and bg_dir are the Scaper folders (one subfolder per label) holding them.
 
-    Raises `InputError` naming the manifest when it is missing (the soundbank stage has not run, or was
-    interrupted before writing it) or malformed, and naming the files when some listed audio is gone or has
-    changed length since the soundbank stage indexed it; Scaper never sees such a file.
+def _check_finite(path, samples: np.ndarray, sample_rate: int) -> None:
+    """Raise AudioError naming the file and the time of the first NaN or Inf sample."""
+    first = _first_non_finite(samples)
+    if first is not None:
+        raise AudioError(f"{path}: holds NaN or Inf samples (the first at {first / sample_rate:.3f} s)")
+
+
+def _read_mono(audio: soundfile.SoundFile, frames: int, out: np.ndarray) -> int:
+    """Read up to `frames` frames into out[:n] as mono float32 in [-1, 1); returns n.
+
+    16-bit PCM is read as int16 and scaled by 2**-15, which is exactly what libsndfile's float conversion
+    gives, at a fraction of its cost and without a float copy.
     """
-    manifest = Path(manifest)
-    if not manifest.is_file():
-        raise InputError(f"{manifest}: not found: run the soundbank stage first (`dvc repro soundbank`)")
-    try:
-        table = pd.read_csv(manifest, sep="\t", dtype={"label": str, "path": str}, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise InputError(f"{manifest}: not a readable manifest ({error}): rerun `dvc repro -f soundbank`") from None
-    missing_columns = [name for name in MANIFEST_COLUMNS if name not in table.columns]
-    if missing_columns:
-        raise InputError(f"{manifest}:1: missing column(s) {missing_columns}: rerun `dvc repro -f soundbank`")
-    table = table[table["partition"] == partition]
-    if table.empty:
-        raise InputError(f"{manifest}: no source audio in partition {partition!r}")
-    root = manifest.parent
-    files = [path if Path(path).is_absolute() else str(root / path) for path in table["path"]]
-    _check_files(manifest, files, table["duration"].astype(float).to_numpy())
-    sources = pd.DataFrame({"role": table["role"].to_numpy(), "label": table["label"].to_numpy(),
-                            "file": files, "duration": table["duration"].astype(float).to_numpy()})
-    folders = {}
-    for role in ("foreground", "background"):
-        role_files = sources.loc[sources["role"] == role, "file"]
-        if role_files.empty:
-            raise InputError(f"{manifest}: partition {partition!r} has no {role} audio")
-        folders[role] = str(Path(role_files.iloc[0]).parent.parent)
-    return sources, folders["foreground"], folders["background"]
+    pcm16 = audio.subtype == "PCM_16"
+    data = audio.read(frames, dtype="int16" if pcm16 else "float32", always_2d=True)   # [n, channels]
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)   # [n]
+    if pcm16:
+        np.multiply(mono, np.float32(2.0 ** -15), out=out[:len(mono)], dtype=np.float32)
+    else:
+        out[:len(mono)] = mono
+    return len(mono)
 
 
-def _check_files(manifest: Path, files: list[str], durations: np.ndarray) -> None:
-    """Every listed file exists and still has the listed duration (to the millisecond): a header read each."""
-    problems = []
-    for file, listed in zip(files, durations):
-        try:
-            info = soundfile.info(file)
-            actual = info.frames / info.samplerate
-        except Exception as error:  # noqa: BLE001
-            problems.append(f"{file}: {'missing' if not Path(file).exists() else f'unreadable ({error})'}")
-            continue
-        if abs(actual - listed) > 0.0015:
-            problems.append(f"{file}: {actual:.3f} s long, the manifest says {listed:.3f} s")
-    if problems:
-        shown = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise InputError(f"{manifest}: {len(problems)} source file(s) changed since the soundbank stage indexed "
-                         f"them; run `dvc repro -f soundbank`:\n  {shown}")
+def read_clip(path: str | Path, sample_rate: int, samples: int, out: np.ndarray | None = None) -> np.ndarray:
+    """One audio file -> mono float32 [samples] at `sample_rate`, cut or zero-padded.
+
+    Same samples as ``librosa.fix_length(librosa.load(path, sr=sample_rate)[0], size=samples)``: mixed down by
+    a channel mean, resampled with soxr HQ. Only the part of the file the clip uses is read. `out`, a float32
+    [samples] array (a row of a batch), receives the samples when given. Raises AudioError for NaN or Inf.
+    """
+    if out is None:
+        out = np.empty(samples, dtype=np.float32)
+    with soundfile.SoundFile(str(path)) as audio:
+        if audio.samplerate == sample_rate:
+            count = _read_mono(audio, min(samples, audio.frames), out)
+            _check_finite(path, out[:count], audio.samplerate)
+        else:
+            wanted = math.ceil((samples / sample_rate + RESAMPLE_MARGIN) * audio.samplerate)
+            native = np.empty(min(wanted, audio.frames), dtype=np.float32)
+            _read_mono(audio, len(native), native)
+            _check_finite(path, native, audio.samplerate)
+            resampled = librosa.resample(native, orig_sr=audio.samplerate, target_sr=sample_rate,
+                                         res_type="soxr_hq")[:samples]
+            count = len(resampled)
+            out[:count] = resampled
+    out[count:] = 0.0
+    return out
+
+
+def decode(path: str | Path, sample_rate: int) -> tuple[np.ndarray, float, list[str]]:
+    """A whole audio file -> (mono float32 [samples] at `sample_rate`, duration of the original file in s,
+    notes on a file that is used but suspicious: no samples, silent, clipped).
+
+    Channels are averaged; another sample rate is converted with soxr HQ (`librosa.resample`), as `read_clip`
+    does for the training clips. Raises AudioError for a file with NaN or Inf samples or samples absurdly beyond
+    full scale, and whatever libsndfile raises for a file it cannot read.
+    """
+    with soundfile.SoundFile(str(path)) as handle:
+        subtype = handle.subtype
+        data = handle.read(dtype="float32", always_2d=True)                      # [n, channels]
+        native_rate = handle.samplerate
+    first = _first_non_finite(data)
+    if first is not None:
+        raise AudioError(f"holds NaN or Inf samples (the first at {first / native_rate:.3f} s)")
+    peak = float(np.abs(data).max()) if data.size else 0.0
+    if peak > MAX_PEAK:
+        raise AudioError(f"holds samples up to {peak:.3g} times full scale: not audio at any usual level")
+    notes = []
+    if not data.size:
+        notes.append("holds no samples")
+    elif peak < 10 ** (SILENCE_DBFS / 20):
+        notes.append(f"is silent (peak below {SILENCE_DBFS:g} dBFS): no events are expected")
+    clipped = clip_runs(data, full_scale(subtype) - 1e-9)
+    if clipped:
+        notes.append(f"is clipped ({clipped} runs of {CLIP_RUN}+ samples at full scale): events may be missed")
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)  # [n]
+    duration = len(mono) / native_rate
+    if native_rate != sample_rate and len(mono):
+        mono = librosa.resample(mono, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
+    return np.ascontiguousarray(mono, dtype=np.float32), duration, notes

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ifdsed.io.atomic import atomic_path
+
 EVENT_COLUMNS = ["filename", "onset", "offset", "event_label"]
 TAG_COLUMNS = ["filename", "event_labels"]
 CLIP_COLUMNS = ["filename", "path", "duration"]
@@ -25,12 +27,9 @@ CLIP_COLUMNS = ["filename", "path", "duration"]
 
 def _write(frame: pd.DataFrame, path: Path, float_format: str = "%.3f") -> Path:
     """Write atomically: a killed process never leaves a half-written table under the final name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, sep="\t", index=False, float_format=float_format, lineterminator="\n")
-    tmp.replace(path)
-    return path
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, float_format=float_format, lineterminator="\n")
+    return Path(path)
 
 
 def write_events(events: pd.DataFrame, path: str | Path) -> Path:

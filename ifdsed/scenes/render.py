@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,7 +27,8 @@ import soundfile
 from tqdm import tqdm
 
 from ifdsed.scenes.planning import ClipPlan
-from ifdsed.io.audio import InputError
+from ifdsed.errors import InputError
+from ifdsed.io.atomic import atomic_path
 from ifdsed.io.tables import write_clips, write_events, write_tags, tags_from_events
 
 
@@ -74,15 +74,13 @@ def mix_with_scaper(plan: ClipPlan, mix: MixSettings, seed: int):
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     """16-bit PCM, written under a temporary name and renamed, so a killed run leaves no partial wav."""
-    tmp = path.with_name(path.name + ".tmp.wav")
-    soundfile.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        soundfile.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16")
 
 
 def _write_jams(path: Path, jam) -> None:
-    tmp = path.with_name(path.stem + ".tmp.jams")
-    jam.save(str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        jam.save(str(tmp))
 
 
 @dataclass(frozen=True)

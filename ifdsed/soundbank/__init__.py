@@ -1,15 +1,7 @@
 """The sound bank: procedural synthesizers for the DCASE classes and domestic backgrounds, the embedded bank
 built from them, and the index of a user's real DCASE 2020 soundbank. See `bank` for the manifest format."""
-from .bank import (
-    AUDIO_SUFFIXES,
-    MANIFEST_COLUMNS,
-    MANIFEST_NAME,
-    PARTITIONS,
-    build_embedded_bank,
-    index_soundbank,
-    read_manifest,
-    write_manifest,
-)
+from .bank import AUDIO_SUFFIXES, PARTITIONS, build_embedded_bank, index_soundbank
+from .manifest import MANIFEST_COLUMNS, MANIFEST_NAME, read_manifest, write_manifest
 from .synthesizers import (
     BACKGROUND_LEVELS_DB,
     BACKGROUND_SYNTHESIZERS,

@@ -21,7 +21,6 @@ Layout of each embedded partition (the DCASE 2020 task 4 soundbank layout that S
 from __future__ import annotations
 
 import multiprocessing
-import os
 import shutil
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -34,13 +33,14 @@ import pandas as pd
 import soundfile as sf
 from tqdm import tqdm
 
-from ..io.audio import AudioCheck, InputError, inspect_audio
+from ..errors import InputError
+from ..io.atomic import atomic_path
+from .manifest import MANIFEST_NAME, manifest_table, write_manifest
+from ..io.audio import AudioCheck, inspect_audio
 from .synthesizers import BACKGROUND_SYNTHESIZERS, CLASS_SYNTHESIZERS
 
 PARTITIONS = ("synthetic", "realworld")
 ROLES = ("foreground", "background")
-MANIFEST_COLUMNS = ["partition", "role", "label", "path", "duration", "sample_rate"]
-MANIFEST_NAME = "manifest.tsv"
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 MIN_SOURCE_SECONDS = 0.1   # a real soundbank file shorter than this is skipped: Scaper cannot mix it (fades)
 
@@ -89,10 +89,8 @@ def _plan(classes: Sequence[str], clips_per_class: int, backgrounds: int, backgr
 
 def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     """16-bit PCM wav, written under a temporary name and renamed: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
 
 
 def _render(job: _Job) -> dict:
@@ -116,30 +114,6 @@ def _run(jobs: list[_Job], workers: int) -> list[dict]:
         return list(tqdm(pool.imap_unordered(_render, jobs, chunksize=4), **progress))
 
 
-def _manifest(rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    frame["duration"] = frame["duration"].astype(float).round(3)
-    frame["sample_rate"] = frame["sample_rate"].astype(int)
-    return frame.sort_values(["partition", "role", "label", "path"], kind="mergesort").reset_index(drop=True)
-
-
-def write_manifest(frame: pd.DataFrame, path: Path) -> Path:
-    """Write a manifest atomically, sorted, durations to the millisecond (same content, same bytes)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    _manifest(frame.to_dict("records")).to_csv(tmp, sep="\t", index=False, float_format="%.3f",
-                                               lineterminator="\n")
-    os.replace(tmp, path)
-    return path
-
-
-def read_manifest(path: Path) -> pd.DataFrame:
-    """Read a manifest written by `write_manifest`."""
-    return pd.read_csv(path, sep="\t", dtype={"partition": str, "role": str, "label": str, "path": str,
-                                              "duration": float, "sample_rate": int}, keep_default_na=False)
-
-
 def build_embedded_bank(root: Path, classes: Sequence[str], clips_per_class: int, backgrounds: int,
                         background_duration: float, sample_rate: int, seed: int, workers: int = 2) -> pd.DataFrame:
     """Synthesise the embedded sound bank under `root` and return its manifest (also written to root/manifest.tsv).
@@ -157,7 +131,7 @@ def build_embedded_bank(root: Path, classes: Sequence[str], clips_per_class: int
     for partition in PARTITIONS:
         shutil.rmtree(root / partition, ignore_errors=True)
     jobs = _plan(classes, clips_per_class, backgrounds, background_duration, sample_rate, seed, root)
-    manifest = _manifest(_run(jobs, workers))
+    manifest = manifest_table(_run(jobs, workers))
     write_manifest(manifest, root / MANIFEST_NAME)
     return manifest
 
@@ -255,7 +229,7 @@ def index_soundbank(root: Path, classes: Sequence[str], workers: int = 2) -> pd.
     if notes:
         warnings.warn(f"index_soundbank: kept {len(notes)} clipped file(s) or file(s) beyond full scale, e.g. "
                       f"{min(notes)}: {notes[min(notes)]}", stacklevel=2)
-    manifest = _manifest(rows)
+    manifest = manifest_table(rows)
     manifest.attrs["skipped"] = sorted(skipped)
     manifest.attrs["skipped_reasons"] = dict(sorted(skipped.items()))
     manifest.attrs["notes"] = dict(sorted(notes.items()))

@@ -1,0 +1,62 @@
+"""The project's data layout, in one place: every stage script and library default takes its paths from here,
+and `tests/test_dvc_yaml.py` checks that dvc.yaml's deps and outs name the same folders.
+
+All paths are relative to the project root (DVC runs every stage there).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+DATA = Path("data")
+RESULTS = Path("results")
+
+SOUNDBANK = DATA / "soundbank"
+MANIFEST = SOUNDBANK / "manifest.tsv"
+SYNTHETIC = DATA / "synthetic"                      # train/, test/
+REALWORLD = DATA / "realworld"                      # weak/, validation/, test/
+HIDDEN = REALWORLD / "hidden"                       # simulated weak timestamps: for measurement only
+FEATURES = DATA / "features"
+
+# Clip set name (as in the feature store) -> its folder, in the order the features stage writes them.
+CLIP_SETS = {
+    "synthetic_train": SYNTHETIC / "train",
+    "synthetic_test": SYNTHETIC / "test",
+    "realworld_weak": REALWORLD / "weak",
+    "realworld_validation": REALWORLD / "validation",
+    "realworld_test": REALWORLD / "test",
+}
+# The sets training reads (and the only ones normalisation statistics may read).
+TRAIN_SETS = ("synthetic_train", "realworld_weak")
+VALIDATION_SET = "realworld_validation"
+
+SUMMARY = RESULTS / "metrics.json"
+SUMMARY_PER_CLASS = RESULTS / "per_class.csv"
+
+
+def train_dir(seed: int) -> Path:
+    """One seed's training outputs: checkpoints/{best,last}.pt."""
+    return DATA / "train" / f"seed_{seed}"
+
+
+def checkpoints(seed: int) -> Path:
+    return train_dir(seed) / "checkpoints"
+
+
+def best_checkpoint(seed: int) -> Path:
+    return checkpoints(seed) / "best.pt"
+
+
+def train_logs(seed: int) -> Path:
+    """One seed's dvclive logs (metrics.json, plots/): under results/, tracked by git, so that queued DVC
+    experiments (which see only git- and DVC-tracked files) find them."""
+    return RESULTS / "train" / f"seed_{seed}"
+
+
+def eval_dir(seed: int) -> Path:
+    """One seed's evaluation outputs: per_class.csv, predictions/<set>.tsv, plots/."""
+    return DATA / "eval" / f"seed_{seed}"
+
+
+def eval_metrics(seed: int) -> Path:
+    """One seed's metrics (tracked by git, as DVC metrics are)."""
+    return RESULTS / "eval" / f"seed_{seed}" / "metrics.json"

@@ -1,0 +1,66 @@
+"""Training batches that mix real weak clips and synthetic strong clips in a fixed ratio.
+
+Each batch holds `batch_size * (1 - synthetic_fraction)` real-world weak clips (clip tags only) and the rest
+synthetic clips (tags and strong frame labels). An epoch is one pass over the real weak set (or over the
+synthetic set when a batch holds no real clip); the clip order of every epoch comes from (seed, epoch), so a
+resumed run sees exactly the batches an uninterrupted one would. In a data-parallel run every rank draws the
+same global order and takes its shard of each batch (see `ifdsed.training.loop`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ifdsed.features.normalize import Normalizer
+from ifdsed.features.store import FeatureSet
+
+
+class MixedBatches:
+    """Batches that mix real weak clips and synthetic strong clips in a fixed ratio."""
+
+    def __init__(self, real: FeatureSet, synthetic: FeatureSet, normalize: Normalizer, batch_size: int,
+                 synthetic_fraction: float, seed: int, rank: int = 0, world_size: int = 1):
+        """rank, world_size: yield only this rank's shard of every batch (data-parallel training)."""
+        if synthetic.frame_labels is None:
+            raise ValueError(f"{synthetic.name} has no frame labels: the synthetic set must be strongly labelled")
+        self.real, self.synthetic, self.normalize, self.seed = real, synthetic, normalize, seed
+        self.n_synthetic = round(batch_size * synthetic_fraction)
+        self.n_real = batch_size - self.n_synthetic
+        self.rank, self.world_size = rank, world_size
+        if self.n_real % world_size or self.n_synthetic % world_size:
+            raise ValueError(
+                f"train.batch_size {batch_size} with synthetic_fraction {synthetic_fraction} makes batches of "
+                f"{self.n_real} real and {self.n_synthetic} synthetic clips, which do not split evenly over "
+                f"{world_size} processes: choose a batch_size whose real and synthetic parts are both multiples "
+                f"of {world_size}")
+        lead, per_batch = (len(real.tags), self.n_real) if self.n_real else (len(synthetic.tags), self.n_synthetic)
+        self.steps = math.ceil(lead / per_batch)
+
+    def _order(self, rng: np.random.Generator, n_clips: int, count: int) -> np.ndarray:
+        """`count` clip indices: whole shuffled passes over the set, as many as needed."""
+        passes = math.ceil(count / n_clips) if count else 0
+        return np.concatenate([rng.permutation(n_clips) for _ in range(passes)] or [np.zeros(0, int)])[:count]
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
+        rng = np.random.default_rng([self.seed, epoch])
+        real_order = self._order(rng, len(self.real.tags), self.steps * self.n_real)
+        synthetic_order = self._order(rng, len(self.synthetic.tags), self.steps * self.n_synthetic)
+        for step in range(self.steps):
+            real = np.sort(real_order[step * self.n_real:(step + 1) * self.n_real])       # sorted: memmap reads
+            synthetic = np.sort(synthetic_order[step * self.n_synthetic:(step + 1) * self.n_synthetic])
+            if self.world_size > 1:   # this rank's shard: every world_size-th clip of each part
+                real, synthetic = real[self.rank::self.world_size], synthetic[self.rank::self.world_size]
+            yield self._batch(real, synthetic)
+
+    def _batch(self, real: np.ndarray, synthetic: np.ndarray) -> dict[str, torch.Tensor]:
+        features = np.concatenate([self.real.features[real], self.synthetic.features[synthetic]])  # [B, T, F]
+        tags = np.concatenate([self.real.tags[real], self.synthetic.tags[synthetic]])              # [B, C]
+        strong = self.synthetic.frame_labels[synthetic]                                            # [Bs, T, C]
+        frame_labels = np.concatenate([np.zeros((len(real),) + strong.shape[1:], np.uint8), strong])  # [B, T, C]
+        return {"features": self.normalize(features),
+                "clip_tags": torch.from_numpy(tags.astype(np.float32)),
+                "frame_labels": torch.from_numpy(frame_labels.astype(np.float32)),
+                "is_synthetic": torch.from_numpy(np.r_[np.zeros(len(real), bool), np.ones(len(synthetic), bool)])}

@@ -1,0 +1,106 @@
+"""What makes a training resumable: where a run writes (`RunPaths`), the fingerprint of what a checkpoint
+depends on (`data_fingerprint`), and reading back the last checkpoint (`resume`) with the random state.
+
+last.pt holds everything needed to resume (weights, optimizer, scheduler, epoch, best score, random state) and
+the fingerprint of the params and training data, so a checkpoint from other settings is never resumed; a
+damaged last.pt, other params or data, or missing logs all mean starting afresh.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ifdsed.config import Params
+from ifdsed.training import distributed
+from models import checkpoint
+
+
+def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1) -> str:
+    """Hash of what a checkpoint depends on: model and train params, the seed, the number of data-parallel
+    processes, and the feature store's index tables and normalisation statistics (which change whenever the
+    training data change)."""
+    digest = hashlib.sha256()
+    # the device is left out: a run killed on one GPU (or the CPU) resumes on another
+    settings = {"model": params.model.model_dump(), "train": params.train.model_dump(exclude={"seeds", "device"}),
+                "postprocess": params.postprocess.model_dump(), "seed": seed, "classes": params.classes}
+    if world_size > 1:
+        settings["world_size"] = world_size
+    digest.update(json.dumps(settings, sort_keys=True, default=list).encode())
+    for path in sorted(store.glob("*.tsv")) + [store / "normalization.npz", store / "features.json"]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class RunPaths:
+    """Where one seed's training writes: checkpoints (kept across reruns to resume) and dvclive logs (in
+    `live_dir`, or root/live). The pipeline keeps the logs under results/, tracked by git, so that queued DVC
+    experiments, which see only git- and DVC-tracked files, find them."""
+    root: Path
+    live_dir: Path | None = None
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def last(self) -> Path:
+        return self.checkpoints / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.checkpoints / "best.pt"
+
+    @property
+    def live(self) -> Path:
+        return self.live_dir if self.live_dir is not None else self.root / "live"
+
+
+def _resume_state(paths: RunPaths, fingerprint: str, device: torch.device):
+    """The last checkpoint when it was written by these settings and its logs are there; otherwise clear the
+    run folder (a damaged last.pt, other params or data, or missing logs all mean starting afresh)."""
+    if paths.last.is_file():
+        try:
+            saved = checkpoint.load(paths.last, map_location=device)
+        except checkpoint.CheckpointError as error:
+            saved, reason = None, f"unusable ({error})"
+        else:
+            reason = "written with other params or data"
+            if saved.extra.get("fingerprint") == fingerprint:
+                if (paths.live / "metrics.json").is_file():
+                    return saved
+                reason = f"its training logs are missing from {paths.live}"
+        print(f"{paths.last}: {reason}; starting afresh")
+    shutil.rmtree(paths.checkpoints, ignore_errors=True)
+    shutil.rmtree(paths.live, ignore_errors=True)
+    return None
+
+
+def resume(paths: RunPaths, fingerprint: str, device: torch.device, ctx: distributed.Context) -> dict | None:
+    """What to resume from ({"state_dict", "optimizer", "epoch", "extra"}), or None to start afresh. In a
+    data-parallel run rank 0 reads (or clears) the run folder and broadcasts the state to the other ranks."""
+    if ctx.distributed:
+        saved = _resume_state(paths, fingerprint, torch.device("cpu")) if ctx.is_main else None
+    else:
+        saved = _resume_state(paths, fingerprint, device)
+    state = None if saved is None else {"state_dict": saved.model.state_dict(), "optimizer": saved.optimizer_state,
+                                        "epoch": saved.epoch, "extra": saved.extra}
+    return ctx.broadcast(state)
+
+
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"].cpu())  # load() maps tensors to the device
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)
