@@ -136,7 +136,7 @@ def main() -> None:
         return diagnose(args)
 
     from ifdsed.config import load_params
-    from ifdsed.soundbank import build_embedded_bank
+    from ifdsed.soundbank.bank import build_embedded_bank
     params = load_params()
     args.clips = args.clips or params.synth.train_clips
     args.test_clips = args.test_clips or params.synth.test_clips

@@ -33,7 +33,8 @@ import pandas as pd
 from ifdsed import paths
 from ifdsed.config import load_params
 from ifdsed.errors import run_stage
-from ifdsed.soundbank import MANIFEST_NAME, build_embedded_bank, index_soundbank, write_manifest
+from ifdsed.soundbank.bank import build_embedded_bank, index_soundbank
+from ifdsed.soundbank.manifest import MANIFEST_NAME, write_manifest
 
 OUT = paths.SOUNDBANK
 

@@ -6,7 +6,9 @@ import itertools
 import pytest
 import torch
 
-from models import ModelConfig, SEDModel, load, save
+from models.checkpoint import load, save
+from models.config import ModelConfig
+from models.sed_model import SEDModel
 from models.attention import AttentionPooling
 from models.sedb import sedb_loss
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import copy_project, run_command
-from ifdsed.soundbank import build_embedded_bank
+from ifdsed.soundbank.bank import build_embedded_bank
 
 CLIPS_PER_SET = 5
 

@@ -41,7 +41,8 @@ from ifdsed.io.audio import read_clip
 from ifdsed.scenes.planning import ClipPlan, PlannedBackground, PlannedEvent
 from ifdsed.io.audio import decode
 from ifdsed.scenes.render import ClipJob, MixSettings, RenderError, render_job, write_set_tables
-from ifdsed.soundbank import build_embedded_bank, index_soundbank, write_manifest
+from ifdsed.soundbank.bank import build_embedded_bank, index_soundbank
+from ifdsed.soundbank.manifest import write_manifest
 from ifdsed.errors import InputError
 from ifdsed.io.audio import inspect_audio
 from ifdsed.soundbank.manifest import load_sources
@@ -504,7 +505,7 @@ def test_bad_params_name_the_key(tiny_params, section, key, value, phrase):
 def test_a_class_missing_from_the_soundbank_stops_before_any_work(user_bank, tmp_path, monkeypatch, tiny_params):
     """data.source: real and a soundbank without some class: the soundbank stage fails at once, naming
     real.soundbank, the folder and the class, without decoding a file or touching the previous bank."""
-    from ifdsed.soundbank import bank
+    from ifdsed.soundbank.synthesizers import bank
     root, _, _ = user_bank
     decoded = []
     monkeypatch.setattr(bank, "inspect_audio", lambda path, *a: decoded.append(path))

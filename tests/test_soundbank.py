@@ -11,15 +11,9 @@ import pytest
 import soundfile as sf
 import yaml
 
-from ifdsed.soundbank import (
-    BACKGROUND_SYNTHESIZERS,
-    CLASS_DURATIONS,
-    CLASS_SYNTHESIZERS,
-    MANIFEST_COLUMNS,
-    build_embedded_bank,
-    index_soundbank,
-    read_manifest,
-)
+from ifdsed.soundbank.bank import build_embedded_bank, index_soundbank
+from ifdsed.soundbank.manifest import MANIFEST_COLUMNS, read_manifest
+from ifdsed.soundbank.synthesizers import BACKGROUND_SYNTHESIZERS, CLASS_DURATIONS, CLASS_SYNTHESIZERS
 
 SR = 16000
 SEEDS = range(6)

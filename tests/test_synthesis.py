@@ -7,7 +7,7 @@ import soundfile
 
 from ifdsed.config import parse_params
 from ifdsed.soundbank.manifest import load_sources
-from ifdsed.soundbank import build_embedded_bank
+from ifdsed.soundbank.bank import build_embedded_bank
 from ifdsed.scenes.synthesis import synthesize_sets
 from ifdsed.io.tables import read_clips, read_events, read_tags, split_tags
 

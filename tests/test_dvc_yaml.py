@@ -1,0 +1,108 @@
+"""dvc.yaml against the code: every stage's deps cover every project module its command imports (so a change
+there reruns the stage), and its data paths are the ones `ifdsed.paths` gives the code."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ifdsed import paths
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("ifdsed", "models", "pipeline")
+
+
+def module_file(name: str) -> Path | None:
+    """The project file of a dotted module name (a package's __init__.py), or None outside the project."""
+    if name.split(".")[0] not in PACKAGES:
+        return None
+    base = ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Dotted names of every module `path` imports, at any depth in the file (function-level imports too)."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
+    return found
+
+
+def import_closure(module: str) -> set[Path]:
+    """Project files run by `python -m module`: the module, what it imports, recursively, and the __init__.py
+    of every package on the way (Python runs them on import)."""
+    todo, seen = [module], set()
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):
+            file = module_file(".".join(parts[:depth]))
+            if file is not None and file not in seen:
+                seen.add(file)
+                todo.extend(imported_modules(file))
+    return seen
+
+
+def stages() -> dict[str, dict]:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def covered(file: Path, deps: list[str]) -> bool:
+    relative = file.relative_to(ROOT).as_posix()
+    return any(relative == dep or relative.startswith(dep.rstrip("/") + "/") for dep in deps)
+
+
+@pytest.mark.parametrize("name", sorted(stages()))
+def test_stage_deps_cover_every_module_its_command_runs(name):
+    stage = stages()[name]
+    module = re.match(r"python -m ([\w.]+)", stage["cmd"]).group(1)
+    deps = [dep if isinstance(dep, str) else next(iter(dep)) for dep in stage["deps"]]
+    missing = sorted(f.relative_to(ROOT).as_posix() for f in import_closure(module) if not covered(f, deps))
+    assert not missing, f"dvc.yaml: stage {name!r} runs these files but does not list them in deps: {missing}"
+
+
+def test_the_closure_follows_function_level_and_relative_imports():
+    closure = {f.relative_to(ROOT).as_posix() for f in import_closure("pipeline.train")}
+    assert "ifdsed/training/loop.py" in closure          # imported inside main(), after the relaunch decision
+    assert "models/sed_model.py" in closure
+    bank = {f.relative_to(ROOT).as_posix() for f in import_closure("ifdsed.soundbank.bank")}
+    assert "ifdsed/soundbank/manifest.py" in bank and "ifdsed/errors.py" in bank   # `from .x` and `from ..x`
+
+
+def test_data_paths_in_dvc_yaml_are_the_code_s():
+    spec = stages()
+    outs = {name: [out if isinstance(out, str) else next(iter(out)) for out in stage.get("outs", [])]
+            for name, stage in spec.items()}
+    assert outs["soundbank"] == [paths.SOUNDBANK.as_posix()]
+    assert outs["synthesize"] == [paths.SYNTHETIC.as_posix()]
+    assert outs["realworld"] == [paths.REALWORLD.as_posix()]
+    assert outs["features"] == [paths.FEATURES.as_posix()]
+    seed = "${item.seed}"
+    assert outs["train"] == [paths.checkpoints(0).as_posix().replace("seed_0", f"seed_{seed}")]
+    train_metrics = [next(iter(m)) for m in spec["train"]["metrics"]]
+    assert train_metrics == [(paths.train_logs(0) / "metrics.json").as_posix().replace("seed_0", f"seed_{seed}")]
+    eval_metrics = [next(iter(m)) for m in spec["evaluate"]["metrics"]]
+    assert eval_metrics == [paths.eval_metrics(0).as_posix().replace("seed_0", f"seed_{seed}")]
+    assert (paths.eval_dir(0) / "per_class.csv").as_posix().replace("seed_0", f"seed_{seed}") in outs["evaluate"]
+    assert [next(iter(m)) for m in spec["summarize"]["metrics"]] == [paths.SUMMARY.as_posix()]
+    assert [next(iter(o)) for o in spec["summarize"]["outs"]] == [paths.SUMMARY_PER_CLASS.as_posix()]
+    # the data each stage reads is another stage's output
+    assert paths.FEATURES.as_posix() in spec["train"]["deps"] and paths.FEATURES.as_posix() in spec["evaluate"]["deps"]
+    assert paths.SOUNDBANK.as_posix() in spec["synthesize"]["deps"] and paths.SOUNDBANK.as_posix() in spec["realworld"]["deps"]
