@@ -1,10 +1,23 @@
 """Which torch device and how many threads: `pick_device` for params.yaml's train.device, `default_device`
-for tools that take no setting, `torch_threads` to set torch's intra-op threads for a block."""
+for tools that take no setting, `torch_threads` to set torch's intra-op threads for a block, and
+`ordered_thread_map`, the one worker pool for torch work on many inputs (feature extraction, prediction)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
+
+from ifdsed.errors import IfdsedError
+
+Item, Result = TypeVar("Item"), TypeVar("Result")
+
+
+class DeviceError(IfdsedError, RuntimeError):
+    """train.device names a device this machine does not have."""
 
 
 def default_device() -> torch.device:
@@ -19,7 +32,7 @@ def pick_device(choice: str) -> torch.device:
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0 or (device.index or 0) >= count:
-            raise RuntimeError(f"params.yaml: train.device: {choice!r}, but this machine has {count} CUDA device(s) "
+            raise DeviceError(f"params.yaml: train.device: {choice!r}, but this machine has {count} CUDA device(s) "
                                "visible to torch: use 'auto' or 'cpu'" + (f", or cuda:0..{count - 1}" if count else ""))
     return device
 
@@ -33,3 +46,22 @@ def torch_threads(count: int):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def ordered_thread_map(function: Callable[[Item], Result], items: Iterable[Item], workers: int,
+                       device: torch.device) -> Iterator[Result]:
+    """function(item) for every item on `workers` threads, yielded in input order, at most 2 * workers in flight.
+
+    Decoding (libsndfile, soxr) and torch release the GIL, so the threads use separate cores. On a CPU each
+    thread runs torch on one intra-op thread so the cores are not oversubscribed (torch's thread count is per
+    OS thread: each worker sets its own, and the caller's is restored); on a GPU they keep the caller's."""
+    workers = max(1, workers)
+    threads = 1 if device.type == "cpu" else torch.get_num_threads()
+    with torch_threads(threads), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
+                                                    initargs=(threads,)) as pool:
+        queue = iter(items)
+        pending = deque(pool.submit(function, item) for item in itertools.islice(queue, 2 * workers))
+        while pending:
+            result = pending.popleft().result()
+            pending.extend(pool.submit(function, item) for item in itertools.islice(queue, 1))
+            yield result

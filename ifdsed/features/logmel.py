@@ -12,9 +12,6 @@ The result matches a plain librosa log-mel of the same file within 0.01 dB (test
 """
 from __future__ import annotations
 
-import itertools
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -23,7 +20,7 @@ import librosa
 import numpy as np
 import torch
 
-from ifdsed.devices import torch_threads
+from ifdsed.devices import ordered_thread_map
 from ifdsed.errors import AudioError, IfdsedError
 from ifdsed.io.audio import read_clip
 
@@ -208,14 +205,5 @@ def extract_files(paths: Sequence[str | Path], extractor: LogMelExtractor, *, wo
                                    f"beyond full scale?): the features stage stops here; {_FIX}")
             return features.cpu().numpy()
 
-    # torch's thread count is per OS thread (OpenMP): each worker sets its own, and the caller's is restored.
-    threads = 1 if device.type == "cpu" else torch.get_num_threads()
-    with torch_threads(threads), ThreadPoolExecutor(max(1, workers), initializer=torch.set_num_threads,
-                                                    initargs=(threads,)) as pool:
-        queue = iter(batches)
-        pending = deque(pool.submit(run, batch) for batch in itertools.islice(queue, 2 * workers))
-        while pending:
-            result = pending.popleft().result()
-            pending.extend(pool.submit(run, batch) for batch in itertools.islice(queue, 1))
-            yield result
+    yield from ordered_thread_map(run, batches, workers, device)
 

@@ -9,8 +9,8 @@ training's per-epoch validation all run through `Detector`:
    store holds them, so a clip gives the same outputs whether it comes from a file or from the store) or
    stored features (`feature_outputs`);
 2. the one normaliser (`ifdsed.features.normalize.Normalizer`) and the model's ATP branch (`model_outputs`) ->
-   frame probabilities [N, T, C] and clip probabilities [N, C], in batches (the outputs do not depend on the
-   batch size);
+   frame probabilities [N, T, C] and clip probabilities [N, C], in batches (the batch size changes the outputs
+   by float rounding at most, below 1e-6: oneDNN picks its convolution kernels by batch size);
 3. the one post-processing (`ifdsed.inference.postprocess`): `clip_events` for clips of the model's length,
    `file_events` for files cut into windows.
 """

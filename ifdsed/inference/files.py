@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -32,9 +30,8 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 import soundfile as sf
-import torch
 
-from ifdsed.devices import torch_threads
+from ifdsed.devices import ordered_thread_map
 from ifdsed.inference.detector import Detector
 from ifdsed.io.audio import decode
 
@@ -140,21 +137,12 @@ def predict_files(items: Iterable[tuple[str | Path, str]], detector: Detector, *
     batch_size = batch_size or detector.batch_size
     workers = max(1, workers or min(os.cpu_count() or 1, 8))
     groups = plan_groups(items, detector.settings.features.clip_duration, batch_size)
-    threads = 1 if detector.device.type == "cpu" else torch.get_num_threads()
 
     def run(group):
         return predict_group(detector, group, batch_size, keep_features)
 
-    # torch's thread count is per OS thread: each worker sets its own, and the caller's is restored.
-    with torch_threads(threads), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
-                                                    initargs=(threads,)) as pool:
-        pending: deque = deque(pool.submit(run, group) for _, group in zip(range(2 * workers), groups))
-        while pending:
-            done = pending.popleft().result()
-            group = next(groups, None)
-            if group is not None:
-                pending.append(pool.submit(run, group))
-            yield from done
+    for done in ordered_thread_map(run, groups, workers, detector.device):
+        yield from done
 
 
 def find_audio(path: str | Path) -> list[tuple[Path, str]]:
