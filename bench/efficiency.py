@@ -1,6 +1,6 @@
 """Benchmark: the encoder's achieved FLOP rate in a training step, as a fraction of this machine's matmul peak.
 
-    .venv/bin/python bench/efficiency.py [--rounds 15] [--threads N] [--batch-size N] [--compile]
+    .venv/bin/python -m bench.efficiency [--rounds 15] [--threads N] [--batch-size N] [--compile]
 
 FLOPs are counted analytically, for the convolutions only (BatchNorm, pooling and ReLU are a few per element
 and not counted): a Conv2d with 'same' padding on a [B, Cin, T, F] input costs 2 * Cin * Cout * kh * kw * T * F
@@ -26,25 +26,18 @@ The last line is one JSON object.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
 import statistics
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import models.encoder as encoder_module  # noqa: E402
-from ifdsed.config import load_params  # noqa: E402
-from ifdsed.features.logmel import LogMelConfig  # noqa: E402
-from ifdsed.config import model_config  # noqa: E402
-from models.sed_model import SEDModel  # noqa: E402
+import models.encoder as encoder_module
+from bench.common import add_step_options, arguments, emit, interleaved, loadavg, step_setup
+from ifdsed.config import model_config
+from models.sed_model import SEDModel
 
 MATMUL_N = 2048
 warnings.filterwarnings("ignore", message=".*TF32.*")   # torch.backends.mkldnn.flags() warns about Intel GPUs
@@ -141,19 +134,11 @@ def profile_default(step, flops_forward_backward: float) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="default: params.yaml train.threads")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: params.yaml train.batch_size")
+    parser = arguments(__doc__)
+    add_step_options(parser, rounds=15, warmup=2)
     parser.add_argument("--compile", action="store_true", help="also try torch.compile (about a minute)")
     args = parser.parse_args()
-    os.chdir(ROOT)
-    params = load_params()
-    threads = args.threads or params.train.threads
-    torch.set_num_threads(threads)
-    batch = args.batch_size or params.train.batch_size
-    features = LogMelConfig.from_params(params.features, params.data.clip_duration)
+    params, threads, batch, features = step_setup(args)
     config = model_config(params, features.n_mels)
     frames = features.frames
     flops, flops_x3 = conv_flops(config, frames, batch)
@@ -183,21 +168,10 @@ def main() -> None:
           f"{config.n_mels} mels, {flops / 1e9:.1f} GFLOP per forward+backward, {threads} threads, "
           f"{os.cpu_count()} cpus, torch {torch.__version__}")
 
-    load_before = os.getloadavg()[0]
-    for _ in range(args.warmup):
-        for name, (_, fn, kwargs) in runs.items():
-            with setting(**kwargs):
-                fn()
-    times = {name: [] for name in runs}
-    names = list(runs)
-    for round_ in range(args.rounds):
-        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
-            _, fn, kwargs = runs[name]
-            with setting(**kwargs):
-                started = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - started)
-    load_after = os.getloadavg()[0]
+    load_before = loadavg()
+    times, _ = interleaved({name: fn for name, (_, fn, _) in runs.items()}, args.rounds, args.warmup,
+                           context=lambda name: setting(**runs[name][2]))
+    load_after = loadavg()
     median = {name: statistics.median(values) for name, values in times.items()}
     rate = {name: runs[name][0] / median[name] / 1e9 for name in runs}        # GFLOP/s
     peak, peak_1 = rate["matmul"], rate["matmul_1thread"]
@@ -226,8 +200,8 @@ def main() -> None:
               "profile_share": profile["share"],
               "batch_size": batch, "frames": frames, "n_mels": config.n_mels, "channels": list(config.channels),
               "threads": threads, "rounds": args.rounds, "cpus": os.cpu_count(),
-              "loadavg": [round(load_before, 2), round(load_after, 2)]}
-    print(json.dumps(result))
+              "loadavg": [load_before, load_after]}
+    emit(result)
 
 
 if __name__ == "__main__":

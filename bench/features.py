@@ -1,11 +1,11 @@
 """Benchmark: the features stage's extractor against a plain librosa loop, on the same clips, in one run.
 
-    .venv/bin/python bench/features.py [--clips 64] [--repeats 15] [--workers 2] [--scenarios default lin resample]
+    .venv/bin/python -m bench.features [--clips 64] [--repeats 15] [--workers 2] [--scenarios default lin resample]
 
 Each scenario writes `--clips` 10 s clips (pink-ish noise + a few harmonic tones with an envelope, 16-bit wav)
 to a temporary folder, then times, on those files:
 
-- extractor: `ifdsed.features.store.extract_files` (decode, mono, resample, pad; batched torch STFT; mel; log),
+- extractor: `ifdsed.features.logmel.extract_files` (decode, mono, resample, pad; batched torch STFT; mel; log),
   with `--workers` threads, exactly as the `features` stage runs it;
 - librosa:   per file `librosa.load(sr=...)`, `librosa.util.fix_length`, `librosa.feature.melspectrogram`,
   `np.log(mel + log_offset)`.
@@ -27,11 +27,8 @@ figures at top level, every scenario under "scenarios".
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -42,9 +39,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ifdsed.config import load_params  # noqa: E402
-from ifdsed.features.logmel import extract_files, LogMelConfig, LogMelExtractor  # noqa: E402
+from bench.common import arguments, emit, loadavg, project_params
+from ifdsed.features.logmel import LogMelConfig, LogMelExtractor, extract_files
 from ifdsed.features.store import STORE_DTYPE
 
 DB_PER_NEPER = 10.0 / math.log(10.0)  # 10*log10(x) = DB_PER_NEPER * ln(x)
@@ -123,31 +119,30 @@ def scenario(name: str, config: LogMelConfig, file_rate: int, args) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--workers", type=int, default=None, help="default: params.yaml features.workers")
     parser.add_argument("--scenarios", nargs="+", default=["default", "lin", "resample"],
                         choices=["default", "lin", "resample"])
     args = parser.parse_args()
-    os.chdir(Path(__file__).resolve().parents[1])
-    params = load_params()
+    params = project_params()
     args.workers = args.workers or params.features.workers
     default = LogMelConfig.from_params(params.features, params.data.clip_duration)
     lin = replace(default, sample_rate=44100, n_fft=2048, window=0.04, hop=0.02, n_mels=64, fmax=22050.0)
     setups = {"default": (default, default.sample_rate), "lin": (lin, 44100), "resample": (default, 44100)}
     print(f"bench features: {args.clips} clips x {default.clip_duration} s, {args.workers} workers, "
           f"{os.cpu_count()} cpus, torch {torch.__version__}, librosa {librosa.__version__}")
-    load_before = os.getloadavg()[0]
+    load_before = loadavg()
     results = {name: scenario(name, *setups[name], args) for name in args.scenarios}
-    load_after = os.getloadavg()[0]
+    load_after = loadavg()
     print(f"1-minute load average {load_before:.2f} before, {load_after:.2f} after (other processes share the "
           f"{os.cpu_count()} cpus: a load above 0 lowers the two-worker figures most)")
     head = results[args.scenarios[0]]
     summary = {key: head[key] for key in ("clips_per_s", "librosa_clips_per_s", "speedup", "cpu_time_ratio",
                                           "max_abs_diff_db", "store_max_abs_diff_db")}
-    print(json.dumps({**summary, "scenario": args.scenarios[0], "workers": args.workers, "cpus": os.cpu_count(),
-                      "loadavg": [round(load_before, 2), round(load_after, 2)], "scenarios": results}))
+    emit({**summary, "scenario": args.scenarios[0], "workers": args.workers, "cpus": os.cpu_count(),
+          "loadavg": [load_before, load_after], "scenarios": results})
 
 
 if __name__ == "__main__":

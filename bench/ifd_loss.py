@@ -8,22 +8,16 @@ batched_ms and loop_ms are median forward times (the loop computes plain Python 
 pass at all); batched_fwd_bwd_ms adds the backward pass of the batched loss. Run it on an idle machine: the
 medians absorb some noise, not another job on the same cores.
 
-    .venv/bin/python bench/ifd_loss.py [--batch 24] [--frames 250] [--dim 64] [--pairing triplet] [--threads 2]
+    .venv/bin/python -m bench.ifd_loss [--batch 24] [--frames 250] [--dim 64] [--pairing triplet] [--threads 2]
 """
 from __future__ import annotations
 
-import argparse
 import itertools
-import json
-import statistics
-import sys
-import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from models.ifd import ifd_loss  # noqa: E402
+from bench.common import arguments, emit, time_ms
+from models.ifd import ifd_loss
 
 
 def make_batch(n_clips: int, n_frames: int, dim: int, n_classes: int = 10, seed: int = 0):
@@ -82,18 +76,8 @@ def loop_ifd(v: torch.Tensor, frame_labels: torch.Tensor, clip_tags: torch.Tenso
     return hinge + norm
 
 
-def time_ms(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--frames", type=int, default=250)
     parser.add_argument("--dim", type=int, default=64)
@@ -120,11 +104,11 @@ def main() -> None:
     print(f"batched forward {batched_ms:.2f} ms (forward+backward {fwd_bwd_ms:.2f} ms), loop {loop_ms:.0f} ms")
     if diff > 1e-5:
         raise SystemExit(f"batched and loop IFD losses differ by {diff:.3g} > 1e-5")
-    print(json.dumps({"batched_ms": round(batched_ms, 3), "loop_ms": round(loop_ms, 1),
-                      "speedup": round(loop_ms / batched_ms, 1), "max_abs_diff": diff,
-                      "batched_fwd_bwd_ms": round(fwd_bwd_ms, 3), "batch": args.batch, "frames": args.frames,
-                      "dim": args.dim, "pairing": args.pairing, "threads": args.threads,
-                      "n_triplets": int(stats["n_triplets"])}))
+    emit({"batched_ms": round(batched_ms, 3), "loop_ms": round(loop_ms, 1),
+          "speedup": round(loop_ms / batched_ms, 1), "max_abs_diff": diff,
+          "batched_fwd_bwd_ms": round(fwd_bwd_ms, 3), "batch": args.batch, "frames": args.frames,
+          "dim": args.dim, "pairing": args.pairing, "threads": args.threads,
+          "n_triplets": int(stats["n_triplets"])})
 
 
 if __name__ == "__main__":

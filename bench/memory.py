@@ -1,6 +1,6 @@
 """Benchmark: peak memory of training, at the default and at the paper's set sizes; features stay on disk.
 
-    .venv/bin/python bench/memory.py [--scales default paper paper_lin] [--max-steps 20]
+    .venv/bin/python -m bench.memory [--scales default paper paper_lin] [--max-steps 20]
 
 For each scale, writes a feature store of the right shapes to a temporary folder (float16 log-mels through
 `numpy.lib.format.open_memmap`, uint8 tags and frame labels with a few random events per clip, index tables,
@@ -9,7 +9,8 @@ so peaks do not mix):
 
 1. `ifdsed.training.loop.train_seed` as the train stage runs it (params.yaml's model and train settings, one epoch,
    seed 1), with the epoch cut to `--max-steps` batches (time; memory does not grow with the steps), including
-   the median windows from the synthetic training labels, the validation pass and both checkpoints;
+   the median windows from the synthetic training labels, the validation pass (`_validate`: the `Detector`'s
+   `feature_outputs` over the validation set, and the score) and both checkpoints;
 2. a full epoch of `MixedBatches` (every batch read from the memory maps and normalised, no model): the reads of
    a whole epoch, which touch every real weak clip and as many synthetic clips (epoch_read_anon_growth_mib:
    the anonymous memory this adds; held in memory, the features read would add their size, twice over as
@@ -34,8 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -43,8 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import ROOT, arguments, emit, loadavg, run_module
 
 SCALES = {  # weak, synthetic, validation clips; hop (s) -> frames of a 10 s clip
     "default": (300, 400, 100, 0.04),
@@ -168,6 +166,7 @@ def child(store: Path, max_steps: int, out: Path) -> None:
 
     import ifdsed.training.loop as training
     from ifdsed.config import parse_params
+    from ifdsed.features.normalize import Normalizer
     from ifdsed.features.store import load_feature_set, load_normalization
     start = sampler.stage()
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -200,7 +199,7 @@ def child(store: Path, max_steps: int, out: Path) -> None:
         return wrapped
 
     training.training_median_windows = phase("median_windows", training.training_median_windows)
-    training.predict = phase("validation", training.predict)
+    training._validate = phase("validation", training._validate)   # Detector.feature_outputs and the score
     os.environ["TQDM_DISABLE"] = "1"
     started = time.perf_counter()
     training.train_seed(params, 1, store, out)
@@ -209,7 +208,7 @@ def child(store: Path, max_steps: int, out: Path) -> None:
     vm_hwm_train = MemorySampler.status()["VmHWM"] / MIB
 
     real, synthetic = load_feature_set(store, training.REAL_TRAIN), load_feature_set(store, training.SYNTHETIC_TRAIN)
-    batches = original_batches(real, synthetic, training.Normalizer(*load_normalization(store)),
+    batches = original_batches(real, synthetic, Normalizer(*load_normalization(store)),
                                params.train.batch_size, params.train.synthetic_fraction, seed=1)
     read_start_anon = MemorySampler.status()["RssAnon"] / MIB
     started = time.perf_counter()
@@ -219,17 +218,18 @@ def child(store: Path, max_steps: int, out: Path) -> None:
 
     read_s = time.perf_counter() - started
     read_peak = sampler.stage()
-    print(json.dumps({"start": start, "train": train_peak, "phases_anon_mib": phases,
-                      "train_vm_hwm_mib": round(vm_hwm_train, 1),
-                      "read_epoch": read_peak, "read_epoch_start_anon_mib": round(read_start_anon, 1),
-                      "read_epoch_mib": round(read_bytes / MIB, 1), "vm_hwm_mib": round(MemorySampler.status()["VmHWM"] / MIB, 1),
-                      "train_s": round(train_s, 1), "train_steps": min(batches.steps, max_steps),
-                      "epoch_steps": batches.steps, "read_epoch_s": round(read_s, 2),
-                      "torch_threads": torch.get_num_threads()}))
+    emit({"start": start, "train": train_peak, "phases_anon_mib": phases,
+          "train_vm_hwm_mib": round(vm_hwm_train, 1),
+          "read_epoch": read_peak, "read_epoch_start_anon_mib": round(read_start_anon, 1),
+          "read_epoch_mib": round(read_bytes / MIB, 1),
+          "vm_hwm_mib": round(MemorySampler.status()["VmHWM"] / MIB, 1),
+          "train_s": round(train_s, 1), "train_steps": min(batches.steps, max_steps),
+          "epoch_steps": batches.steps, "read_epoch_s": round(read_s, 2),
+          "torch_threads": torch.get_num_threads()})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--scales", nargs="+", default=list(SCALES), choices=list(SCALES))
     parser.add_argument("--max-steps", type=int, default=20, help="training batches per scale")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -239,7 +239,7 @@ def main() -> None:
     if args.child:
         return child(Path(args.child), args.max_steps, Path(args.out))
     results = {}
-    load_before = os.getloadavg()[0]
+    load_before = loadavg()
     print(f"bench memory: scales {args.scales}, {args.max_steps} training steps each, {os.cpu_count()} cpus, "
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB RAM")
     for scale in args.scales:
@@ -248,13 +248,8 @@ def main() -> None:
             store_bytes = write_store(store, scale)
             feature_bytes = sum((store / f"{name}.npy").stat().st_size
                                 for name in ("realworld_weak", "synthetic_train", "realworld_validation"))
-            command = [sys.executable, __file__, "--child", str(store), "--out", str(Path(folder) / "run"),
-                       "--max-steps", str(args.max_steps)]
-            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
-                                  env=dict(os.environ, TQDM_DISABLE="1"))
-            if done.returncode:
-                raise SystemExit(f"{scale}: {' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-            found = json.loads(done.stdout.strip().splitlines()[-1])
+            found = run_module("bench.memory", "--child", store, "--out", Path(folder) / "run",
+                               "--max-steps", args.max_steps)
         weak, synthetic, validation, hop = SCALES[scale]
         results[scale] = {
             "weak_clips": weak, "synthetic_clips": synthetic, "validation_clips": validation,
@@ -274,7 +269,7 @@ def main() -> None:
               f"frames: store {r['store_mib']} MiB; training: peak RSS {r['train_peak_rss_mib']} MiB (anonymous "
               f"{r['train_peak_anon_mib']}, file pages {r['train_peak_file_mib']}); a whole epoch of reads: "
               f"anonymous {r['read_epoch_peak_anon_mib']}, file pages {r['read_epoch_peak_file_mib']}")
-    summary = {"scales": results, "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    summary = {"scales": results, "loadavg": [load_before, loadavg()],
                "cpus": os.cpu_count(), "max_steps": args.max_steps}
     if "default" in results:
         summary["default_peak_rss_mib"] = results["default"]["train_peak_rss_mib"]
@@ -295,7 +290,7 @@ def main() -> None:
     summary["store_mib"] = {scale: r["store_mib"] for scale, r in results.items()}
     summary["features_held_in_memory"] = any(r["read_epoch_anon_growth_mib"] > 0.25 * r["read_epoch_features_mib"]
                                              for r in results.values())
-    print(json.dumps(summary))
+    emit(summary)
 
 
 if __name__ == "__main__":

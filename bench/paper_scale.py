@@ -1,6 +1,6 @@
 """Benchmark: the cost of the paper-scale profile (`make paper-scale`), from a measured training step.
 
-    .venv/bin/python bench/paper_scale.py [--steps 3] [--threads 2] [--gpu-tflops 25 100] [--out FILE]
+    .venv/bin/python -m bench.paper_scale [--steps 3] [--threads 2] [--gpu-tflops 25 100] [--out FILE]
 
 Times the training step exactly as ifdsed/training/loop.py runs it (forward, SEDModel.losses, backward, Adam step) at
 the paper's scale: Lin et al.'s 160-filter encoder (`model.channels [160, 160, 160]`), 500 frames x 64 mels per
@@ -23,21 +23,19 @@ variants and seeds, and are not part of this estimate. The last line of the outp
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from models.config import ModelConfig  # noqa: E402
-from models.sed_model import SEDModel  # noqa: E402
+from bench.common import arguments, emit, loadavg
+from models.config import ModelConfig
+from models.sed_model import SEDModel
 
 VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
 # The paper-scale profile (Makefile PAPER_SCALE) and the training defaults (params.yaml train).
@@ -138,7 +136,7 @@ def paper_totals(variants: dict[str, dict], args) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__)
     parser.add_argument("--channels", type=int, nargs="+", default=list(PAPER["channels"]))
     parser.add_argument("--frames", type=int, default=PAPER["frames"])
     parser.add_argument("--mels", type=int, default=PAPER["n_mels"])
@@ -156,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    load_before = os.getloadavg()[0]
+    load_before = loadavg()
     variants = {}
     for name in args.variants:
         variants[name] = measure_variant(*VARIANTS[name], args, device)
@@ -165,7 +163,7 @@ def main() -> None:
               f"{m['step_s_median']:.2f} s on {device} ({m['step_flops'] / m['step_s_median'] / 1e9:.1f} GFLOP/s); "
               f"inference {m['clip_inference_flops'] / 1e9:.2f} GFLOP per clip", flush=True)
     result = {"device": str(device), "threads": args.threads, "cpu_count": os.cpu_count(),
-              "load_average_1min": [load_before, os.getloadavg()[0]], "torch": torch.__version__,
+              "load_average_1min": [load_before, loadavg()], "torch": torch.__version__,
               "shape": {"batch": args.batch, "frames": args.frames, "n_mels": args.mels,
                         "channels": args.channels}, "variants": variants}
     if (args.frames, args.mels, args.batch, tuple(args.channels)) == (PAPER["frames"], PAPER["n_mels"],
@@ -181,7 +179,7 @@ def main() -> None:
                   f"for all variants ({estimate['gpu_hours_per_variant_mean']:.1f} per variant)")
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps(result))
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Benchmark: the real-time factor of `python -m pipeline.predict`'s whole path with the default model.
 
-    .venv/bin/python bench/predict.py [--clips 40] [--long 2] [--long-duration 90] [--repeats 3] [--workers N]
+    .venv/bin/python -m bench.predict [--clips 40] [--long 2] [--long-duration 90] [--repeats 3] [--workers N]
 
 Builds the DEFAULT model (params.yaml defaults: 64 mels, channels (32, 64, 64), 16 kHz features, 40 ms hop) with
 random weights (a fixed seed; the attention weights are drawn so that events are found and post-processing has
 work to do), saves it as a checkpoint with its detector settings and loads it back as `pipeline.predict` does.
 Writes `--clips` 10 s 16-bit wavs at 16 kHz and `--long` long files (the first at 16 kHz, the second at
 44.1 kHz stereo, so resampling and down-mixing are timed too) to a temporary folder, then times
-`ifdsed.inference.detector.predict_files` over all of them: decode, windows, log-mel, model, post-processing, events.
+`ifdsed.inference.files.predict_files` over all of them: decode, windows, log-mel, model, post-processing, events.
 The TSV writing and the progress bar are not timed (they are negligible), nor is the checkpoint load.
 
 After one warm-up pass, the fastest of `--repeats` passes counts (the machine may be shared; the minimum is the
@@ -19,10 +19,7 @@ is one JSON object. cpu_ms_per_10s_by_stage says where the time goes: each stage
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,19 +28,21 @@ import numpy as np
 import soundfile as sf
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ifdsed.config import parse_params  # noqa: E402
-from ifdsed.inference.settings import detector_extra  # noqa: E402
-from ifdsed.devices import torch_threads  # noqa: E402
+from bench.common import arguments, emit, loadavg
+from ifdsed.config import parse_params
+from ifdsed.devices import torch_threads
 from ifdsed.features.logmel import LogMelConfig
-from ifdsed.inference.detector import Detector  # noqa: E402
+from ifdsed.features.store import STORE_DTYPE
+from ifdsed.inference.detector import Detector
 from ifdsed.inference.files import predict_files, split_windows
+from ifdsed.inference.settings import detector_extra
 from ifdsed.io.audio import decode
-from models import checkpoint  # noqa: E402
-from models.config import ModelConfig  # noqa: E402
-from models.sed_model import SEDModel  # noqa: E402
+from models import checkpoint
+from models.config import ModelConfig
+from models.sed_model import SEDModel
 
 TARGET = 1000.0
+STORE_TORCH_DTYPE = torch.from_numpy(np.zeros(0, STORE_DTYPE)).dtype   # the feature store's precision
 
 
 def write_audio(path: Path, duration: float, sample_rate: int, channels: int, rng: np.random.Generator) -> float:
@@ -102,25 +101,25 @@ def breakdown(items, detector: Detector) -> dict:
             for start in range(0, len(windows), batch):
                 audio = torch.from_numpy(windows[start:start + batch])
                 started = time.thread_time()
-                log_mel = detector.extractor(audio)
+                log_mel = detector.extractor(audio).to(STORE_TORCH_DTYPE).float()   # as Detector.audio_outputs
                 stages["features"] += time.thread_time() - started
                 started = time.thread_time()
-                out = detector.model((log_mel - detector.mean) / detector.std)
+                frame_probs, clip_probs = detector.model_outputs(log_mel)            # normalisation and model
                 stages["model"] += time.thread_time() - started
-                frames.append(out["frame_probs"].numpy())
-                clips.append(out["clip_probs"].numpy())
+                frames.append(frame_probs)
+                clips.append(clip_probs)
             outputs.append((np.concatenate(frames), np.concatenate(clips), duration))
         for start in range(0, len(outputs), batch):
             group = outputs[start:start + batch]
             started = time.thread_time()
-            detector.postprocess([g[0] for g in group], [g[1] for g in group], [g[2] for g in group],
+            detector.file_events([g[0] for g in group], [g[1] for g in group], [g[2] for g in group],
                                  [f"f{i}" for i in range(len(group))])
             stages["postprocess"] += time.thread_time() - started
     return {name: round(1000 * seconds * 10 / audio_seconds, 3) for name, seconds in stages.items()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--clips", type=int, default=40, help="10 s files at 16 kHz")
     parser.add_argument("--long", type=int, default=2, help="long files (16 kHz mono, 44.1 kHz stereo, ...)")
     parser.add_argument("--long-duration", type=float, default=90.0)
@@ -153,13 +152,14 @@ def main() -> None:
     result = {"realtime_factor": round(audio_seconds / wall, 1), "target": TARGET,
               "cpu_realtime_factor": round(audio_seconds / cpu, 1), "files": len(items),
               "audio_seconds": round(audio_seconds, 1), "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
-              "cores_used": round(cpu / wall, 2), "load_average": round(os.getloadavg()[0], 2), "events": events, "device": str(detector.device), "workers": args.workers,
+              "cores_used": round(cpu / wall, 2), "load_average": loadavg(), "events": events,
+              "device": str(detector.device), "workers": args.workers,
               "batch_size": args.batch_size or detector.batch_size, "cpus": os.cpu_count(),
               "all_passes_s": [round(p[0], 3) for p in passes], "cpu_ms_per_10s_by_stage": stages}
     print(f"{audio_seconds:.0f} s of audio in {wall:.2f} s: real-time factor {result['realtime_factor']:.0f} "
           f"(target {TARGET:.0f}), {result['cpu_realtime_factor']:.0f} per CPU second, {events} events")
     print("CPU ms per 10 s of audio, one thread: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
-    print(json.dumps(result))
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,16 @@
 """Run every benchmark under bench/ and collect their figures in bench/results.json.
 
-    .venv/bin/python bench/run_all.py [--only NAME ...] [--skip NAME ...] [--quick] [--table]
+    .venv/bin/python -m bench.run_all [--only NAME ...] [--skip NAME ...] [--quick] [--table]
 
-Each benchmark runs as its own process (the commands are in BENCHMARKS, run from the project root with this
-interpreter); the last line of its output is its JSON result. bench/results.json holds, per benchmark, the
-command, that JSON, its wall time, the 1-minute load average before and after and the time it ran, plus the
-machine (CPU model, cores, memory, Python and torch versions) and the date. With --only, the other entries
-already in results.json are kept (each entry says when it ran). A benchmark that fails is recorded with its
-error and the others still run; the exit status is then 1. --quick runs shorter variants (development only:
-its figures are not the ones to quote). --table only rewrites the table in README.md and docs/performance.md
-from bench/results.json (run_all does that after every run), so the documents' figures are always the file's
-(tests/test_bench_table.py checks that they are).
+Each benchmark runs as its own process, a module of the package bench (`python -m bench.NAME`: the commands are
+in BENCHMARKS, run from the project root with this interpreter); the last line of its output is its JSON
+result. bench/results.json holds, per benchmark, the command, that JSON, its wall time, the 1-minute load
+average before and after and the time it ran, plus the machine (CPU model, cores, memory, Python and torch
+versions) and the date. With --only, the other entries already in results.json are kept (each entry says when
+it ran). A benchmark that fails is recorded with its error and the others still run; the exit status is then 1.
+--quick runs shorter variants (development only: its figures are not the ones to quote). --table only rewrites
+the table in README.md and docs/performance.md from bench/results.json (run_all does that after every run), so
+the documents' figures are always the file's (tests/test_bench_table.py checks that they are).
 """
 from __future__ import annotations
 
@@ -31,17 +31,23 @@ README = ROOT / "README.md"
 TABLE_DOCS = (README, DOC)  # each holds the table between TABLE_START and TABLE_END
 TABLE_START, TABLE_END = "<!-- results table: written by bench/run_all.py -->", "<!-- end of results table -->"
 
+
+def _module(name: str, *arguments: str) -> list[str]:
+    """The arguments of the interpreter that run bench/NAME.py as a module: -m bench.NAME ..."""
+    return ["-m", f"bench.{name}", *arguments]
+
+
 # name: (arguments, arguments with --quick); the timing-sensitive short ones first, the pipeline last.
 BENCHMARKS = {
-    "train_step": (["bench/train_step.py"], ["bench/train_step.py", "--rounds", "6", "--warmup", "1"]),
-    "efficiency": (["bench/efficiency.py", "--compile"], ["bench/efficiency.py", "--rounds", "3", "--warmup", "1"]),
-    "ifd_loss": (["bench/ifd_loss.py"], ["bench/ifd_loss.py", "--repeats", "5"]),
-    "synthesis": (["bench/synthesis.py", "--repeats", "3"], ["bench/synthesis.py", "--clips", "16", "--test-clips", "4",
-                                           "--repeats", "1"]),
-    "features": (["bench/features.py"], ["bench/features.py", "--clips", "16", "--repeats", "2"]),
-    "predict": (["bench/predict.py"], ["bench/predict.py", "--clips", "10", "--long", "1", "--repeats", "1"]),
-    "memory": (["bench/memory.py"], ["bench/memory.py", "--scales", "default", "paper", "--max-steps", "3"]),
-    "pipeline": (["bench/pipeline.py"], ["bench/pipeline.py", "--quick"]),
+    "train_step": (_module("train_step"), _module("train_step", "--rounds", "6", "--warmup", "1")),
+    "efficiency": (_module("efficiency", "--compile"), _module("efficiency", "--rounds", "3", "--warmup", "1")),
+    "ifd_loss": (_module("ifd_loss"), _module("ifd_loss", "--repeats", "5")),
+    "synthesis": (_module("synthesis", "--repeats", "3"),
+                  _module("synthesis", "--clips", "16", "--test-clips", "4", "--repeats", "1")),
+    "features": (_module("features"), _module("features", "--clips", "16", "--repeats", "2")),
+    "predict": (_module("predict"), _module("predict", "--clips", "10", "--long", "1", "--repeats", "1")),
+    "memory": (_module("memory"), _module("memory", "--scales", "default", "paper", "--max-steps", "3")),
+    "pipeline": (_module("repro"), _module("repro", "--quick")),   # the DVC pipeline, timed by bench/repro.py
 }
 
 

@@ -1,7 +1,7 @@
 """Benchmark: Scaper synthesis throughput (clips per second) with 1 and 2 worker processes, and why it scales
 as it does.
 
-    .venv/bin/python bench/synthesis.py [--clips N] [--test-clips N] [--repeats 2] [--no-diagnose]
+    .venv/bin/python -m bench.synthesis [--clips N] [--test-clips N] [--repeats 2] [--no-diagnose]
 
 Builds a small embedded sound bank (`ifdsed.soundbank.build_embedded_bank`: 6 clips per class, 4 background
 beds) in a temporary folder, then times `ifdsed.scenes.synthesis.synthesize_sets` (the whole `synthesize` stage minus
@@ -29,14 +29,11 @@ import argparse
 import heapq
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import ROOT, arguments, emit, loadavg, project_params, run_module
 
 BANK = dict(clips_per_class=6, backgrounds=4, background_duration=12.0)
 
@@ -63,8 +60,8 @@ def child(args) -> None:
     started = time.perf_counter()
     summary = synthesis.synthesize_sets(params, sources, fg_dir, bg_dir, out)
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "clips": sum(s["clips"] for s in summary.values()),
-                      "events": sum(s["events"] for s in summary.values()), "module_import_s": imported}))
+    emit({"seconds": seconds, "clips": sum(s["clips"] for s in summary.values()),
+          "events": sum(s["events"] for s in summary.values()), "module_import_s": imported})
 
 
 def diagnose(args) -> None:
@@ -95,7 +92,7 @@ def diagnose(args) -> None:
             render_job(job)
             times.append(time.perf_counter() - started)
         clip_times[set_name] = times
-    print(json.dumps({"scaper_import_s": import_s, "clip_s": clip_times}))
+    emit({"scaper_import_s": import_s, "clip_s": clip_times})
 
 
 def pool_makespan(times: list[float], workers: int, chunksize: int) -> float:
@@ -107,18 +104,12 @@ def pool_makespan(times: list[float], workers: int, chunksize: int) -> float:
 
 
 def run_child(args, workers: int, bank: Path, scratch: Path, mode: str = "--child") -> dict:
-    out = Path(tempfile.mkdtemp(dir=scratch))
-    command = [sys.executable, __file__, mode, "--bank", str(bank), "--out", str(out), "--clips", str(args.clips),
-               "--test-clips", str(args.test_clips), "--workers", str(workers)]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
-                          env=dict(os.environ, TQDM_DISABLE="1"))
-    if done.returncode:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_module("bench.synthesis", mode, "--bank", bank, "--out", tempfile.mkdtemp(dir=scratch),
+                      "--clips", args.clips, "--test-clips", args.test_clips, "--workers", workers)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--clips", type=int, default=None, help="training clips (default: synth.train_clips)")
     parser.add_argument("--test-clips", type=int, default=None, help="test clips (default: synth.test_clips)")
     parser.add_argument("--repeats", type=int, default=2)
@@ -135,12 +126,11 @@ def main() -> None:
     if args.diagnose_child:
         return diagnose(args)
 
-    from ifdsed.config import load_params
     from ifdsed.soundbank.bank import build_embedded_bank
-    params = load_params()
+    params = project_params()
     args.clips = args.clips or params.synth.train_clips
     args.test_clips = args.test_clips or params.synth.test_clips
-    load_before = os.getloadavg()[0]
+    load_before = loadavg()
     with tempfile.TemporaryDirectory(prefix="bench_synthesis_") as folder:
         scratch = Path(folder)
         bank = scratch / "bank"
@@ -181,10 +171,10 @@ def main() -> None:
             print(f"diagnosis: {json.dumps(result['diagnosis'])}")
     result.update({"clips": clips, "train_clips": args.clips, "test_clips": args.test_clips,
                    "repeats": args.repeats, "bank": BANK, "cpus": os.cpu_count(),
-                   "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)]})
+                   "loadavg": [load_before, loadavg()]})
     print(f"1 worker {result['clips_per_s_1']} clips/s, 2 workers {result['clips_per_s_2']} clips/s: scaling "
           f"{result['scaling']}x (target 1.7x)")
-    print(json.dumps(result))
+    emit(result)
 
 
 if __name__ == "__main__":

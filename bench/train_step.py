@@ -1,6 +1,6 @@
 """Benchmark: the training step of the paper's four variants, and what the IFD and SEDB branches add to it.
 
-    .venv/bin/python bench/train_step.py [--rounds 30] [--warmup 3] [--threads N] [--batch-size N]
+    .venv/bin/python -m bench.train_step [--rounds 30] [--warmup 3] [--threads N] [--batch-size N]
 
 The real model and loss (`models.SEDModel`, `SEDModel.losses`) with params.yaml's defaults (model section,
 train.batch_size, train.synthetic_fraction, train.threads; 64 mels, 250 frames from the features section), and
@@ -12,9 +12,9 @@ frame weights are drawn N(0, 0.3) instead of zero, so that the weak clips have p
 branch the pairs it has once training has moved those weights (at zero, every p = 0.5 and no weak frame is
 active).
 
-Timing: `--warmup` steps of each variant, then `--rounds` rounds, each running one step of every variant, in an
-order rotated every round (so drift and a busy spell of another process hit all four alike). The figures are
-the median step time of each variant and, for each branch, `overhead` = median over rounds of
+Timing (`bench.common.interleaved`): `--warmup` rounds, then `--rounds` rounds, each running one step of every
+variant, in an order rotated every round (so drift and a busy spell of another process hit all four alike). The
+figures are the median step time of each variant and, for each branch, `overhead` = median over rounds of
 (variant step / baseline step of the same round) - 1; targets: IFD <= 0.10, SEDB <= 0.05.
 
 It also compares the batched IFD loss (`models.ifd.ifd_loss`) with bench/ifd_loss.py's straightforward loop
@@ -23,25 +23,16 @@ The last line of the output is one JSON object.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
-import sys
-import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from ifd_loss import loop_ifd, make_batch, time_ms  # noqa: E402
-from ifdsed.config import load_params  # noqa: E402
-from ifdsed.features.logmel import LogMelConfig  # noqa: E402
-from ifdsed.config import model_config  # noqa: E402
-from models.ifd import ifd_loss  # noqa: E402
-from models.sed_model import SEDModel  # noqa: E402
+from bench.common import add_step_options, arguments, emit, interleaved, loadavg, step_setup, time_ms
+from bench.ifd_loss import loop_ifd, make_batch
+from ifdsed.config import model_config
+from models.ifd import ifd_loss
+from models.sed_model import SEDModel
 
 VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
 TARGETS = {"IFD": 0.10, "SEDB": 0.05}
@@ -71,19 +62,11 @@ def make_step(model: SEDModel, batch: dict, lr: float):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="default: params.yaml train.threads")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: params.yaml train.batch_size")
+    parser = arguments(__doc__)
+    add_step_options(parser, rounds=30, warmup=3)
     parser.add_argument("--ifd-repeats", type=int, default=3, help="timed runs of the loop IFD reference")
     args = parser.parse_args()
-    os.chdir(ROOT)
-    params = load_params()
-    threads = args.threads or params.train.threads
-    torch.set_num_threads(threads)
-    batch_size = args.batch_size or params.train.batch_size
-    features = LogMelConfig.from_params(params.features, params.data.clip_duration)
+    params, threads, batch_size, features = step_setup(args)
     n_synthetic = round(batch_size * params.train.synthetic_fraction)
     batch = training_batch(batch_size, n_synthetic, features.frames, features.n_mels, len(params.classes))
 
@@ -101,20 +84,10 @@ def main() -> None:
           f"{features.n_mels} mels, channels {list(config.channels)}, {threads} threads, {os.cpu_count()} cpus, "
           f"torch {torch.__version__}, {models['baseline'].num_parameters()} parameters (baseline)")
 
-    load_before = os.getloadavg()[0]
-    last = {}
-    for name, step in steps.items():
-        for _ in range(args.warmup):
-            last[name] = step()
-    times = {name: [] for name in steps}
+    load_before = loadavg()
+    times, last = interleaved(steps, args.rounds, args.warmup)
+    load_after = loadavg()
     names = list(steps)
-    for round_ in range(args.rounds):
-        order = names[round_ % len(names):] + names[:round_ % len(names)]
-        for name in order:
-            started = time.perf_counter()
-            last[name] = steps[name]()
-            times[name].append(time.perf_counter() - started)
-    load_after = os.getloadavg()[0]
 
     median_ms = {name: statistics.median(values) * 1000 for name, values in times.items()}
     overhead = {name: statistics.median(t / b for t, b in zip(times[name], times["baseline"])) - 1
@@ -153,9 +126,9 @@ def main() -> None:
         "ifd_pairs": ifd_stats, "batch_size": batch_size, "synthetic_clips": n_synthetic,
         "frames": features.frames, "n_mels": features.n_mels, "channels": list(config.channels),
         "threads": threads, "rounds": args.rounds, "warmup": args.warmup, "cpus": os.cpu_count(),
-        "loadavg": [round(load_before, 2), round(load_after, 2)],
+        "loadavg": [load_before, load_after],
     }
-    print(json.dumps(result))
+    emit(result)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Benchmark: the DVC pipeline's wall time from clean, a repeated repro with nothing changed, and what a
 params change reruns.
 
-    .venv/bin/python bench/pipeline.py [--quick] [--noop-repeats 3] [--keep DIR]
+    .venv/bin/python -m bench.repro [--quick] [--noop-repeats 3] [--keep DIR]
 
-Copies the project (the files tests/project_copy.py lists, plus the Makefile) into a fresh git
+Copies the project (the files tests/helpers.py lists, plus the Makefile) into a fresh git
 repository in a temporary folder, with this checkout's .venv linked in, and there:
 
 1. `make -o .venv/.installed repro` from clean (no data, no dvc.lock, no DVC cache): exactly `make repro` with
@@ -20,28 +20,25 @@ repository in a temporary folder, with this checkout's .venv linked in, and ther
    evaluate@* and summarize only. With --quick, `dvc exp run -S model.ifd=true` is also run for real
    (model_change_ran).
 
---quick uses tests/project_copy.py's tiny params (a minute or two) instead of params.yaml's defaults (the default
+--quick uses tests/helpers.py's tiny params (a minute or two) instead of params.yaml's defaults (the default
 run takes 10 to 20 minutes on 2 cores). The last line is one JSON object.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from project_copy import copy_project_files, tiny_params  # noqa: E402 - shared with the tests
+from bench.common import ROOT, arguments, emit, loadavg
+from tests.helpers import copy_project_files, tiny_params   # shared with the tests
+
 STAGE_LINE = re.compile(r"^Running stage '([^']+)'")
 
 
@@ -127,12 +124,12 @@ def downstream(repo: Path, stages: list[str]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny params instead of the defaults")
     parser.add_argument("--noop-repeats", type=int, default=3)
     parser.add_argument("--keep", help="build the copy here and keep it (default: a temporary folder)")
     args = parser.parse_args()
-    load_before = os.getloadavg()[0]
+    load_before = loadavg()
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
     repo = folder / "repo"
     try:
@@ -170,13 +167,13 @@ def main() -> None:
               "status_after": status, "model_change_direct": model_direct, "model_change_stages": model_stages,
               "model_change_met": model_ok, "model_change_ran": model_ran,
               "synth_seed_change_direct": synth_direct, "synth_seed_change_stages": synth_stages, "cpus": os.cpu_count(),
-              "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+              "loadavg": [load_before, loadavg()]}
     print(f"no-op dvc repro: median {noop_s:.2f} s of {[round(s, 2) for s in noop]} (target 5 s), stages run: "
           f"{noop_stages or 'none'}")
     print(f"model.ifd=true: changed {model_direct}, reruns {model_stages}"
           + (f"; `dvc exp run -S model.ifd=true` ran {model_ran}" if model_ran is not None else ""))
     print(f"synth.seed=7: changed {synth_direct}, reruns {synth_stages}")
-    print(json.dumps(result))
+    emit(result)
 
 
 if __name__ == "__main__":
