@@ -69,7 +69,7 @@ def default_checkpoint(path: Path, seed: int = 0) -> LogMelConfig:
         model.atp.w.normal_(0.0, 0.3)        # frame logits that vary over time: events to post-process
         model.atp.d.fill_(2.0)               # clip tags on, so the frames are not all gated off
     windows = np.full(len(params.classes), 5, dtype=np.int64)
-    extra = detector_extra(params, features, np.zeros(features.n_mels, np.float32),
+    extra = detector_extra(params.classes, params.postprocess, features, np.zeros(features.n_mels, np.float32),
                            np.ones(features.n_mels, np.float32), windows)
     checkpoint.save(path, model, extra={"detector": extra})
     return features

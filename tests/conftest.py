@@ -1,25 +1,33 @@
-"""Shared test helpers: the project root, the shared fixtures folder (skip when absent), tiny params, and
-throw-away copies of the project in which to run the DVC pipeline."""
-import os
-import subprocess
-import sys
+"""Fixtures shared across test folders (helpers are in tests/helpers.py): the project root, the shared fixtures
+folder (skip when absent), tiny params, audio files of every odd and unusable kind, a user's soundbank, and tiny
+random detectors."""
 from pathlib import Path
 
+import numpy as np
 import pytest
-import yaml
 
-import project_copy
+pytest.register_assert_rewrite("tests.helpers")   # before its import: its checks report like a test's asserts
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+from ifdsed.inference.detector import Detector  # noqa: E402
+from tests import helpers  # noqa: E402
+from tests.helpers import FIXTURES, METADATA, ROOT, SR, make_odd_but_usable, make_unusable, tone, wav  # noqa: E402
 
 
+# ============================================================================================= the project
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     """../shared/fixtures, the real DCASE metadata and recordings; tests that need it skip without it."""
     if not FIXTURES.is_dir():
         pytest.skip(f"{FIXTURES} is absent (it sits beside a developer checkout, not in a user's clone)")
     return FIXTURES
+
+
+@pytest.fixture
+def metadata() -> Path:
+    """../shared/fixtures/dcase_metadata, the real DCASE 2018 tables; tests that need it skip without it."""
+    if not (METADATA / "weak.tsv").is_file():
+        pytest.skip(f"real DCASE metadata fixtures not found at {METADATA} (shared/ is absent in a fresh clone)")
+    return METADATA
 
 
 @pytest.fixture
@@ -30,23 +38,62 @@ def project_root() -> Path:
 @pytest.fixture(scope="session")
 def tiny_params() -> dict:
     """The project's params.yaml shrunk so a whole data pipeline runs in seconds (copy it before editing)."""
-    return project_copy.tiny_params()
+    return helpers.tiny_params()
 
 
-def run_command(args, cwd) -> str:
-    """Run a command with this interpreter's environment first on PATH; fail the test with its output."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", PYTHONPATH=str(cwd))
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, f"{' '.join(map(str, args))} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
+# ======================================================================================================= audio
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory) -> tuple[Path, dict[str, str], dict[str, str]]:
+    """A folder of every unusable and every odd but usable audio file, with the phrase each one's message holds."""
+    folder = tmp_path_factory.mktemp("audio") / "files"
+    return folder, make_unusable(folder), make_odd_but_usable(folder)
 
 
-def copy_project(repo: Path, params: dict) -> Path:
-    """The working tree's project files, committed to a fresh git repo at `repo`, with `params`."""
-    project_copy.copy_project_files(repo)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
-    run_command(["git", "init", "-q"], repo)
-    run_command(git + ["add", "-A"], repo)
-    run_command(git + ["commit", "-qm", "tiny"], repo)
-    return repo
+@pytest.fixture
+def user_bank(tmp_path, audio) -> tuple[Path, dict[str, str], dict[str, str]]:
+    """A real-soundbank layout: Dog holds every odd and unusable file, Cat one good file, one background."""
+    folder, unusable, usable = audio
+    root = tmp_path / "user_bank"
+    dog = root / "foreground" / "Dog"
+    for name in list(unusable) + list(usable):
+        dog.mkdir(parents=True, exist_ok=True)
+        (dog / name).write_bytes((folder / name).read_bytes())
+    wav(dog / "good.wav", tone(1.0))
+    wav(dog / "too_short.wav", tone(0.005))
+    wav(root / "foreground" / "Cat" / "good.wav", tone(1.5, 44100), 44100)
+    wav(root / "background" / "home" / "bed.wav", 0.01 * np.random.default_rng(0).standard_normal(12 * SR))
+    skipped = {**unusable, "silent.wav": "silent (peak -inf dBFS", "too_short.wav": "too short (5 ms"}
+    return root, skipped, {name: phrase for name, phrase in usable.items() if name != "silent.wav"}
+
+
+@pytest.fixture
+def real_bank(tmp_path) -> Path:
+    """A small real soundbank: Dog (two files of other rates, a broken wav, a text file), Cat, one background."""
+    root = tmp_path / "soundbank"
+    for label, files in {"Dog": [("a.wav", 1.0, 44100), ("b.flac", 0.5, 22050)],
+                         "Cat": [("c.wav", 2.0, 44100)]}.items():
+        (root / "foreground" / label).mkdir(parents=True)
+        for name, seconds, sr in files:
+            wav(root / "foreground" / label / name, tone(seconds, sr), sr)
+    (root / "foreground" / "Dog" / "broken.wav").write_bytes(b"RIFF not really a wav")
+    (root / "foreground" / "Dog" / "notes.txt").write_text("not audio")
+    (root / "background" / "sins").mkdir(parents=True)
+    wav(root / "background" / "sins" / "bed.wav", tone(3.0, 16000), 16000)
+    return root
+
+
+# ================================================================================================ prediction
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    """Default features (16 kHz, 40 ms hop, 10 s windows)."""
+    return helpers.make_checkpoint(tmp_path_factory.mktemp("ckpt") / "best.pt", helpers.default_features())
+
+
+@pytest.fixture(scope="module")
+def detector(model_path) -> Detector:
+    return Detector.from_checkpoint(model_path, "cpu")
+
+
+@pytest.fixture
+def audio_dir(fixtures_dir) -> Path:
+    return fixtures_dir / "real_audio"

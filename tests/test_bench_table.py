@@ -1,24 +1,13 @@
 """The performance tables in README.md and docs/performance.md are bench/results.json's figures, as written by
 bench/run_all.py, so a rerun of the benchmarks cannot leave a stale figure in either document."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from bench import run_all
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_run_all():
-    """bench/run_all.py, loaded by path: putting bench/ on sys.path would shadow the `pipeline` package with
-    bench/pipeline.py."""
-    spec = importlib.util.spec_from_file_location("bench_run_all", ROOT / "bench" / "run_all.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-run_all = _load_run_all()
 
 
 def table_in(doc: Path) -> str:
@@ -32,7 +21,7 @@ def test_document_table_matches_results_json(doc):
     results = json.loads(run_all.RESULTS.read_text())
     assert table_in(doc) == run_all.render(results).strip(), (
         f"{doc.relative_to(ROOT)}'s table differs from bench/results.json: run "
-        "`.venv/bin/python bench/run_all.py --table`")
+        "`.venv/bin/python -m bench.run_all --table`")
 
 
 def test_every_benchmark_of_the_suite_has_a_result():

@@ -1,12 +1,12 @@
-"""params.yaml validation: every mistake fails at once with the key in the message."""
-from pathlib import Path
+"""params.yaml validation (ifdsed.config): every mistake fails at once with the key in the message (bad input:
+docs/reliability.md)."""
+import json
 
 import pytest
 import yaml
 
 from ifdsed.config import DCASE_CLASSES, ParamsError, load_params, parse_params
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def project_params() -> dict:
@@ -122,3 +122,29 @@ def test_one_named_gpu_cannot_serve_several_processes():
         parse_params(raw)
     raw["train"].update(device="cuda")
     assert parse_params(raw).train.processes == 2
+
+
+# The params cases of docs/reliability.md, on the tiny params.
+BAD_PARAMS = [   # (section, key, value, phrase): each message starts with params.yaml and names the key
+    ("synth", "train_clips", "many", "params.yaml: synth.train_clips: Input should be a valid integer"),
+    ("features", "n_mels", 2, "params.yaml: features.n_mels: 2 mel bins do not survive the encoder's three (1, 4) "
+                              "frequency pools: use n_mels >= 64"),
+    ("realworld", "snr_db", [20, 0], "params.yaml: realworld.snr_db: the lower bound 20.0 is above the upper"),
+    ("train", "devise", "cpu", "params.yaml: train.devise: unknown key (misspelt?)"),
+    (None, "classes", [], "params.yaml: classes: the class list is empty"),
+    (None, "classes", ["Dog", "Cat,Dog"], "params.yaml: classes: 'Cat,Dog' is not a usable class name"),
+    (None, "classes", ["Dog", "Doorbell"], "params.yaml: classes: 'Doorbell' is not a DCASE class"),
+    (None, "data", {"source": "real"}, "params.yaml: data.source is 'real' but real.soundbank or real.dcase2018"),
+]
+
+
+@pytest.mark.parametrize("section, key, value, phrase", BAD_PARAMS, ids=[case[1] for case in BAD_PARAMS])
+def test_bad_params_name_the_key(tiny_params, section, key, value, phrase):
+    raw = json.loads(json.dumps(tiny_params))
+    if section is None:
+        raw[key] = value
+    else:
+        raw[section][key] = value
+    with pytest.raises(ParamsError) as error:
+        parse_params(raw)
+    assert phrase in str(error.value), str(error.value)

@@ -104,5 +104,7 @@ def test_data_paths_in_dvc_yaml_are_the_code_s():
     assert [next(iter(m)) for m in spec["summarize"]["metrics"]] == [paths.SUMMARY.as_posix()]
     assert [next(iter(o)) for o in spec["summarize"]["outs"]] == [paths.SUMMARY_PER_CLASS.as_posix()]
     # the data each stage reads is another stage's output
-    assert paths.FEATURES.as_posix() in spec["train"]["deps"] and paths.FEATURES.as_posix() in spec["evaluate"]["deps"]
-    assert paths.SOUNDBANK.as_posix() in spec["synthesize"]["deps"] and paths.SOUNDBANK.as_posix() in spec["realworld"]["deps"]
+    for stage in ("train", "evaluate"):
+        assert paths.FEATURES.as_posix() in spec[stage]["deps"]
+    for stage in ("synthesize", "realworld"):
+        assert paths.SOUNDBANK.as_posix() in spec[stage]["deps"]

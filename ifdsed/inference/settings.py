@@ -7,11 +7,12 @@ Training stores `detector_extra(...)` in every checkpoint's `extra["detector"]`;
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from ifdsed.config import Params
+from ifdsed.config import PostprocessParams
 from ifdsed.features.logmel import LogMelConfig
 from ifdsed.features.store import FeatureSet
 from ifdsed.inference.postprocess import decisions_to_events, median_windows_from_labels
@@ -32,25 +33,25 @@ class DetectorSettings:
         return self.features.frame_hop
 
 
-def training_median_windows(synthetic: FeatureSet, params: Params, frame_hop: float) -> np.ndarray:
+def training_median_windows(synthetic: FeatureSet, classes: Sequence[str], post: PostprocessParams,
+                            frame_hop: float) -> np.ndarray:
     """Median windows from the strong labels of the synthetic TRAINING set (never validation or test)."""
     events = decisions_to_events(np.asarray(synthetic.frame_labels, dtype=bool), list(synthetic.index["filename"]),
-                                 params.classes, frame_hop)
-    post = params.postprocess
-    return median_windows_from_labels(events, params.classes, frame_hop, post.median_fraction,
+                                 classes, frame_hop)
+    return median_windows_from_labels(events, classes, frame_hop, post.median_fraction,
                                       post.median_min_frames, post.median_max_frames)
 
 
-def detector_extra(params: Params, features: LogMelConfig, mean: np.ndarray, std: np.ndarray,
-                   windows: np.ndarray) -> dict:
+def detector_extra(classes: Sequence[str], post: PostprocessParams, features: LogMelConfig, mean: np.ndarray,
+                   std: np.ndarray, windows: np.ndarray) -> dict:
     """Plain values and tensors only: checkpoints are read with torch.load(weights_only=True)."""
     return {
-        "classes": list(params.classes),
+        "classes": list(classes),
         "features": {key: value for key, value in vars(features).items()},
         "mean": torch.from_numpy(np.asarray(mean, np.float32)),
         "std": torch.from_numpy(np.asarray(std, np.float32)),
-        "tag_threshold": params.postprocess.tag_threshold,
-        "frame_threshold": params.postprocess.frame_threshold,
+        "tag_threshold": post.tag_threshold,
+        "frame_threshold": post.frame_threshold,
         "median_windows": [int(w) for w in windows],
     }
 

@@ -121,8 +121,8 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, ctx: distrib
     validation = load_feature_set(store, VALIDATION)
     mean, std = load_normalization(store)
     features = store_config(store)
-    windows = training_median_windows(synthetic, params, features.frame_hop)
-    detector = detector_extra(params, features, mean, std, windows)  # stored in every checkpoint
+    windows = training_median_windows(synthetic, params.classes, params.postprocess, features.frame_hop)
+    detector = detector_extra(params.classes, params.postprocess, features, mean, std, windows)  # in every checkpoint
     batches = MixedBatches(real, synthetic, Normalizer(mean, std), train.batch_size, train.synthetic_fraction,
                            seed, rank=ctx.rank, world_size=ctx.world_size)
 

@@ -1,7 +1,7 @@
 """Readers and import of real DCASE 2018 task 4 metadata (ifdsed.dcase.metadata).
 
 Real tables are read in place from ../shared/fixtures/dcase_metadata (skipped when absent); bad tables and the
-fake DESED layout are built in tmp_path.
+fake DESED layout are built in tmp_path. Bad metadata and bad audio: docs/reliability.md.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import soundfile
 
-from ifdsed.config import DCASE_CLASSES, RealParams
+from ifdsed.config import RealParams
 from ifdsed.dcase.metadata import (
     MetadataError,
     MetadataWarning,
@@ -26,17 +26,7 @@ from ifdsed.dcase.metadata import (
     read_weak_tsv,
 )
 from ifdsed.io.tables import read_clips, read_events, read_tags
-
-ROOT = Path(__file__).resolve().parents[1]
-METADATA = ROOT.parent / "shared" / "fixtures" / "dcase_metadata"
-CLASSES = list(DCASE_CLASSES)
-
-
-@pytest.fixture
-def metadata() -> Path:
-    if not (METADATA / "weak.tsv").is_file():
-        pytest.skip(f"real DCASE metadata fixtures not found at {METADATA} (shared/ is absent in a fresh clone)")
-    return METADATA
+from tests.helpers import CLASSES, strong_table, tone, wav
 
 
 def write(path: Path, text: str) -> Path:
@@ -130,7 +120,6 @@ BAD_STRONG = {
                        ["missing column", "offset", "event_label", "expected", "found"]),
     "absolute": (STRONG_HEADER + "/etc/a.wav\t0\t1\tDog\n", 2, ["absolute path"]),
     "dotdot": (STRONG_HEADER + "x/../../a.wav\t0\t1\tDog\n", 2, ["'..'", "escape"]),
-    "too many fields": (STRONG_HEADER + "a.wav\t0\t1\tDog\tCat\n", 2, ["5 fields", "header has 4"]),
 }
 
 
@@ -170,6 +159,49 @@ def test_weak_errors_name_file_and_line(tmp_path, case):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(MetadataError, match="nothing.tsv: file not found"):
         read_weak_tsv(tmp_path / "nothing.tsv", CLASSES)
+
+
+# The metadata cases of docs/reliability.md, each with the whole phrase its message holds.
+BAD_METADATA = {   # case: (reader, table text, line, phrases)
+    "missing columns": ("strong", "filename\tonset\tlabel\na.wav\t0\tDog\n", 1,
+                        ["missing column(s) ['offset', 'event_label']", "found ['filename', 'onset', 'label']"]),
+    "unknown label": ("strong", STRONG_HEADER + "a.wav\t0\t1\tDog\nb.wav\t0\t1\tDgo\n", 3,
+                      ["unknown label 'Dgo'", "did you mean 'Dog'?", "valid classes: Alarm_bell_ringing"]),
+    "unknown weak label": ("weak", "filename\tevent_labels\na.wav\tDog,Speach\n", 2, ["unknown label 'Speach'"]),
+    "onset after offset": ("strong", STRONG_HEADER + "a.wav\t3.5\t1.0\tDog\n", 2, ["onset 3.5 is after offset 1.0"]),
+    "negative onset": ("strong", STRONG_HEADER + "a.wav\t-0.5\t1\tDog\n", 2, ["negative onset -0.5"]),
+    "negative offset": ("strong", STRONG_HEADER + "a.wav\t0\t-1\tDog\n", 2, ["negative offset -1.0"]),
+    "not a number": ("strong", STRONG_HEADER + "a.wav\t0\t1,5\tDog\n", 2, ["offset '1,5' is not a number"]),
+    "conflicting duplicate": ("weak", "filename\tevent_labels\na.wav\tDog\na.wav\tCat\n", 3,
+                              ["clip 'a.wav' is listed again with labels 'Cat' (line 2 gives 'Dog')"]),
+    "semicolons": ("strong", "filename;onset;offset;event_label\na.wav;0;1;Dog\n", 1,
+                   ["missing column(s)", "looks separated by ';'", "tab- or comma-separated"]),
+    "escapes the audio folder": ("strong", STRONG_HEADER + "a.wav\t0\t1\tDog\n../../x.wav\t0\t1\tDog\n", 3,
+                                 ["filename '../../x.wav' contains '..' and would escape the audio folder"]),
+    "absolute filename": ("weak", "filename\tevent_labels\n/etc/passwd\tDog\n", 2, ["is an absolute path"]),
+    "too many fields": ("strong", STRONG_HEADER + "a.wav\t0\t1\tDog\tCat\n", 2, ["5 fields but the header has 4"]),
+    "empty file": ("weak", "", 1, ["empty file or empty header"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_METADATA))
+def test_bad_metadata_names_file_line_and_problem(tmp_path, case):
+    reader, text, line, phrases = BAD_METADATA[case]
+    path = tmp_path / "meta.tsv"
+    path.write_text(text)
+    with pytest.raises(MetadataError) as error:
+        read_strong_tsv(path, CLASSES) if reader == "strong" else read_weak_tsv(path, CLASSES)
+    assert str(error.value).startswith(f"{path}:{line}: "), str(error.value)
+    for phrase in phrases:
+        assert phrase in str(error.value), str(error.value)
+
+
+def test_duplicate_rows_are_dropped_with_a_warning_naming_their_lines(tmp_path):
+    path = tmp_path / "meta.tsv"
+    path.write_text(STRONG_HEADER + "a.wav\t0\t1\tDog\nb.wav\t0\t1\tCat\na.wav\t0\t1\tDog\na.wav\t0\t1\tDog\n")
+    with pytest.warns(MetadataWarning, match=rf"{path}: dropped 2 duplicate row\(s\) at line\(s\) \[4, 5\]"):
+        events, _ = read_strong_tsv(path, CLASSES)
+    assert len(events) == 2
 
 
 # ------------------------------------------------------------------------------------------ import
@@ -297,3 +329,32 @@ def test_import_says_when_the_audio_folder_is_absent(tmp_path):
     with pytest.raises(MissingAudioError, match="does not exist"):
         import_set("weak", tsv, tmp_path / "nowhere", CLASSES, tmp_path / "out", False, 0.2)
     assert pd.read_json(tmp_path / "out" / "import_report.json", typ="series")["n_missing"] == 1
+
+
+def test_dcase_import_skips_and_reports_unusable_audio(audio, tmp_path):
+    folder, unusable, usable = audio
+    names = ["good.wav", "absent.wav", *unusable, *usable]
+    wav(folder.parent / "dcase" / "good.wav", tone(10.0, 44100), 44100)
+    for name in [*unusable, *usable]:
+        (folder.parent / "dcase" / name).write_bytes((folder / name).read_bytes())
+    tsv = strong_table(tmp_path / "eval.tsv", names)
+    out = tmp_path / "out" / "test"
+    report = import_set("test", tsv, folder.parent / "dcase", CLASSES, out, strong=True, max_missing_fraction=1.0)
+    assert report["missing"] == ["absent.wav"] and report["n_present"] == 1 + len(usable)
+    assert sorted(report["unreadable"]) == sorted(unusable)
+    for name, phrase in unusable.items():
+        assert phrase in report["unreadable_reasons"][name], (name, report["unreadable_reasons"][name])
+    notes = report["notes"]
+    assert "silent" in notes["silent.wav"] and "clipped (" in notes["clipped.wav"]
+    assert notes["long.wav"] == "25.000 s long: only the first 10 s are used"
+    assert notes["short.wav"] == "only 0.300 s long: padded with silence"
+    assert json.loads((out / "import_report.json").read_text()) == report
+    assert sorted(read_clips(out / "clips.tsv")["filename"]) == sorted(["good.wav", *usable])
+
+    # Too much unusable audio: the stage stops, naming the set, the counts and where the lists are.
+    with pytest.raises(MissingAudioError) as error:
+        import_set("test", tsv, folder.parent / "dcase", CLASSES, tmp_path / "strict", strong=True,
+                   max_missing_fraction=0.2)
+    assert (f"set 'test': {len(unusable) + 1} of {len(names)} clips have no usable audio "
+            f"(1 missing, {len(unusable)} unreadable)") in str(error.value)
+    assert str(tmp_path / "strict" / "import_report.json") in str(error.value)

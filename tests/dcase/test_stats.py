@@ -3,26 +3,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ifdsed.config import DCASE_CLASSES
 from ifdsed.dcase.stats import derive_stats, load_stats, main, merge_overlaps, sample_clip_labels, stats_path, to_json
+from tests.helpers import CLASSES
 
-ROOT = Path(__file__).resolve().parents[1]
-METADATA = ROOT.parent / "shared" / "fixtures" / "dcase_metadata"
-CLASSES = list(DCASE_CLASSES)
 STRONG_SETS = ("validation", "test")
-
-
-@pytest.fixture
-def metadata() -> Path:
-    if not (METADATA / "weak.tsv").is_file():
-        pytest.skip(f"real DCASE metadata fixtures not found at {METADATA} (shared/ is absent in a fresh clone)")
-    return METADATA
 
 
 @pytest.fixture(scope="module")

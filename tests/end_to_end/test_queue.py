@@ -5,20 +5,13 @@ import copy
 import json
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import copy_project, run_command as run
+from tests.helpers import copy_project, environment, run_command as run
 
 QUEUE_TIMEOUT = 600  # s; the two tiny experiments take well under a minute on an idle 2-core machine
-
-
-def environment(cwd) -> dict:
-    """The environment of conftest.run_command: this interpreter's bin first on PATH."""
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", PYTHONPATH=str(cwd))
 
 
 def stdout_of(args, cwd) -> str:

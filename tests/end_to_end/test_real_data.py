@@ -9,8 +9,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from conftest import copy_project, run_command
 from ifdsed.soundbank.bank import build_embedded_bank
+from tests.helpers import copy_project, run_command
 
 CLIPS_PER_SET = 5
 

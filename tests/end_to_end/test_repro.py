@@ -1,9 +1,14 @@
-"""The DVC pipeline end to end, with tiny params, in a throw-away git repository."""
+"""The DVC pipeline end to end, with tiny params, in a throw-away git repository: a repro from clean, what a
+params change reruns, and a repro killed mid-way then run again (docs/reliability.md)."""
 import json
+import os
+import signal
+import subprocess
+import time
 
 import pytest
 
-from conftest import copy_project, run_command as run
+from tests.helpers import copy_project, environment, run_command as run
 
 
 def stages_run(output: str) -> set[str]:
@@ -29,6 +34,19 @@ def test_repro_then_status_is_clean(project):
     assert 0 <= summary["real_test/event_f1_macro_mean"] <= 1
     status = run(["dvc", "status"], project)
     assert "up to date" in status.lower()
+
+
+def test_predict_gives_evaluate_s_predictions_on_the_same_clips(project):
+    """One detector: `pipeline.predict` on a test set's audio files writes the very table `evaluate` wrote for
+    that set from the feature store (same events, same times, same bytes)."""
+    tables = 0
+    for key, audio in (("real_test", "data/realworld/test/audio"), ("syn_test", "data/synthetic/test/audio")):
+        run(["python", "-m", "pipeline.predict", audio, "--model", "data/train/seed_1/checkpoints/best.pt",
+             "--out", f"predicted_{key}.tsv"], project)
+        evaluated = (project / f"data/eval/seed_1/predictions/{key}.tsv").read_text()
+        assert (project / f"predicted_{key}.tsv").read_text() == evaluated
+        tables += evaluated.count("\n") - 1
+    assert tables > 0, "no event in either set: the comparison would be empty"
 
 
 def test_new_synth_seed_reruns_only_synthesis_and_what_follows(project):
@@ -57,3 +75,27 @@ def test_feature_settings_rerun_features_and_what_follows(project):
     assert stages_run(output) == {"features", "train", "evaluate", "summarize"}
     info = json.loads((project / "data/features/features.json").read_text())
     assert info["config"]["fmax"] == 7000.0
+
+
+@pytest.mark.skipif(os.environ.get("IFDSED_SKIP_DVC") == "1", reason="IFDSED_SKIP_DVC=1")
+def test_dvc_repro_completes_after_a_stage_is_killed(tmp_path, tiny_params):
+    """`dvc repro` of the data stages, killed mid-way through synthesis, then run again: it completes, and
+    `dvc status` is clean (nothing of the killed run was taken as complete)."""
+    raw = json.loads(json.dumps(tiny_params))
+    raw["classes"] = ["Dog", "Speech"]
+    raw["soundbank"].update(clips_per_class=2, backgrounds=2, workers=1)
+    raw["synth"].update(train_clips=4, test_clips=1, workers=1)
+    repo = copy_project(tmp_path / "repo", raw)
+    process = subprocess.Popen(["dvc", "repro", "synthesize"], cwd=repo, env=environment(repo),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    audio = repo / "data" / "synthetic" / "train" / "audio"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (audio.is_dir() and any(audio.glob("*.wav"))):
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert audio.is_dir(), "synthesis never started"
+    assert not (repo / "data" / "synthetic" / "test" / "clips.tsv").exists()   # killed before the end
+    output = run(["dvc", "repro", "synthesize"], repo)
+    assert "synthetic train: 4 clips" in output
+    assert "up to date" in run(["dvc", "status", "synthesize"], repo).lower()

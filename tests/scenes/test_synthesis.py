@@ -1,5 +1,5 @@
 """Scaper synthesis of the synthetic domain: the recipe's constraints, the layout, and byte-level determinism."""
-import hashlib
+from functools import partial
 
 import jams
 import pytest
@@ -10,6 +10,7 @@ from ifdsed.soundbank.manifest import load_sources
 from ifdsed.soundbank.bank import build_embedded_bank
 from ifdsed.scenes.synthesis import synthesize_sets
 from ifdsed.io.tables import read_clips, read_events, read_tags, split_tags
+from tests import helpers
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +29,8 @@ def synthesize(bank, tiny_params, out, **synth):
     return out
 
 
-def digests(folder):
-    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix in (".wav", ".jams", ".tsv")
-            and path.name != "clips.tsv"}  # clips.tsv holds the output folder's path
+# the audio, JAMS and tables of a synthesized folder; clips.tsv holds the output folder's path
+digests = partial(helpers.digests, skip=("clips.tsv",), suffixes=(".wav", ".jams", ".tsv"))
 
 
 @pytest.fixture(scope="module")

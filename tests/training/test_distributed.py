@@ -1,5 +1,5 @@
 """Data-parallel training under torchrun (2 gloo processes on this CPU) against a single-process run, on the tiny
-hand-made feature store of tests/toy_store.py: the union of the ranks' shards is the single-process batch, the
+hand-made feature store of tests/helpers.py: the union of the ranks' shards is the single-process batch, the
 gradient is the global-batch gradient, the DVC stage command starts torchrun itself, rank 0 alone writes, and a
 killed run resumes to the same weights."""
 import json
@@ -15,15 +15,13 @@ import pytest
 import torch
 import yaml
 
-from conftest import ROOT
 from ifdsed.features.store import load_feature_set
 from ifdsed.features.normalize import Normalizer
 from ifdsed.training.batches import MixedBatches
 from ifdsed.training.loop import train_seed
 from ifdsed.training.resume import RunPaths
 from models import checkpoint
-from test_training import tiny_params as tiny_train_params
-from toy_store import MELS, TRAINING_SETS, write_toy_store
+from tests.helpers import MELS, ROOT, TRAINING_SETS, training_params, write_toy_store
 
 EPOCHS, BATCH = 3, 8
 
@@ -71,7 +69,7 @@ def store(tmp_path_factory):
 @pytest.fixture(scope="module")
 def single(store, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("single") / "run"
-    train_seed(tiny_train_params(epochs=EPOCHS, batch_size=BATCH), 1, store, run_dir)
+    train_seed(training_params(epochs=EPOCHS, batch_size=BATCH), 1, store, run_dir)
     return run_dir
 
 

@@ -1,0 +1,91 @@
+"""Self-describing checkpoints (models.checkpoint): round trip and resume, killed saves, and checkpoints that
+could run code or are not readable (bad input: docs/reliability.md)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models import checkpoint
+from models.checkpoint import CheckpointError, load, save
+from models.config import ModelConfig
+from models.sed_model import SEDModel
+from tests.helpers import DEVICE, Payload, cut, make_batch, train_step
+
+
+def test_checkpoint_round_trip_and_resume(tmp_path):
+    torch.manual_seed(0)
+    config = ModelConfig(channels=(8, 8, 8), ifd=True, sedb=True, k_c=(4,) * 10)
+    model = SEDModel(config).to(DEVICE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    batch = make_batch()
+    train_step(model, optimizer, batch)
+    path = tmp_path / "nested" / "model.pt"
+    save(path, model, optimizer, epoch=3, extra={"best_f1": 0.25, "classes": ["a", "b"]})
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]          # no temporary file left behind
+
+    checkpoint = load(path, map_location=DEVICE)
+    assert checkpoint.config == config and checkpoint.epoch == 3
+    assert checkpoint.extra == {"best_f1": 0.25, "classes": ["a", "b"]}
+    restored = checkpoint.model
+    assert not restored.training
+    model.eval()
+    with torch.no_grad():
+        for key, value in model(batch["features"]).items():
+            torch.testing.assert_close(restored(batch["features"])[key], value, rtol=0, atol=0)
+
+    # Resuming: one more step from the checkpoint equals one more step of the original run.
+    model.train()
+    restored.train()
+    resumed_optimizer = torch.optim.Adam(restored.parameters(), lr=1e-3)
+    resumed_optimizer.load_state_dict(checkpoint.optimizer_state)
+    train_step(model, optimizer, batch)
+    train_step(restored, resumed_optimizer, batch)
+    for (name, a), b in zip(model.state_dict().items(), restored.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_checkpoint_without_optimizer(tmp_path):
+    model = SEDModel(ModelConfig(channels=(4, 4, 4)))
+    save(tmp_path / "m.pt", model)
+    checkpoint = load(tmp_path / "m.pt")
+    assert checkpoint.optimizer_state is None and checkpoint.epoch == 0 and checkpoint.extra == {}
+
+
+# -------------------------------------------------------------------------------------------- bad input
+def test_a_killed_checkpoint_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    model = SEDModel(ModelConfig(channels=(4, 4, 4)))
+    path = tmp_path / "last.pt"
+    checkpoint.save(path, model, epoch=1)
+
+    def killed(payload, handle, *args, **kwargs):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(path, model, epoch=2)
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"] and checkpoint.load(path).epoch == 1
+
+
+def test_checkpoints_cannot_run_code_and_bad_ones_are_named(tmp_path):
+    marker = tmp_path / "code_ran"
+    model = SEDModel(ModelConfig(channels=(4, 4, 4)))
+    evil = tmp_path / "evil.pt"
+    torch.save({"model_config": model.config.to_dict(), "state_dict": model.state_dict(), "optimizer": None,
+                "epoch": 1, "extra": {"hook": Payload(str(marker))}}, evil)
+    with pytest.raises(CheckpointError) as error:
+        checkpoint.load(evil)
+    assert str(error.value).startswith(f"{evil}: refused: it holds Python objects other than tensors and plain "
+                                       f"values (tests.helpers.leave_marker)") and "could run code" in str(error.value)
+    assert not marker.exists()
+
+    good = tmp_path / "good.pt"
+    checkpoint.save(good, model)
+    cut(good, tmp_path / "truncated.pt", 0.5)
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    for name, phrase in [("truncated.pt", "not a readable checkpoint (truncated or corrupt?)"),
+                         ("list.pt", "not a checkpoint of this project: expected the keys ['model_config'"),
+                         ("absent.pt", "no such checkpoint file")]:
+        with pytest.raises(CheckpointError) as error:
+            checkpoint.load(tmp_path / name)
+        assert str(error.value).startswith(f"{tmp_path / name}: {phrase}"), str(error.value)

@@ -1,0 +1,20 @@
+"""The model's hyper-parameters (models.config): round trip through a dict, and validation."""
+import pytest
+
+from models.config import ModelConfig
+
+
+def test_config_round_trip_and_validation():
+    config = ModelConfig(channels=[160, 160, 160], k_c=[10] * 10, ifd=True, ifd_pairing="mean")
+    assert config.channels == (160, 160, 160) and config.k_c == (10,) * 10
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    assert isinstance(config.to_dict()["kernels"][0], list)
+    assert config.variant == "IFD"
+    with pytest.raises(ValueError, match="unknown"):
+        ModelConfig.from_dict({"chanels": [1, 2, 3]})
+    with pytest.raises(ValueError, match="frequency only"):
+        ModelConfig(freq_pool=((2, 4), (1, 4), (1, 4)))
+    with pytest.raises(ValueError, match="k_c"):
+        ModelConfig(k_c=65)
+    with pytest.raises(ValueError, match="survive"):
+        ModelConfig(n_mels=16)

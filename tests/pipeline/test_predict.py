@@ -1,0 +1,130 @@
+"""`python -m pipeline.predict` (pipeline/predict.py): folders with corrupt files, exit status and messages, odd
+and bad input files, unsafe checkpoints (bad input: docs/reliability.md). The tiny detectors are those of
+tests/inference/test_files.py."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+
+from ifdsed.config import parse_params
+from ifdsed.features.logmel import LogMelConfig
+from ifdsed.inference.settings import detector_extra
+from ifdsed.io.audio import decode
+from models import checkpoint
+from models.config import ModelConfig
+from models.sed_model import SEDModel
+from pipeline import predict as cli
+from tests.helpers import ALWAYS, NEVER, ROOT, SHORT_DIGIT, SR, Payload, tone, wav
+
+
+def test_cli_folder_with_corrupt_files(audio_dir, model_path, tmp_path):
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    good = {"5.wav": audio_dir / "desed_soundscapes" / "5.wav",
+            "sub/digit.wav": audio_dir / "speech_commands" / "digits" / SHORT_DIGIT}
+    for name, source in good.items():
+        (folder / name).write_bytes(source.read_bytes())
+    signal, rate = sf.read(str(good["sub/digit.wav"]), dtype="float32")
+    sf.write(folder / "sub" / "digit.FLAC", signal, rate)
+    good["sub/digit.FLAC"] = folder / "sub" / "digit.FLAC"
+    (folder / "x.wav").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    (folder / "empty.flac").write_bytes(b"")
+    (folder / "notes.txt").write_text("not audio")
+    # A params.yaml in the working directory that disagrees with the checkpoint: it must not be read.
+    (tmp_path / "params.yaml").write_text("features:\n  sample_rate: 44100\n  hop: 0.02\n")
+    out, plots = tmp_path / "out" / "events.tsv", tmp_path / "plots"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "pipeline.predict", str(folder), "--model", str(model_path),
+                           "--out", str(out), "--plots", str(plots)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    for bad in ("x.wav", "empty.flac"):
+        assert any(bad in line and "skipped" in line for line in done.stderr.splitlines()), done.stderr
+    assert "notes.txt" not in done.stderr
+    assert out.read_text().splitlines()[0] == "filename\tonset\toffset\tevent_label"
+    table = pd.read_csv(out, sep="\t")
+    assert set(table.filename) == set(good)
+    always = table[table.event_label == ALWAYS].set_index("filename")
+    assert always.loc["5.wav", "offset"] == 10.0 and always.loc["sub/digit.wav", "offset"] == 0.768
+    assert (always.onset == 0).all() and NEVER not in set(table.event_label)
+    assert table.equals(table.sort_values(["filename", "onset", "offset", "event_label"]).reset_index(drop=True))
+    pngs = sorted(p.relative_to(plots).as_posix() for p in plots.rglob("*.png"))
+    assert pngs == sorted(f"{name}.png" for name in good)
+    assert all((plots / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_cli_exit_status_and_messages(audio_dir, model_path, tmp_path, capsys):
+    clip = audio_dir / "desed_soundscapes" / "7.wav"
+    out = tmp_path / "events.tsv"
+    assert cli.main([str(clip), "--model", str(model_path), "--out", str(out)]) == 0
+    assert set(pd.read_csv(out, sep="\t").filename) == {"7.wav"}
+    assert "events in 1 files" in capsys.readouterr().out
+    assert cli.main([str(clip), str(tmp_path / "missing"), "--model", str(model_path), "--out", str(out)]) == 2
+    assert "missing" in capsys.readouterr().err
+    no_detector = tmp_path / "plain.pt"
+    checkpoint.save(no_detector, SEDModel(ModelConfig(channels=(8, 8, 8))))
+    assert cli.main([str(clip), "--model", str(no_detector), "--out", str(out)]) == 1
+    assert "detector settings" in capsys.readouterr().err
+    assert cli.main([str(tmp_path / "missing"), "--model", str(model_path), "--out", str(out)]) == 1
+
+
+# -------------------------------------------------------------------------------------------- bad input
+def tiny_checkpoint(path: Path) -> Path:
+    """A tiny random detector with the default features (no hand-set classes)."""
+    params = parse_params({})
+    features = LogMelConfig.from_params(params.features, params.data.clip_duration)
+    torch.manual_seed(0)
+    model = SEDModel(ModelConfig(n_mels=features.n_mels, n_classes=len(params.classes), channels=(4, 4, 4)))
+    extra = detector_extra(params.classes, params.postprocess, features, np.full(features.n_mels, -6.0, np.float32),
+                           np.full(features.n_mels, 3.0, np.float32), np.full(len(params.classes), 3))
+    checkpoint.save(path, model, extra={"detector": extra})
+    return path
+
+
+def test_prediction_input(audio, tmp_path, capsys):
+    folder, unusable, usable = audio
+    for name, phrase in [("nan.wav", "holds NaN or Inf samples (the first at 1.000 s)"),
+                         ("corrupt.flac", "lost sync")]:
+        with pytest.raises(Exception, match=phrase.replace("(", r"\(").replace(")", r"\)")):
+            decode(folder / name, SR)
+    huge = wav(tmp_path / "huge.wav", 1e30 * tone(1.0), subtype="DOUBLE")
+    with pytest.raises(ValueError, match="holds samples up to 1e\\+29 times full scale"):
+        decode(huge, SR)
+    notes = {name: decode(folder / name, SR)[2] for name in usable}
+    assert "is silent" in notes["silent.wav"][0] and "is clipped (" in notes["clipped.wav"][0]
+    assert not notes["six_channels_48k.wav"] and not notes["long.wav"]
+    assert decode(folder / "long.wav", SR)[1] == 25.0
+
+    inputs = tmp_path / "inputs"
+    for name in ["nan.wav", "empty.wav", "truncated.flac", "silent.wav", "clipped.wav", "six_channels_48k.wav",
+                 "long.wav", "short.wav"]:
+        inputs.mkdir(exist_ok=True)
+        (inputs / name).write_bytes((folder / name).read_bytes())
+    model = tiny_checkpoint(tmp_path / "best.pt")
+    out = tmp_path / "events.tsv"
+    assert cli.main([str(inputs), "--model", str(model), "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    for name, phrase in [("nan.wav", "NaN or Inf"), ("empty.wav", "Format not recognised"),
+                         ("truncated.flac", "lost sync")]:
+        assert any(f"skipped {inputs / name}: " in line and phrase in line for line in err.splitlines()), err
+    assert f"note: {inputs / 'silent.wav'} is silent" in err and f"note: {inputs / 'clipped.wav'} is clipped" in err
+    table = pd.read_csv(out, sep="\t")
+    assert set(table["filename"]) <= {"silent.wav", "clipped.wav", "six_channels_48k.wav", "long.wav", "short.wav"}
+
+
+def test_predict_refuses_an_unsafe_checkpoint(tmp_path, capsys):
+    evil = tmp_path / "evil.pt"
+    torch.save({"model_config": {}, "state_dict": {}, "optimizer": None, "epoch": 0,
+                "extra": {"hook": Payload(str(tmp_path / "code_ran"))}}, evil)
+    wav(tmp_path / "a.wav", tone(1.0))
+    assert cli.main([str(tmp_path / "a.wav"), "--model", str(evil), "--out", str(tmp_path / "e.tsv")]) == 1
+    assert f"cannot use checkpoint {evil}: {evil}: refused" in capsys.readouterr().err
+    assert not (tmp_path / "code_ran").exists()

@@ -1,0 +1,94 @@
+"""DVC stage `soundbank` (pipeline/soundbank.py): the embedded bank, the index of a user's real soundbank with
+the skipped files listed, and the previous bank kept when a run is killed (bad input: docs/reliability.md)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ifdsed.errors import InputError
+from ifdsed.soundbank.manifest import load_sources, read_manifest
+from tests.helpers import tone, wav, write_params
+
+SR = 16000
+
+
+def _write_params(folder: Path, **sections) -> None:
+    params = {"classes": ["Cat", "Dishes"], "data": {"source": "embedded", "sample_rate": SR},
+              "soundbank": {"seed": 3, "clips_per_class": 2, "backgrounds": 2, "background_duration": 1.0}}
+    params.update(sections)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def test_stage_embedded(tmp_path, monkeypatch, capsys):
+    from pipeline import soundbank as stage
+    monkeypatch.chdir(tmp_path)
+    _write_params(tmp_path)
+    (tmp_path / "data" / "soundbank" / "old").mkdir(parents=True)
+    assert stage.main() == 0
+    out = tmp_path / "data" / "soundbank"
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.tsv", "realworld", "synthetic"]
+    manifest = read_manifest(out / "manifest.tsv")
+    assert len(manifest) == 2 * (2 * 2 + 2) and all((out / path).exists() for path in manifest["path"])
+    assert "synthetic" in capsys.readouterr().out
+
+
+def test_stage_real(tmp_path, monkeypatch, real_bank, capsys):
+    from pipeline import soundbank as stage
+    monkeypatch.chdir(tmp_path)
+    _write_params(tmp_path, classes=["Cat", "Dog"], data={"source": "real", "sample_rate": SR},
+                  real={"soundbank": str(real_bank), "dcase2018": str(tmp_path)})
+    with pytest.warns(UserWarning):
+        assert stage.main() == 0
+    out = tmp_path / "data" / "soundbank"
+    assert [p.name for p in out.iterdir()] == ["manifest.tsv"]
+    manifest = read_manifest(out / "manifest.tsv")
+    assert len(manifest) == 4 and all((out / path).exists() for path in manifest["path"])
+    assert "broken.wav" in capsys.readouterr().out
+
+
+def test_soundbank_stage_lists_skipped_files_with_reasons(user_bank, tmp_path, monkeypatch, capsys, tiny_params):
+    from pipeline import soundbank as stage
+    root, skipped, _ = user_bank
+    raw = json.loads(json.dumps(tiny_params))
+    raw["data"]["source"] = "real"
+    raw["real"].update(soundbank=str(root), dcase2018=str(tmp_path))
+    raw["classes"] = ["Cat", "Dog"]
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path, raw)
+    with pytest.warns(UserWarning):
+        assert stage.main() == 0
+    out = capsys.readouterr().out
+    for name, phrase in skipped.items():
+        assert any(f"/Dog/{name}: " in line and phrase in line for line in out.splitlines()), (name, out)
+    assert "clipped.wav: clipped" in out and "Scaper resamples them to 16000 Hz" in out
+
+
+def test_an_interrupted_soundbank_stage_keeps_the_previous_bank(tmp_path, monkeypatch, tiny_params):
+    from pipeline import soundbank as stage
+    raw = json.loads(json.dumps(tiny_params))
+    raw["classes"] = ["Dog"]
+    raw["soundbank"].update(clips_per_class=2, backgrounds=2, background_duration=1.0, workers=1)
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path, raw)
+    manifest = tmp_path / "data" / "soundbank" / "manifest.tsv"
+    real_build = stage.build_embedded_bank
+
+    def killed(root, *args, **kwargs):
+        wav(Path(root) / "synthetic" / "foreground" / "Dog" / "Dog_000.wav", tone(0.5))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stage, "build_embedded_bank", killed)
+    with pytest.raises(KeyboardInterrupt):
+        stage.main()                                            # the first run is killed: no bank at all
+    with pytest.raises(InputError, match="manifest.tsv: not found: run the soundbank stage first"):
+        load_sources("synthetic", manifest)
+    monkeypatch.setattr(stage, "build_embedded_bank", real_build)
+    assert stage.main() == 0
+    before = manifest.read_bytes()
+    monkeypatch.setattr(stage, "build_embedded_bank", killed)
+    with pytest.raises(KeyboardInterrupt):
+        stage.main()                                            # a later run is killed: the old bank stays
+    assert manifest.read_bytes() == before and len(load_sources("synthetic", manifest)[0]) == 2 + 2
