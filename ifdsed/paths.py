@@ -25,8 +25,9 @@ CLIP_SETS = {
     "realworld_validation": REALWORLD / "validation",
     "realworld_test": REALWORLD / "test",
 }
-# The sets training reads (and the only ones normalisation statistics may read).
-TRAIN_SETS = ("synthetic_train", "realworld_weak")
+# The sets training reads (and the only ones normalisation statistics may read), and the one that selects epochs.
+SYNTHETIC_TRAIN_SET, REAL_TRAIN_SET = "synthetic_train", "realworld_weak"
+TRAIN_SETS = (SYNTHETIC_TRAIN_SET, REAL_TRAIN_SET)
 VALIDATION_SET = "realworld_validation"
 
 SUMMARY = RESULTS / "metrics.json"

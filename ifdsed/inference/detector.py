@@ -29,13 +29,13 @@ from ifdsed.features.logmel import LogMelExtractor
 from ifdsed.features.normalize import Normalizer
 from ifdsed.inference.postprocess import detect_events, file_events, frame_starts
 from ifdsed.inference.settings import DetectorSettings, detector_settings
-from ifdsed.features.store import STORE_DTYPE
 from models import checkpoint
 from models.sed_model import SEDModel
 
 CPU_BATCH = 8               # windows per model call on a CPU: the fastest per window (the activations stay in cache)
 GPU_BATCH = 64
 FEATURE_BATCH = 64          # stored clips per model call
+STORE_DTYPE = torch.float16  # the feature store's dtype (ifdsed.features.store.STORE_DTYPE), for audio input too
 
 
 class Detector:
@@ -102,7 +102,7 @@ class Detector:
             with torch.inference_mode():
                 audio = torch.from_numpy(windows[start:start + batch_size]).to(self.device)  # [b, samples]
                 log_mel = self.extractor(audio)                                             # [b, T, n_mels]
-                log_mel = log_mel.to(torch.from_numpy(np.zeros(0, STORE_DTYPE)).dtype).float()  # as stored
+                log_mel = log_mel.to(STORE_DTYPE).float()   # rounded as the feature store holds features
             frame_probs, clip_probs = self.model_outputs(log_mel)
             frames.append(frame_probs)                                                      # [b, T, C]
             clips.append(clip_probs)                                                        # [b, C]

@@ -21,7 +21,6 @@ Data-parallel training (under torchrun, see ifdsed/training/distributed.py and d
   A resumed run reads last.pt on rank 0 and broadcasts it, so ranks need no shared checkpoint folder.
 - The number of processes enters the fingerprint: a checkpoint of a W-process run resumes only with W.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,8 +43,7 @@ from ifdsed.training.selection import selection_score
 from models import checkpoint
 from models.sed_model import SEDModel
 
-REAL_TRAIN, SYNTHETIC_TRAIN = layout.TRAIN_SETS[1], layout.TRAIN_SETS[0]
-VALIDATION = layout.VALIDATION_SET
+REAL_TRAIN, SYNTHETIC_TRAIN, VALIDATION = layout.REAL_TRAIN_SET, layout.SYNTHETIC_TRAIN_SET, layout.VALIDATION_SET
 # What SEDModel.losses reads: gathered from every rank in a data-parallel run.
 LOSS_OUTPUTS = ("clip_logits", "frame_probs", "sedb_logits", "ifd_embeddings")
 LOSS_LABELS = ("clip_tags", "frame_labels", "is_synthetic")
