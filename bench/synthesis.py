@@ -3,7 +3,7 @@ as it does.
 
     .venv/bin/python -m bench.synthesis [--clips N] [--test-clips N] [--repeats 2] [--no-diagnose]
 
-Builds a small embedded sound bank (`ifdsed.soundbank.build_embedded_bank`: 6 clips per class, 4 background
+Builds a small embedded sound bank (`ifdsed.soundbank.bank.build_embedded_bank`: 6 clips per class, 4 background
 beds) in a temporary folder, then times `ifdsed.scenes.synthesis.synthesize_sets` (the whole `synthesize` stage minus
 the bank check: planning, Scaper mixing with SoX pitch shifts, wav + JAMS writing, the set tables) on
 `--clips` training and `--test-clips` test clips (default: params.yaml's synth.train_clips and test_clips, the

@@ -34,17 +34,20 @@ SUMMARY = RESULTS / "metrics.json"
 SUMMARY_PER_CLASS = RESULTS / "per_class.csv"
 
 
+CHECKPOINTS, BEST, LAST = "checkpoints", "best.pt", "last.pt"   # inside a training's folder
+
+
 def train_dir(seed: int) -> Path:
     """One seed's training outputs: checkpoints/{best,last}.pt."""
     return DATA / "train" / f"seed_{seed}"
 
 
 def checkpoints(seed: int) -> Path:
-    return train_dir(seed) / "checkpoints"
+    return train_dir(seed) / CHECKPOINTS
 
 
 def best_checkpoint(seed: int) -> Path:
-    return checkpoints(seed) / "best.pt"
+    return checkpoints(seed) / BEST
 
 
 def train_logs(seed: int) -> Path:

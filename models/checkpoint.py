@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import torch
 
 from ifdsed.errors import IfdsedError
+from ifdsed.io.atomic import atomic_path
 from models.config import ModelConfig
 from models.sed_model import SEDModel
 
@@ -57,16 +57,10 @@ def save(path: str | Path, model: SEDModel, optimizer: torch.optim.Optimizer | N
         "epoch": int(epoch),
         "extra": dict(extra or {}),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(payload, handle)
+        handle.flush()
+        os.fsync(handle.fileno())   # on disk before the rename: a crash never leaves a renamed empty file
 
 
 def _read(path: Path, map_location) -> dict:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ifdsed import paths
 from ifdsed.evaluation.summary import TABLES, paper_tables, to_markdown
+from ifdsed.io import atomic
 from models.config import variant_name
 
 SUMMARY_FILE = paths.SUMMARY.as_posix()
@@ -63,10 +64,11 @@ def main() -> None:
     for name, table in tables.items():
         title, _ = TABLES[name]
         markdown = to_markdown(table, title)
-        (args.out / f"{name}.md").write_text(markdown)
+        atomic.write_text(args.out / f"{name}.md", markdown)
         print(markdown)
         frames.append(table.assign(table=name).astype(object))
-    pd.concat(frames).to_csv(args.out / "tables.csv", index=False, float_format="%.4f")
+    with atomic.atomic_path(args.out / "tables.csv") as tmp:
+        pd.concat(frames).to_csv(tmp, index=False, float_format="%.4f")
     print("experiments used: " + ", ".join(f"{v}: {e}" for v, e in sources.items()))
     print(f"tables -> {args.out}/table1.md, table2.md, tables.csv")
 

@@ -27,7 +27,7 @@ def _check_sets() -> int:
     """Every set folder has its tables; returns the total number of clips.
 
     clips.tsv is written last by the stages that write a set, so a folder without it (an interrupted run, with
-    maybe some audio and *.tmp.wav files in it) is never taken as a set."""
+    maybe some audio in it) is never taken as a set."""
     total = 0
     for name, folder in CLIP_SETS.items():
         for table in ("clips.tsv", "tags.tsv"):

@@ -28,7 +28,6 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ifdsed.evaluation.plots import plot_prediction
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.files import find_audio, predict_files, Prediction
 from ifdsed.io.tables import EVENT_COLUMNS, write_events
@@ -92,6 +91,7 @@ def run(items: list[tuple[Path, str]], detector: Detector, args: argparse.Namesp
 
 
 def draw(result: Prediction, detector: Detector, folder: Path) -> None:
+    from ifdsed.evaluation.plots import plot_prediction  # matplotlib only when plots are asked for
     plot_prediction(result, detector.classes, detector.settings.frame_hop, folder / f"{result.filename}.png")
 
 

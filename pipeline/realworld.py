@@ -15,7 +15,7 @@ import shutil
 
 from ifdsed import paths
 from ifdsed.config import load_params
-from ifdsed.dcase.metadata import scan_dcase2018, write_dcase2018
+from ifdsed.dcase.metadata import REPORT_NAME, scan_dcase2018, write_dcase2018
 from ifdsed.errors import run_stage
 from ifdsed.scenes.realworld import simulate_sets
 from ifdsed.soundbank.manifest import load_sources
@@ -31,7 +31,7 @@ def main() -> None:
         try:
             report = write_dcase2018(scanned, params.real.max_missing_fraction, OUT)
         finally:
-            print(f"import report -> {OUT / 'import_report.json'}")
+            print(f"import report -> {OUT / REPORT_NAME}")
         for name, entry in report.items():
             print(f"real-world {name}: {entry['n_present']} of {entry['n_listed']} clips present -> {OUT / name}/")
             for filename, reason in entry["unreadable_reasons"].items():

@@ -134,9 +134,7 @@ def noisy_tones(seconds: float, sample_rate: int, seed: int = 0, channels: int =
 
 def write_wav(path: Path, audio, sample_rate: int) -> Path:
     """`audio` clipped to full scale and written as 16-bit PCM, parent folders made."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, np.clip(audio, -1, 1), sample_rate, subtype="PCM_16")
-    return path
+    return wav(path, np.clip(audio, -1, 1), sample_rate, "PCM_16")
 
 
 def cut(source: Path, path: Path, keep: float) -> Path:

@@ -28,13 +28,23 @@ import torch
 
 from ifdsed import paths
 from ifdsed.devices import default_device
+from ifdsed.errors import IfdsedError
 from ifdsed.features.labels import clip_tags, frame_labels
 from ifdsed.features.logmel import FeatureError, LogMelConfig, LogMelExtractor, extract_files
 from ifdsed.io.tables import read_clips, read_events, read_tags
 
 STORE_DTYPE = np.float16
 STORE_FORMAT = 1
+INFO_FILE, NORMALIZATION_FILE = "features.json", "normalization.npz"
 STD_FLOOR = 1e-3  # log units; a band with less spread than float16 resolution is not scaled up into noise
+
+
+class MissingStoreError(IfdsedError, FileNotFoundError):
+    """There is no complete feature store where one is read: the features stage has not run, or was interrupted."""
+
+
+class StoreMismatchError(IfdsedError, ValueError):
+    """The feature store was built with other settings or classes than the ones asked for."""
 
 
 @dataclass
@@ -168,11 +178,11 @@ def build_store(sets: Mapping[str, str | Path], out_dir: str | Path, config: Log
         summaries[name] = _write_set(name, Path(set_dir), partial, extractor, classes, root, workers,
                                      batch_size, sums if name in train_sets else None, progress)
     mean, std = sums.mean_std()
-    _save_npz(partial / "normalization.npz", mean=mean, std=std, frames=np.int64(sums.count),
+    _save_npz(partial / NORMALIZATION_FILE, mean=mean, std=std, frames=np.int64(sums.count),
               sets=np.array(list(train_sets)))
     info = {"format": STORE_FORMAT, "dtype": np.dtype(STORE_DTYPE).name, "config": config.describe(),
             "classes": list(classes), "train_sets": list(train_sets), "sets": summaries}
-    (partial / "features.json").write_text(json.dumps(info, indent=2) + "\n")
+    (partial / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
     shutil.rmtree(out_dir, ignore_errors=True)
     partial.rename(out_dir)
@@ -181,9 +191,9 @@ def build_store(sets: Mapping[str, str | Path], out_dir: str | Path, config: Log
 
 def read_store_info(root: str | Path = paths.FEATURES) -> dict:
     """features.json of a complete store (raises FileNotFoundError for a missing or unfinished one)."""
-    path = Path(root) / "features.json"
+    path = Path(root) / INFO_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no complete feature store here (run `dvc repro features`)")
+        raise MissingStoreError(f"{path}: no complete feature store here (run `dvc repro features`)")
     return json.loads(path.read_text())
 
 
@@ -198,7 +208,7 @@ def check_store(root: str | Path, config: LogMelConfig, classes: Sequence[str]) 
     info = read_store_info(root)
     expected = json.loads(json.dumps(config.describe()))
     if info["config"] != expected or info["classes"] != list(classes):
-        raise ValueError(f"{root}: features were built with {info['config']} and classes {info['classes']}, "
+        raise StoreMismatchError(f"{root}: features were built with {info['config']} and classes {info['classes']}, "
                          f"not {expected} and {list(classes)}: rerun the features stage")
     return info
 
@@ -220,6 +230,6 @@ def load_feature_set(root: str | Path, name: str, mmap: bool = True) -> FeatureS
 
 def load_normalization(root: str | Path = paths.FEATURES) -> tuple[np.ndarray, np.ndarray]:
     """Per-mel-band (mean, std), float32 [n_mels], from the training sets: normalise as (x - mean) / std."""
-    with np.load(Path(root) / "normalization.npz") as stats:
+    with np.load(Path(root) / NORMALIZATION_FILE) as stats:
         return stats["mean"], stats["std"]
 

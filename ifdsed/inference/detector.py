@@ -26,6 +26,7 @@ import torch
 
 from ifdsed.devices import default_device
 from ifdsed.features.logmel import LogMelExtractor
+from ifdsed.features import store
 from ifdsed.features.normalize import Normalizer
 from ifdsed.inference.postprocess import detect_events, file_events, frame_starts
 from ifdsed.inference.settings import DetectorSettings, detector_settings
@@ -35,7 +36,7 @@ from models.sed_model import SEDModel
 CPU_BATCH = 8               # windows per model call on a CPU: the fastest per window (the activations stay in cache)
 GPU_BATCH = 64
 FEATURE_BATCH = 64          # stored clips per model call
-STORE_DTYPE = torch.float16  # the feature store's dtype (ifdsed.features.store.STORE_DTYPE), for audio input too
+STORE_DTYPE = getattr(torch, np.dtype(store.STORE_DTYPE).name)   # the store's dtype, for features of audio too
 
 
 class Detector:

@@ -16,6 +16,7 @@ from ifdsed.config import PostprocessParams
 from ifdsed.features.logmel import LogMelConfig
 from ifdsed.features.store import FeatureSet
 from ifdsed.inference.postprocess import decisions_to_events, median_windows_from_labels
+from models.checkpoint import CheckpointError
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def detector_extra(classes: Sequence[str], post: PostprocessParams, features: Lo
 def detector_settings(extra: dict) -> DetectorSettings:
     """Rebuild the settings stored by `detector_extra` (a checkpoint's extra["detector"])."""
     if "detector" not in extra:
-        raise ValueError("this checkpoint has no detector settings (written by an older version of the "
+        raise CheckpointError("this checkpoint has no detector settings (written by an older version of the "
                          "training stage?): retrain it with `dvc repro`")
     stored = extra["detector"]
     return DetectorSettings(

@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from ifdsed.config import ParamsError
 from ifdsed.features.normalize import Normalizer
 from ifdsed.features.store import FeatureSet
 
@@ -31,9 +32,9 @@ class MixedBatches:
         self.n_real = batch_size - self.n_synthetic
         self.rank, self.world_size = rank, world_size
         if self.n_real % world_size or self.n_synthetic % world_size:
-            raise ValueError(
-                f"train.batch_size {batch_size} with synthetic_fraction {synthetic_fraction} makes batches of "
-                f"{self.n_real} real and {self.n_synthetic} synthetic clips, which do not split evenly over "
+            raise ParamsError(
+                f"params.yaml: train.batch_size {batch_size} with synthetic_fraction {synthetic_fraction} makes "
+                f"batches of {self.n_real} real and {self.n_synthetic} synthetic clips, which do not split evenly over "
                 f"{world_size} processes: choose a batch_size whose real and synthetic parts are both multiples "
                 f"of {world_size}")
         lead, per_batch = (len(real.tags), self.n_real) if self.n_real else (len(synthetic.tags), self.n_synthetic)

@@ -121,12 +121,14 @@ def session(device_choice: str) -> Iterator[Context]:
         return
     import torch
     import torch.distributed as dist
+
+    from ifdsed.devices import DeviceError
     rank, local_rank, world_size = (int(os.environ[name]) for name in LAUNCHER_VARIABLES)
     cuda = use_cuda(device_choice)
     if cuda:
         if local_rank >= torch.cuda.device_count():
-            raise RuntimeError(f"local rank {local_rank} has no GPU: {torch.cuda.device_count()} visible; "
-                               "run at most one process per GPU (train.processes, torchrun --nproc_per_node)")
+            raise DeviceError(f"local rank {local_rank} has no GPU: {torch.cuda.device_count()} visible; "
+                              "run at most one process per GPU (train.processes, torchrun --nproc_per_node)")
         torch.cuda.set_device(local_rank)
     backend = "nccl" if cuda else "gloo"
     owned = not dist.is_initialized()

@@ -2,8 +2,8 @@
 validation (`ifdsed.training.selection`), resumable (`ifdsed.training.resume`).
 
 `train_seed` is the loop: `_start` (data, model, optimizer; a resumed state), then per epoch `_train_epoch`,
-`_validate` (through the same `Detector` as evaluation and prediction), `_save_epoch` (best.pt when the score
-improved, last.pt always) and `_log_epoch` (dvclive).
+`_validate` (through the same `Detector` as evaluation and prediction), `_log_epoch` (dvclive) and `_save_epoch`
+(best.pt when the score improved, last.pt always).
 
 Data-parallel training (under torchrun, see ifdsed/training/distributed.py and docs/scaling.md), with W processes:
 - Batches: every rank draws the same global batch order from (seed, epoch) and takes its shard of each batch:
@@ -91,8 +91,12 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: 
                 run.best_score, run.best_epoch = score, epoch + 1
             rng_per_rank = ctx.gather_objects(rng_state(run.device)) if ctx.distributed else None
             if ctx.is_main:
+                _log_epoch(run, live, losses, score)
                 _save_epoch(run, epoch, score, improved, rng_per_rank)
-                _log_epoch(run, live, epoch, losses, score)
+                live.next_step()
+                processes = f" ({ctx.world_size} processes)" if ctx.distributed else ""
+                print(f"seed {seed} epoch {epoch + 1}/{params.train.epochs}: loss {losses['total']:.4f}, "
+                      f"validation frame F1 {score:.4f}{processes}")
         summary = {"best_epoch": run.best_epoch, "best_validation_frame_f1": run.best_score,
                    "variant": run.model.config.variant, "seed": seed, "samples_seen": run.samples_seen,
                    "processes": ctx.world_size}
@@ -202,16 +206,13 @@ def _validate(run: Run) -> float:
     return run.ctx.broadcast(score)
 
 
-def _log_epoch(run: Run, live, epoch: int, losses: dict[str, float], score: float) -> None:
+def _log_epoch(run: Run, live, losses: dict[str, float], score: float) -> None:
     """dvclive: every loss term (the same on every rank: the losses are over the global batch), the score and
-    the learning rate; then one line on the console."""
+    the learning rate of this epoch."""
     for key, value in losses.items():
         live.log_metric(f"train/{key}", value)
     live.log_metric("validation/frame_f1_macro", score)
     live.log_metric("lr", run.optimizer.param_groups[0]["lr"])
-    live.next_step()
-    print(f"seed {run.seed} epoch {epoch + 1}/{run.params.train.epochs}: loss {losses['total']:.4f}, "
-          f"validation frame F1 {score:.4f}" + (f" ({run.ctx.world_size} processes)" if run.ctx.distributed else ""))
 
 
 def _save_epoch(run: Run, epoch: int, score: float, improved: bool, rng_per_rank: list | None) -> None:

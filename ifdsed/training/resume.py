@@ -15,7 +15,9 @@ from pathlib import Path
 
 import torch
 
+from ifdsed import paths as layout
 from ifdsed.config import Params
+from ifdsed.features.store import INFO_FILE, NORMALIZATION_FILE
 from ifdsed.training import distributed
 from models import checkpoint
 
@@ -31,7 +33,7 @@ def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1
     if world_size > 1:
         settings["world_size"] = world_size
     digest.update(json.dumps(settings, sort_keys=True, default=list).encode())
-    for path in sorted(store.glob("*.tsv")) + [store / "normalization.npz", store / "features.json"]:
+    for path in sorted(store.glob("*.tsv")) + [store / NORMALIZATION_FILE, store / INFO_FILE]:
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -46,15 +48,15 @@ class RunPaths:
 
     @property
     def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
+        return self.root / layout.CHECKPOINTS
 
     @property
     def last(self) -> Path:
-        return self.checkpoints / "last.pt"
+        return self.checkpoints / layout.LAST
 
     @property
     def best(self) -> Path:
-        return self.checkpoints / "best.pt"
+        return self.checkpoints / layout.BEST
 
     @property
     def live(self) -> Path:

@@ -29,7 +29,7 @@ def test_every_unusable_file_is_named_with_its_problem(audio):
 
 
 # ---------------------------------------------------------------------------------------------- read_clip
-def test_load_clip_mixes_down_resamples_and_pads(tmp_path):
+def test_read_clip_mixes_down_resamples_and_pads(tmp_path):
     path = write_wav(tmp_path / "stereo.wav", noisy_tones(3.0, 44100, channels=2), 44100)
     clip = read_clip(path, DEFAULT.sample_rate, round(5.0 * DEFAULT.sample_rate))
     assert clip.dtype == np.float32 and clip.shape == (5 * 16000,)
@@ -39,21 +39,21 @@ def test_load_clip_mixes_down_resamples_and_pads(tmp_path):
 
 
 @pytest.mark.parametrize("subtype, channels", [("PCM_16", 1), ("PCM_16", 3), ("PCM_24", 2), ("FLOAT", 1)])
-def test_load_clip_reads_what_librosa_reads(tmp_path, subtype, channels):
+def test_read_clip_reads_what_librosa_reads(tmp_path, subtype, channels):
     path = tmp_path / f"{subtype}.wav"
     sf.write(path, noisy_tones(2.0, 16000, channels=channels), 16000, subtype=subtype)
     clip = read_clip(path, DEFAULT.sample_rate, round(2.0 * DEFAULT.sample_rate))
     np.testing.assert_allclose(clip, librosa.load(path, sr=16000)[0], rtol=0, atol=1e-7)
 
 
-def test_load_clip_cuts_long_files_like_librosa(tmp_path):
+def test_read_clip_cuts_long_files_like_librosa(tmp_path):
     path = write_wav(tmp_path / "long.wav", noisy_tones(13.0, 44100), 44100)
     clip = read_clip(path, DEFAULT.sample_rate, DEFAULT.clip_samples)
     reference = librosa.load(path, sr=16000)[0][:DEFAULT.clip_samples]
     np.testing.assert_allclose(clip, reference, atol=1e-6)
 
 
-def test_load_clip_names_a_nan_file(audio):
+def test_read_clip_names_a_nan_file(audio):
     folder, _, _ = audio
     config = LogMelConfig(sample_rate=SR, n_fft=512, window=0.032, hop=0.1, n_mels=32, fmin=0.0, fmax=8000.0,
                           log_offset=1e-8, clip_duration=4.0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,15 +13,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from ifdsed.config import parse_params
-from ifdsed.features.logmel import LogMelConfig
-from ifdsed.inference.settings import detector_extra
 from ifdsed.io.audio import decode
 from models import checkpoint
 from models.config import ModelConfig
 from models.sed_model import SEDModel
 from pipeline import predict as cli
-from tests.helpers import ALWAYS, NEVER, ROOT, SHORT_DIGIT, SR, Payload, tone, wav
+from tests.helpers import ALWAYS, default_features, make_checkpoint, NEVER, Payload, ROOT, SHORT_DIGIT, SR, tone, wav
 
 
 def test_cli_folder_with_corrupt_files(audio_dir, model_path, tmp_path):
@@ -77,18 +73,6 @@ def test_cli_exit_status_and_messages(audio_dir, model_path, tmp_path, capsys):
 
 
 # -------------------------------------------------------------------------------------------- bad input
-def tiny_checkpoint(path: Path) -> Path:
-    """A tiny random detector with the default features (no hand-set classes)."""
-    params = parse_params({})
-    features = LogMelConfig.from_params(params.features, params.data.clip_duration)
-    torch.manual_seed(0)
-    model = SEDModel(ModelConfig(n_mels=features.n_mels, n_classes=len(params.classes), channels=(4, 4, 4)))
-    extra = detector_extra(params.classes, params.postprocess, features, np.full(features.n_mels, -6.0, np.float32),
-                           np.full(features.n_mels, 3.0, np.float32), np.full(len(params.classes), 3))
-    checkpoint.save(path, model, extra={"detector": extra})
-    return path
-
-
 def test_prediction_input(audio, tmp_path, capsys):
     folder, unusable, usable = audio
     for name, phrase in [("nan.wav", "holds NaN or Inf samples (the first at 1.000 s)"),
@@ -108,7 +92,7 @@ def test_prediction_input(audio, tmp_path, capsys):
                  "long.wav", "short.wav"]:
         inputs.mkdir(exist_ok=True)
         (inputs / name).write_bytes((folder / name).read_bytes())
-    model = tiny_checkpoint(tmp_path / "best.pt")
+    model = make_checkpoint(tmp_path / "best.pt", default_features())
     out = tmp_path / "events.tsv"
     assert cli.main([str(inputs), "--model", str(model), "--out", str(out), "--workers", "1"]) == 2
     err = capsys.readouterr().err
