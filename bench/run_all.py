@@ -24,6 +24,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ifdsed.io.atomic import write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "performance.md"
@@ -76,7 +78,7 @@ def run(name: str, arguments: list[str]) -> dict:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, TQDM_DISABLE="1"))
     seconds = time.perf_counter() - started
     lines = [line for line in done.stdout.strip().splitlines() if line.strip()]
-    entry = {"command": shown, "started": started_at, "wall_s": round(seconds, 1),
+    entry = {"command": shown, "started": started_at, "wall_s": round(seconds, 1), "machine": machine(),
              "loadavg_before": [round(x, 2) for x in load_before],
              "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
     for line in lines[:-1]:
@@ -171,12 +173,15 @@ def render(results: dict) -> str:
             met = "yes" if diff <= 1e-5 else "**no**"
         quick = " (quick)" if entry.get("quick") else ""
         lines.append(f"| {name} | {figure}{quick} | {'; '.join(shown)} | {target} | {met} | `{entry['command']}` |")
-    machine = results.get("machine", {})
     lines.append("")
-    lines.append(f"Machine: {machine.get('cpu_model', '?')}, {machine.get('cores', '?')} cores, "
-                 f"{machine.get('memory_gib', '?')} GiB, Python {machine.get('python', '?')}, torch "
-                 f"{machine.get('torch', '?')}; results.json written {results.get('date', '?')}. "
-                 "1-minute load average before each benchmark: " + ", ".join(
+    by_machine: dict[str, list[str]] = {}   # the same VM may be lent on other hardware from one session to the next
+    for name, entry in results.get("benchmarks", {}).items():
+        host = entry.get("machine", {})
+        described = (f"{host.get('cpu_model', '?')}, {host.get('cores', '?')} cores, {host.get('memory_gib', '?')} "
+                     f"GiB, Python {host.get('python', '?')}, torch {host.get('torch', '?')}")
+        by_machine.setdefault(described, []).append(f"{name} ({entry.get('started', '?')[:10]})")
+    lines.append("Machine: " + "; ".join(f"{described}: {', '.join(names)}" for described, names in by_machine.items())
+                 + ". 1-minute load average before each benchmark: " + ", ".join(
                      f"{name} {entry['loadavg_before'][0]}" for name, entry in results.get("benchmarks", {}).items())
                  + ".")
     return "\n".join(lines)
@@ -213,11 +218,10 @@ def main() -> None:
             entry["quick"] = True
         results["benchmarks"][name] = entry
         failed += [name] if "error" in entry else []
-        results.update({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+        results.update({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         "loadavg_now": [round(x, 2) for x in os.getloadavg()]})
-        tmp = RESULTS.with_name(RESULTS.name + ".tmp")
-        tmp.write_text(json.dumps(results, indent=1) + "\n")
-        os.replace(tmp, RESULTS)
+        results.pop("machine", None)   # each entry records its own
+        write_text(RESULTS, json.dumps(results, indent=1) + "\n")
     write_table(results)
     print(f"wrote {RESULTS.relative_to(ROOT)} and the tables of README.md and {DOC.relative_to(ROOT)}"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))
