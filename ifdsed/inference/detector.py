@@ -25,8 +25,8 @@ import pandas as pd
 import torch
 
 from ifdsed.devices import default_device
-from ifdsed.features.logmel import LogMelExtractor
 from ifdsed.features import store
+from ifdsed.features.logmel import LogMelExtractor
 from ifdsed.features.normalize import Normalizer
 from ifdsed.inference.postprocess import detect_events, file_events, frame_starts
 from ifdsed.inference.settings import DetectorSettings, detector_settings
@@ -89,19 +89,17 @@ class Detector:
 
     def feature_outputs(self, features: np.ndarray, batch_size: int = FEATURE_BATCH) -> tuple[np.ndarray, np.ndarray]:
         """Stored features [N, T, n_mels] (float16, memory-mapped) -> frame_probs [N, T, C], clip_probs [N, C]."""
-        chunks = [self.model_outputs(features[start:start + batch_size])
-                  for start in range(0, len(features), batch_size)]
+        chunks = [self.model_outputs(batch) for batch in _batches(features, batch_size)]
         return np.concatenate([f for f, _ in chunks]), np.concatenate([c for _, c in chunks])
 
     def audio_outputs(self, windows: np.ndarray, batch_size: int | None = None, keep_features: bool = False
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """windows [W, clip_samples] float32 -> frame_probs [W, T, C], clip_probs [W, C] and, with
         keep_features, log_mel [W, T, n_mels] (before normalisation), all float32 numpy arrays."""
-        batch_size = batch_size or self.batch_size
         frames, clips, mels = [], [], []
-        for start in range(0, len(windows), batch_size):
+        for batch in _batches(windows, batch_size or self.batch_size):
             with torch.inference_mode():
-                audio = torch.from_numpy(windows[start:start + batch_size]).to(self.device)  # [b, samples]
+                audio = torch.from_numpy(batch).to(self.device)                             # [b, samples]
                 log_mel = self.extractor(audio)                                             # [b, T, n_mels]
                 log_mel = log_mel.to(STORE_DTYPE).float()   # rounded as the feature store holds features
             frame_probs, clip_probs = self.model_outputs(log_mel)
@@ -116,8 +114,8 @@ class Detector:
     def embeddings(self, features: np.ndarray, batch_size: int = FEATURE_BATCH) -> np.ndarray:
         """The encoder's frame embeddings x_t of stored features [N, T, n_mels] -> [N, T, emb_dim] float32."""
         self.model.eval()
-        return np.concatenate([self.model.encoder(self.normalize(features[start:start + batch_size]))
-                               .float().cpu().numpy() for start in range(0, len(features), batch_size)])
+        return np.concatenate([self.model.encoder(self.normalize(batch)).float().cpu().numpy()
+                               for batch in _batches(features, batch_size)])
 
     # ---- post-processing -------------------------------------------------------------------------------------
     def clip_events(self, frame_probs: np.ndarray, clip_probs: np.ndarray, filenames: Sequence[str]) -> pd.DataFrame:
@@ -145,3 +143,8 @@ class Detector:
     def frame_starts(self, windows: int) -> np.ndarray:
         """Start time (s) of every frame of `windows` consecutive windows, float64 [windows * frames]."""
         return frame_starts(windows, self.settings.features.frames, self.settings.frame_hop, self.window_seconds)
+
+
+def _batches(array: np.ndarray, size: int):
+    """Consecutive slices of `size` rows (the last one shorter): memory-mapped stores are read one batch at a time."""
+    return (array[start:start + size] for start in range(0, len(array), size))

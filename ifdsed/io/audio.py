@@ -168,6 +168,16 @@ def _check_finite(path, samples: np.ndarray, sample_rate: int) -> None:
         raise AudioError(f"{path}: holds NaN or Inf samples (the first at {first / sample_rate:.3f} s)")
 
 
+def _mix_down(data: np.ndarray) -> np.ndarray:
+    """[n, channels] -> mono [n], the channel mean (as librosa.load mixes down)."""
+    return data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+
+
+def _resample(samples: np.ndarray, native_rate: int, sample_rate: int) -> np.ndarray:
+    """soxr HQ, as librosa.load resamples."""
+    return librosa.resample(samples, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
+
+
 def _read_mono(audio: soundfile.SoundFile, frames: int, out: np.ndarray) -> int:
     """Read up to `frames` frames into out[:n] as mono float32 in [-1, 1); returns n.
 
@@ -176,7 +186,7 @@ def _read_mono(audio: soundfile.SoundFile, frames: int, out: np.ndarray) -> int:
     """
     pcm16 = audio.subtype == "PCM_16"
     data = audio.read(frames, dtype="int16" if pcm16 else "float32", always_2d=True)   # [n, channels]
-    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)   # [n]
+    mono = _mix_down(data)                                                              # [n]
     if pcm16:
         np.multiply(mono, np.float32(2.0 ** -15), out=out[:len(mono)], dtype=np.float32)
     else:
@@ -202,8 +212,7 @@ def read_clip(path: str | Path, sample_rate: int, samples: int, out: np.ndarray 
             native = np.empty(min(wanted, audio.frames), dtype=np.float32)
             _read_mono(audio, len(native), native)
             _check_finite(path, native, audio.samplerate)
-            resampled = librosa.resample(native, orig_sr=audio.samplerate, target_sr=sample_rate,
-                                         res_type="soxr_hq")[:samples]
+            resampled = _resample(native, audio.samplerate, sample_rate)[:samples]
             count = len(resampled)
             out[:count] = resampled
     out[count:] = 0.0
@@ -236,8 +245,8 @@ def decode(path: str | Path, sample_rate: int) -> tuple[np.ndarray, float, list[
     clipped = clip_runs(data, full_scale(subtype) - 1e-9)
     if clipped:
         notes.append(f"is clipped ({clipped} runs of {CLIP_RUN}+ samples at full scale): events may be missed")
-    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)  # [n]
+    mono = _mix_down(data)                                                        # [n]
     duration = len(mono) / native_rate
     if native_rate != sample_rate and len(mono):
-        mono = librosa.resample(mono, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
+        mono = _resample(mono, native_rate, sample_rate)
     return np.ascontiguousarray(mono, dtype=np.float32), duration, notes

@@ -62,6 +62,7 @@ class Run:
     validation: FeatureSet
     detector: dict                # the detector settings stored in every checkpoint
     model: SEDModel
+    validator: Detector           # the model as evaluation will run it, for the per-epoch validation score
     net: torch.nn.Module          # the model, wrapped in DistributedDataParallel in a data-parallel run
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.StepLR
@@ -137,8 +138,8 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, ctx: distrib
     # Every parameter takes part in every loss, so DDP needs no search for unused ones.
     net = (DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
            if ctx.distributed else model)
-    run = Run(params, seed, paths, ctx, device, fingerprint, batches, validation, detector, model, net,
-              optimizer, scheduler)
+    run = Run(params, seed, paths, ctx, device, fingerprint, batches, validation, detector, model,
+              Detector(model, detector_settings({"detector": detector}), device), net, optimizer, scheduler)
     _restore(run, resume(paths, fingerprint, device, ctx))
     return run
 
@@ -200,8 +201,7 @@ def _validate(run: Run) -> float:
     through the same `Detector` as evaluation and prediction."""
     score = None
     if run.ctx.is_main:
-        detector = Detector(run.model, detector_settings({"detector": run.detector}), run.device)
-        frame_probs, clip_probs = detector.feature_outputs(run.validation.features)
+        frame_probs, clip_probs = run.validator.feature_outputs(run.validation.features)
         score = selection_score(frame_probs, clip_probs, run.validation.frame_labels)
     return run.ctx.broadcast(score)
 

@@ -123,16 +123,20 @@ BAD_STRONG = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_STRONG))
-def test_strong_errors_name_file_and_line(tmp_path, case):
-    text, line, phrases = BAD_STRONG[case]
+def check_error_names_file_and_line(tmp_path, read, text: str, line: int, phrases: list[str]) -> None:
+    """`read` of a table holding `text` raises a MetadataError that starts with PATH:LINE and holds `phrases`."""
     path = write(tmp_path / "bad.tsv", text)
     with pytest.raises(MetadataError) as error:
-        read_strong_tsv(path, CLASSES)
+        read(path, CLASSES)
     message = str(error.value)
     assert message.startswith(f"{path}:{line}: ")
     for phrase in phrases:
         assert phrase in message
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STRONG))
+def test_strong_errors_name_file_and_line(tmp_path, case):
+    check_error_names_file_and_line(tmp_path, read_strong_tsv, *BAD_STRONG[case])
 
 
 BAD_WEAK = {
@@ -147,13 +151,7 @@ BAD_WEAK = {
 
 @pytest.mark.parametrize("case", sorted(BAD_WEAK))
 def test_weak_errors_name_file_and_line(tmp_path, case):
-    text, line, phrases = BAD_WEAK[case]
-    path = write(tmp_path / "bad.tsv", text)
-    with pytest.raises(MetadataError) as error:
-        read_weak_tsv(path, CLASSES)
-    assert str(error.value).startswith(f"{path}:{line}: ")
-    for phrase in phrases:
-        assert phrase in str(error.value)
+    check_error_names_file_and_line(tmp_path, read_weak_tsv, *BAD_WEAK[case])
 
 
 def test_missing_file_is_named(tmp_path):
