@@ -172,6 +172,12 @@ class TrainParams(Section):
     # auto: CUDA when present; cuda:N picks a GPU (one experiment per GPU in a queue)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:(0|[1-9][0-9]*))?)$")
     processes: int = Field(1, ge=1, le=1024)             # > 1: DistributedDataParallel, one process per device
+    # How a training step runs (ifdsed/training/execution.py). auto: bfloat16 autocast on a CPU with native
+    # bfloat16 (AVX512-BF16 or AMX) and on a GPU that has it, float16 on older GPUs, float32 otherwise.
+    precision: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    compile: bool = True                                 # torch.compile the training forward (inductor)
+    channels_last: bool = False                          # channels-last convolutions (slower on CPUs: measured)
+    prefetch: int = Field(2, ge=0, le=64)                # batches made ahead on a background thread (0: inline)
 
     @model_validator(mode="after")
     def _unique_seeds(self) -> "TrainParams":

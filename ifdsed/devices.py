@@ -1,6 +1,7 @@
-"""Which torch device and how many threads: `pick_device` for params.yaml's train.device, `default_device`
-for tools that take no setting, `torch_threads` to set torch's intra-op threads for a block, and
-`ordered_thread_map`, the one worker pool for torch work on many inputs (feature extraction, prediction)."""
+"""Which torch device, precision and how many threads: `pick_device` for params.yaml's train.device,
+`default_device` for tools that take no setting, `pick_precision` for train.precision (what the hardware offers),
+`torch_threads` to set torch's intra-op threads for a block, and `ordered_thread_map`, the one worker pool for
+torch work on many inputs (feature extraction, prediction)."""
 from __future__ import annotations
 
 import contextlib
@@ -35,6 +36,34 @@ def pick_device(choice: str) -> torch.device:
             raise DeviceError(f"params.yaml: train.device: {choice!r}, but this machine has {count} CUDA device(s) "
                                "visible to torch: use 'auto' or 'cpu'" + (f", or cuda:0..{count - 1}" if count else ""))
     return device
+
+
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether `device` computes in bfloat16 natively: a CPU with AVX512-BF16 or AMX tiles (elsewhere torch
+    emulates bfloat16 on the CPU, slower than float32), a GPU that supports it (Ampere and later)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return False
+
+
+def pick_precision(choice: str, device: torch.device, setting: str = "params.yaml: train.precision") -> torch.dtype:
+    """train.precision -> the autocast dtype on `device` (float32: no autocast).
+
+    auto: bfloat16 where the device has it natively, else float16 on a GPU and float32 on a CPU. float16 needs
+    a GPU (torch's CPU float16 kernels are slow and its gradients would need loss scaling for nothing)."""
+    if choice == "auto":
+        if native_bfloat16(device):
+            return torch.bfloat16
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if choice == "float16" and device.type != "cuda":
+        raise DeviceError(f"{setting}: float16 needs a GPU, and this run is on {device}: use 'auto', 'bfloat16' "
+                          "or 'float32'")
+    return PRECISIONS[choice]
 
 
 @contextlib.contextmanager

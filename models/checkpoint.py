@@ -1,6 +1,6 @@
 """Self-describing checkpoints: the model's config travels with its weights.
 
-A checkpoint file is a `torch.save`d dict
+A checkpoint file is a `torch.save`d dict (float32 weights: `save` refuses any other dtype)
     {"model_config": ModelConfig.to_dict(), "state_dict": ..., "optimizer": optimizer state dict or None,
      "epoch": int, "extra": dict}
 written atomically (temporary file in the same folder, then os.replace), so that an interrupted save never
@@ -47,8 +47,16 @@ class Checkpoint:
 
 def save(path: str | Path, model: SEDModel, optimizer: torch.optim.Optimizer | None = None, epoch: int = 0,
          extra: dict[str, Any] | None = None) -> None:
-    """Write a checkpoint of `model` (and `optimizer`, to resume training) to `path`, atomically."""
+    """Write a checkpoint of `model` (and `optimizer`, to resume training) to `path`, atomically.
+
+    Checkpoints are float32, whatever precision the training ran in (autocast leaves the weights float32): a
+    model with weights or buffers of another floating dtype is refused before anything is written."""
     path = Path(path)
+    other = sorted({str(value.dtype) for value in model.state_dict().values()
+                    if value.is_floating_point() and value.dtype != torch.float32})
+    if other:
+        raise CheckpointError(f"{path}: not written: the model holds {', '.join(other)} tensors, and checkpoints "
+                              "are float32 (train in mixed precision with autocast, which keeps the weights float32)")
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "model_config": model.config.to_dict(),

@@ -2,6 +2,7 @@
 
     python -m pipeline.predict PATH... --model data/train/seed_1/checkpoints/best.pt --out events.tsv \
         [--plots DIR] [--workers N] [--batch-size N] [--device auto|cpu|cuda]
+        [--precision float32|auto|bfloat16|float16]
 
 PATH is an audio file or a folder (searched recursively for .wav, .flac and .ogg, any case). Files of any
 sample rate, channel count and length are read; onsets and offsets are seconds of the original file. The
@@ -28,6 +29,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from ifdsed.devices import DeviceError, pick_precision
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.files import find_audio, predict_files, Prediction
 from ifdsed.io.tables import EVENT_COLUMNS, write_events
@@ -45,6 +47,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=None,
                         help="windows per model call (default: 8 on a CPU, 64 on a GPU)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--precision", choices=["float32", "auto", "bfloat16", "float16"], default="float32",
+                        help="the model's autocast precision (default float32: the same bytes as evaluation; auto: "
+                             "bfloat16 where the hardware has it; float16 needs a GPU)")
     args = parser.parse_args(argv)
     for name in ("workers", "batch_size"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -100,7 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
     try:
-        detector = Detector.from_checkpoint(args.model, device)
+        precision = pick_precision(args.precision, device, "--precision")
+    except DeviceError as error:
+        print(f"predict: {error}", file=sys.stderr)
+        return 2
+    try:
+        detector = Detector.from_checkpoint(args.model, device, precision)
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         print(f"predict: cannot use checkpoint {args.model}: {error}", file=sys.stderr)
         return 1

@@ -13,6 +13,10 @@ training's per-epoch validation all run through `Detector`:
    by float rounding at most, below 1e-6: oneDNN picks its convolution kernels by batch size);
 3. the one post-processing (`ifdsed.inference.postprocess`): `clip_events` for clips of the model's length,
    `file_events` for files cut into windows.
+
+The model runs in float32 by default, whatever precision it was trained in: evaluation, training's validation
+and prediction then agree byte for byte on the same host. `precision` (bfloat16 or float16) runs it under
+autocast instead, for faster prediction where the hardware has it (`pipeline.predict --precision`).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ifdsed.devices import default_device
+from ifdsed.devices import default_device, pick_precision
 from ifdsed.features import store
 from ifdsed.features.logmel import LogMelExtractor
 from ifdsed.features.normalize import Normalizer
@@ -43,10 +47,12 @@ class Detector:
     """A model with its feature extractor, normaliser and post-processing settings, on one device."""
 
     def __init__(self, model: SEDModel, settings: DetectorSettings, device: torch.device | str | None = None,
-                 epoch: int | None = None):
-        """epoch: the training epoch the weights are from (a checkpoint's), for reports."""
+                 epoch: int | None = None, precision: str | torch.dtype = "float32"):
+        """epoch: the training epoch the weights are from (a checkpoint's), for reports; precision: the autocast
+        dtype, or float32, auto, bfloat16 or float16 as train.precision (`ifdsed.devices.pick_precision`)."""
         self.epoch = epoch
         self.device = torch.device(device) if device is not None else default_device()
+        self.dtype = precision if isinstance(precision, torch.dtype) else pick_precision(precision, self.device)
         self.settings = settings
         features, classes = settings.features, settings.classes
         config = model.config
@@ -59,11 +65,12 @@ class Detector:
         self.normalize = Normalizer(settings.mean, settings.std, self.device)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None) -> "Detector":
+    def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None,
+                        precision: str | torch.dtype = "float32") -> "Detector":
         """Load a training checkpoint (best.pt) that carries its detector settings in extra["detector"]."""
         device = torch.device(device) if device is not None else default_device()
         loaded = checkpoint.load(path, map_location=device)
-        return cls(loaded.model, detector_settings(loaded.extra), device, epoch=loaded.epoch)
+        return cls(loaded.model, detector_settings(loaded.extra), device, epoch=loaded.epoch, precision=precision)
 
     @cached_property
     def extractor(self) -> LogMelExtractor:
@@ -84,7 +91,8 @@ class Detector:
     def model_outputs(self, log_mel: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Un-normalised log-mel [b, T, n_mels] -> frame_probs [b, T, C] and clip_probs [b, C], float32 numpy."""
         self.model.eval()
-        outputs = self.model(self.normalize(log_mel))
+        with self._autocast():
+            outputs = self.model(self.normalize(log_mel))
         return outputs["frame_probs"].float().cpu().numpy(), outputs["clip_probs"].float().cpu().numpy()
 
     def feature_outputs(self, features: np.ndarray, batch_size: int = FEATURE_BATCH) -> tuple[np.ndarray, np.ndarray]:
@@ -114,8 +122,12 @@ class Detector:
     def embeddings(self, features: np.ndarray, batch_size: int = FEATURE_BATCH) -> np.ndarray:
         """The encoder's frame embeddings x_t of stored features [N, T, n_mels] -> [N, T, emb_dim] float32."""
         self.model.eval()
-        return np.concatenate([self.model.encoder(self.normalize(batch)).float().cpu().numpy()
-                               for batch in _batches(features, batch_size)])
+        with self._autocast():
+            return np.concatenate([self.model.encoder(self.normalize(batch)).float().cpu().numpy()
+                                   for batch in _batches(features, batch_size)])
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
 
     # ---- post-processing -------------------------------------------------------------------------------------
     def clip_events(self, frame_probs: np.ndarray, clip_probs: np.ndarray, filenames: Sequence[str]) -> pd.DataFrame:

@@ -1,9 +1,11 @@
 """Training of one seed: mixed batches (`ifdsed.training.batches`), Adam with step decay, model selection on
 validation (`ifdsed.training.selection`), resumable (`ifdsed.training.resume`).
 
-`train_seed` is the loop: `_start` (data, model, optimizer; a resumed state), then per epoch `_train_epoch`,
-`_validate` (through the same `Detector` as evaluation and prediction), `_log_epoch` (dvclive) and `_save_epoch`
-(best.pt when the score improved, last.pt always).
+`train_seed` is the loop: `_start` (data, model, optimizer, how a step runs; a resumed state), then per epoch
+`_train_epoch` (batches made ahead by `ifdsed.training.prefetch`, each through `ifdsed.training.step`, under the
+precision and compilation of `ifdsed.training.execution`), `_validate` (through the same float32 `Detector` as
+evaluation and prediction), `_log_epoch` (dvclive) and `_save_epoch` (best.pt when the score improved, last.pt
+always; both float32, whatever the training's precision).
 
 Data-parallel training (under torchrun, see ifdsed/training/distributed.py and docs/scaling.md), with W processes:
 - Batches: every rank draws the same global batch order from (seed, epoch) and takes its shard of each batch:
@@ -38,15 +40,15 @@ from ifdsed.inference.detector import Detector
 from ifdsed.inference.settings import detector_extra, detector_settings, training_median_windows
 from ifdsed.training import distributed
 from ifdsed.training.batches import MixedBatches
+from ifdsed.training.execution import Execution
+from ifdsed.training.prefetch import prefetched
 from ifdsed.training.resume import RunPaths, data_fingerprint, resume, rng_state, set_rng_state
 from ifdsed.training.selection import selection_score
+from ifdsed.training.step import optimisation_step
 from models import checkpoint
 from models.sed_model import SEDModel
 
 REAL_TRAIN, SYNTHETIC_TRAIN, VALIDATION = layout.REAL_TRAIN_SET, layout.SYNTHETIC_TRAIN_SET, layout.VALIDATION_SET
-# What SEDModel.losses reads: gathered from every rank in a data-parallel run.
-LOSS_OUTPUTS = ("clip_logits", "frame_probs", "sedb_logits", "ifd_embeddings")
-LOSS_LABELS = ("clip_tags", "frame_labels", "is_synthetic")
 
 
 @dataclass
@@ -57,15 +59,17 @@ class Run:
     paths: RunPaths
     ctx: distributed.Context
     device: torch.device
+    execution: Execution          # precision, compilation and memory format of the training step
     fingerprint: str
     batches: MixedBatches
     validation: FeatureSet
     detector: dict                # the detector settings stored in every checkpoint
     model: SEDModel
     validator: Detector           # the model as evaluation will run it, for the per-epoch validation score
-    net: torch.nn.Module          # the model, wrapped in DistributedDataParallel in a data-parallel run
+    net: torch.nn.Module          # what the step calls: the model, in DistributedDataParallel, compiled, as set
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.StepLR
+    scaler: torch.amp.GradScaler | None   # float16's loss scaler
     start_epoch: int = 0
     best_score: float = -1.0
     best_epoch: int = -1
@@ -100,7 +104,7 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: 
                       f"validation frame F1 {score:.4f}{processes}")
         summary = {"best_epoch": run.best_epoch, "best_validation_frame_f1": run.best_score,
                    "variant": run.model.config.variant, "seed": seed, "samples_seen": run.samples_seen,
-                   "processes": ctx.world_size}
+                   "processes": ctx.world_size, **run.execution.describe()}
         if ctx.is_main:
             live.summary.update(summary)
             live.end()
@@ -117,6 +121,7 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, ctx: distrib
     device = pick_device(train.device)
     if device.type == "cuda" and ctx.distributed:
         device = torch.device("cuda", ctx.local_rank)
+    execution = Execution.from_params(train, device)
     if ctx.is_main and ctx.distributed and ctx.world_size != train.processes:
         print(f"running on {ctx.world_size} processes (from the launcher); train.processes is {train.processes}")
     fingerprint = data_fingerprint(store, params, seed, ctx.world_size)
@@ -136,11 +141,14 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, ctx: distrib
     if ctx.distributed:  # the same initial weights everywhere; from here on each rank its own random stream
         torch.manual_seed(int(np.random.SeedSequence([seed, ctx.rank]).generate_state(1)[0]))
     # Every parameter takes part in every loss, so DDP needs no search for unused ones.
-    net = (DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-           if ctx.distributed else model)
-    run = Run(params, seed, paths, ctx, device, fingerprint, batches, validation, detector, model,
-              Detector(model, detector_settings({"detector": detector}), device), net, optimizer, scheduler)
+    net = execution.prepare(DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+                            if ctx.distributed else model)
+    run = Run(params, seed, paths, ctx, device, execution, fingerprint, batches, validation, detector, model,
+              Detector(model, detector_settings({"detector": detector}), device), net, optimizer, scheduler,
+              execution.grad_scaler())
     _restore(run, resume(paths, fingerprint, device, ctx))
+    if ctx.is_main:
+        print(f"seed {seed}: training on {device}, {execution.describe()}")
     return run
 
 
@@ -152,6 +160,8 @@ def _restore(run: Run, saved: dict | None) -> None:
     run.model.load_state_dict(saved["state_dict"])
     run.optimizer.load_state_dict(saved["optimizer"])
     run.scheduler.load_state_dict(extra["scheduler"])
+    if run.scaler is not None and "grad_scaler" in extra:
+        run.scaler.load_state_dict(extra["grad_scaler"])
     if run.ctx.distributed:
         set_rng_state(extra["rng_per_rank"][run.ctx.rank], run.device)
     else:
@@ -169,31 +179,20 @@ def _train_epoch(run: Run, epoch: int) -> dict[str, float]:
     """One pass of optimisation steps; returns each loss term's mean over the epoch's steps."""
     from tqdm import tqdm
 
-    ctx, model = run.ctx, run.model
+    ctx = run.ctx
     run.net.train()
-    sums: dict[str, float] = {}
+    sums: dict[str, torch.Tensor] = {}   # float64 on the device: no host synchronisation per step
     seen = 0
-    for batch in tqdm(run.batches.epoch(epoch), total=run.batches.steps, desc=f"seed {run.seed} epoch {epoch + 1}",
+    batches = prefetched(run.batches.epoch(epoch), run.device, run.params.train.prefetch)
+    for batch in tqdm(batches, total=run.batches.steps, desc=f"seed {run.seed} epoch {epoch + 1}",
                       unit="batch", leave=False, disable=not ctx.is_main):
-        batch = {key: value.to(run.device) for key, value in batch.items()}
-        outputs = run.net(batch["features"])
+        losses = optimisation_step(run.net, run.model, run.optimizer, batch, run.execution, run.scaler, ctx)
         seen += len(batch["features"])
-        if ctx.distributed:  # the loss of the global batch; x W: DDP averages the ranks' gradients
-            losses = model.losses(
-                distributed.gather_batch({key: outputs[key] for key in LOSS_OUTPUTS if key in outputs}, ctx),
-                distributed.gather_batch({key: batch[key] for key in LOSS_LABELS}, ctx))
-            loss = losses["total"] * ctx.world_size
-        else:
-            losses = model.losses(outputs, batch)
-            loss = losses["total"]
-        run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        run.optimizer.step()
         for key, value in losses.items():
-            sums[key] = sums.get(key, 0.0) + float(value.detach())
+            sums[key] = sums.get(key, 0.0) + value.double()
     run.scheduler.step()
     run.samples_seen += ctx.sum(seen)
-    return {key: total / run.batches.steps for key, total in sums.items()}
+    return {key: float(total) / run.batches.steps for key, total in sums.items()}
 
 
 def _validate(run: Run) -> float:
@@ -226,6 +225,8 @@ def _save_epoch(run: Run, epoch: int, score: float, improved: bool, rng_per_rank
              "detector": run.detector, "samples_seen": run.samples_seen, "world_size": ctx.world_size}
     if run.device.type == "cuda":
         extra["cuda_rng"] = torch.cuda.get_rng_state(run.device)
+    if run.scaler is not None:
+        extra["grad_scaler"] = run.scaler.state_dict()
     if rng_per_rank is not None:
         extra["rng_per_rank"] = rng_per_rank
     checkpoint.save(run.paths.last, run.model, run.optimizer, epoch=epoch + 1, extra=extra)

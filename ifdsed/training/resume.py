@@ -27,8 +27,10 @@ def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1
     processes, and the feature store's index tables and normalisation statistics (which change whenever the
     training data change)."""
     digest = hashlib.sha256()
-    # the device is left out: a run killed on one GPU (or the CPU) resumes on another
-    settings = {"model": params.model.model_dump(), "train": params.train.model_dump(exclude={"seeds", "device"}),
+    # the device is left out: a run killed on one GPU (or the CPU) resumes on another; so is prefetch, which
+    # changes when batches are made, never what they hold
+    settings = {"model": params.model.model_dump(),
+                "train": params.train.model_dump(exclude={"seeds", "device", "prefetch"}),
                 "postprocess": params.postprocess.model_dump(), "seed": seed, "classes": params.classes}
     if world_size > 1:
         settings["world_size"] = world_size

@@ -107,7 +107,7 @@ def test_data_parallel_gradient_is_the_gradient_of_the_global_batch(tmp_path):
         import json, os, torch
         from torch.nn.parallel import DistributedDataParallel
         from ifdsed.training import distributed
-        from ifdsed.training.loop import LOSS_LABELS, LOSS_OUTPUTS
+        from ifdsed.training.step import LOSS_LABELS, LOSS_OUTPUTS
         from models.config import ModelConfig
         from models.sed_model import SEDModel
 
