@@ -1,31 +1,49 @@
-"""Benchmark: the encoder's achieved FLOP rate in a training step, as a fraction of this machine's matmul peak.
+"""Benchmark: the encoder's achieved FLOP rate in a training step, as a fraction of this machine's matmul peak,
+in eager float32 and on the training path itself (params.yaml's execution: bfloat16 autocast + torch.compile).
 
-    .venv/bin/python -m bench.efficiency [--rounds 15] [--threads N] [--batch-size N] [--compile]
+    .venv/bin/python -m bench.efficiency [--rounds 15] [--warmup 2] [--threads N] [--batch-size N] [--no-compile]
 
 FLOPs are counted analytically, for the convolutions only (BatchNorm, pooling and ReLU are a few per element
 and not counted): a Conv2d with 'same' padding on a [B, Cin, T, F] input costs 2 * Cin * Cout * kh * kw * T * F
 per clip forward, the same again for the weight gradient, and the same again for the input gradient, except for
 the first convolution, whose input (the normalised log-mel) needs no gradient. So a forward+backward costs 3x
 the forward FLOPs of every block but the first, 2x for the first (the brief's plain "x3" over-counts by the
-first block's share, ~3 % at the defaults; `flops_x3` gives that figure too).
+first block's share, ~3 % at the defaults; `flops_x3` gives that figure too). The same count is used for every
+run, whatever its precision, and for the whole training step (whose heads, losses and Adam step are not counted:
+its rate is a lower bound).
 
-The step timed is the encoder's forward and backward as in training (`SEDModel(...).encoder` of params.yaml's
-model, train mode, a batch of train.batch_size clips x 250 frames x 64 mels, a fixed upstream gradient on its
-output, parameter gradients reset each step). The peak is a float32 2048 x 2048 x 2048 torch matmul
-(2 * 2048^3 FLOPs) on the same threads, measured in the same run: the matmul and every encoder variant run in
-turn, `--rounds` times after a warm-up, and each one's median counts (so a busy spell hits all alike).
+Timed (each run once per round, `bench.common.interleaved`: `--warmup` rounds, then `--rounds` rounds in an order
+rotated every round, so a busy spell hits all alike; each run's median counts):
+- the peaks: torch.mm of 2048 x 2048 x 2048 tensors (2 * 2048^3 FLOPs) in float32 (`matmul`, and on one thread,
+  `matmul_1thread`) and in bfloat16 (`matmul_bf16`, oneDNN; AMX where the CPU has it), on the same threads;
+- the encoder's forward and backward as in training (`SEDModel(...).encoder` of params.yaml's model, train mode,
+  a batch of train.batch_size clips x 250 frames x 64 mels, a fixed upstream gradient on its output cast to
+  float32 as the training step does, parameter gradients reset each step), in eager float32 (`default`) and in
+  the variants tried to raise its rate: channels_last memory format; oneDNN (mkldnn) off; one thread (against the
+  one-thread peak); `compiled` (torch.compile, float32; skipped with --no-compile); and `amax`, FrequencyMaxPool as
+  it was before (`amax(dim=-1)` instead of today's `max(dim=-1).values`: same values, but amax's backward builds
+  an equality mask and divides; the check `amax_identical` compares the two encoders' outputs and gradients
+  bitwise);
+- the training path (`training_path` in the JSON): the execution params.yaml gives on this CPU
+  (`Execution.from_params(params.train, cpu)`: train.precision auto = bfloat16 where the CPU has it natively,
+  train.compile, train.channels_last), (a) the same encoder forward+backward, prepared (`execution.prepare`) and
+  run under `execution.autocast()` (`encoder_step_ms`), and (b) the whole training step,
+  `ifdsed.training.step.optimisation_step` of the full SEDModel (params.yaml's model, Adam, the losses) on a
+  bench/train_step.py batch (`full_step_ms`). Their compilation (first call) is timed apart (`compile_s`).
 
-fraction_of_peak = (encoder FLOPs per step / median encoder step) / (matmul FLOPs / median matmul time), for
-the model as it is trained. The other variants are what was tried to raise it (same numbers, other execution):
-channels_last memory format; oneDNN (mkldnn) off; one thread (against a one-thread peak); with --compile,
-torch.compile (inductor); and `amax`, FrequencyMaxPool as it was before (`amax(dim=-1)` instead of today's
-`max(dim=-1).values`: same values, but amax's backward builds an equality mask and divides; the check
-`amax_identical` compares the two encoders' outputs and gradients bitwise).
-A profile of the default step gives the share of time in convolution kernels and their own FLOP rate.
+fraction_of_peak = (encoder FLOPs per step / median encoder step) / (matmul FLOPs / median float32 matmul time),
+for the eager float32 encoder (`default`), as before the training path changed: the target >= 0.5 and `met` are
+that figure's. Each variant's fraction is against the float32 peak (one_thread: the one-thread peak). The
+training path's figures are against both peaks: fraction_of_fp32_peak (how much faster than float32 matmul could
+go) and fraction_of_bf16_peak (how close to what bfloat16 matmul reaches on this machine);
+fraction_of_precision_peak is the one of its own precision.
+A profile of the eager float32 step, and one of the training path's encoder step, give the share of CPU time in
+convolution kernels, batch norm, pooling and the rest (inductor's fused kernels count as "other").
 The last line is one JSON object.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import statistics
@@ -36,10 +54,14 @@ import torch
 
 import models.encoder as encoder_module
 from bench.common import add_step_options, arguments, emit, interleaved, loadavg, step_setup
+from bench.train_step import training_batch
 from ifdsed.config import model_config
+from ifdsed.training.execution import Execution
+from ifdsed.training.step import optimisation_step
 from models.sed_model import SEDModel
 
 MATMUL_N = 2048
+CPU = torch.device("cpu")
 warnings.filterwarnings("ignore", message=".*TF32.*")   # torch.backends.mkldnn.flags() warns about Intel GPUs
 
 
@@ -61,7 +83,10 @@ def amax_forward(self, x: torch.Tensor) -> torch.Tensor:
     return x[..., :bins * self.size].unflatten(-1, (bins, self.size)).amax(dim=-1)
 
 
-def encoder_step(config, batch: int, frames: int, channels_last=False, compiled=False):
+def encoder_step(config, batch: int, frames: int, channels_last=False, compiled=False,
+                 execution: Execution | None = None):
+    """One call = the encoder's forward and backward, eager float32 (channels-last, compiled as asked) or, with
+    `execution`, prepared and autocast as the training step runs the model."""
     torch.manual_seed(0)
     encoder = SEDModel(config).encoder.train()
     if channels_last:
@@ -69,13 +94,38 @@ def encoder_step(config, batch: int, frames: int, channels_last=False, compiled=
     gen = torch.Generator().manual_seed(0)
     features = torch.randn(batch, frames, config.n_mels, generator=gen)
     grad = torch.randn(batch, frames, config.emb_dim, generator=gen)
-    run = torch.compile(encoder) if compiled else encoder
+    if execution is not None:
+        run, autocast = execution.prepare(encoder), execution.autocast
+    else:
+        run, autocast = torch.compile(encoder) if compiled else encoder, contextlib.nullcontext
 
     def step():
         for p in encoder.parameters():
             p.grad = None
-        run(features).backward(grad)
+        with autocast():
+            out = run(features)
+        out.float().backward(grad)                 # as optimisation_step: the outputs cast back to float32
     return step
+
+
+def training_step(params, batch_size: int, frames: int, n_mels: int, execution: Execution):
+    """One call = `optimisation_step` of params.yaml's full SEDModel under `execution` (bench/train_step.py's batch)."""
+    n_synthetic = round(batch_size * params.train.synthetic_fraction)
+    batch = training_batch(batch_size, n_synthetic, frames, n_mels, len(params.classes))
+    torch.manual_seed(0)
+    model = SEDModel(model_config(params, n_mels)).train()
+    with torch.no_grad():   # as bench/train_step.py: pseudo strong labels for the IFD branch, when it is on
+        model.atp.w.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(0))
+    net, optimizer = execution.prepare(model), torch.optim.Adam(model.parameters(), lr=params.train.lr)
+    scaler = execution.grad_scaler()
+    return lambda: optimisation_step(net, model, optimizer, batch, execution, scaler)
+
+
+def first_call_s(step) -> float:
+    """Wall seconds of a step's first call (for a compiled step: its compilation)."""
+    started = time.perf_counter()
+    step()
+    return time.perf_counter() - started
 
 
 @contextlib.contextmanager
@@ -112,8 +162,8 @@ def amax_identical(config, frames: int) -> bool:
     return all(torch.equal(a, b) for a, b in zip(*found))
 
 
-def profile_default(step, flops_forward_backward: float) -> dict:
-    """Share of the step's CPU time in convolution kernels (forward and backward), and their FLOP rate."""
+def profile_share(step) -> dict:
+    """Share of the step's CPU time in convolution kernels (forward and backward), batch norm, pooling, other."""
     from torch.profiler import ProfilerActivity, profile
     step()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -130,43 +180,54 @@ def profile_default(step, flops_forward_backward: float) -> dict:
                   "aten::max_pool2d_with_indices_backward", "aten::value_selecting_reduction_backward"))}
     groups["other"] = total - sum(groups.values())
     # Profiler times are CPU time summed over threads' self time as seen by the calling thread: shares only.
-    return {"share": {key: round(value / total, 3) for key, value in groups.items()}}
+    return {key: round(value / total, 3) for key, value in groups.items()}
 
 
 def main() -> None:
     parser = arguments(__doc__)
     add_step_options(parser, rounds=15, warmup=2)
-    parser.add_argument("--compile", action="store_true", help="also try torch.compile (about a minute)")
+    parser.add_argument("--compile", default=True, action=argparse.BooleanOptionalAction,
+                        help="the compiled float32 encoder variant (default: on; the training path is compiled "
+                             "whenever params.yaml's train.compile is, either way)")
     args = parser.parse_args()
     params, threads, batch, features = step_setup(args)
     config = model_config(params, features.n_mels)
     frames = features.frames
     flops, flops_x3 = conv_flops(config, frames, batch)
+    matmul_flops = 2.0 * MATMUL_N ** 3
     a = torch.randn(MATMUL_N, MATMUL_N, generator=torch.Generator().manual_seed(1))
     b = torch.randn(MATMUL_N, MATMUL_N, generator=torch.Generator().manual_seed(2))
-    matmul_flops = 2.0 * MATMUL_N ** 3
+    a16, b16 = a.bfloat16(), b.bfloat16()
+    execution = Execution.from_params(params.train, CPU)
 
     # name: (flops of one call, callable, settings)
     runs = {"matmul": (matmul_flops, lambda: torch.mm(a, b), {}),
+            "matmul_bf16": (matmul_flops, lambda: torch.mm(a16, b16), {}),
             "matmul_1thread": (matmul_flops, lambda: torch.mm(a, b), {"threads": 1}),
             "default": (flops, encoder_step(config, batch, frames), {}),
             "channels_last": (flops, encoder_step(config, batch, frames, channels_last=True), {}),
             "mkldnn_off": (flops, encoder_step(config, batch, frames), {"mkldnn": False}),
             "one_thread": (flops, encoder_step(config, batch, frames), {"threads": 1}),
             "amax": (flops, encoder_step(config, batch, frames), {"amax": True})}
-    compile_s = None
+    compiled = {"training_encoder": encoder_step(config, batch, frames, execution=execution),
+                "training_step": training_step(params, batch, frames, config.n_mels, execution)}
     if args.compile:
-        step = encoder_step(config, batch, frames, compiled=True)
-        started = time.perf_counter()
-        try:
-            step()
-            compile_s = time.perf_counter() - started
-            runs["compiled"] = (flops, step, {})
-        except Exception as error:  # noqa: BLE001 - report, do not fail the benchmark
-            print(f"torch.compile failed: {type(error).__name__}: {str(error)[:200]}")
+        compiled["compiled"] = encoder_step(config, batch, frames, compiled=True)
+    compile_s = {}
+    for name, step in compiled.items():   # the training path must compile: an error there fails the benchmark
+        if name == "compiled":
+            try:
+                compile_s[name] = first_call_s(step)
+            except Exception as error:  # noqa: BLE001 - report, do not fail the benchmark
+                print(f"torch.compile failed: {type(error).__name__}: {str(error)[:200]}")
+                continue
+        else:
+            compile_s[name] = first_call_s(step)
+        runs[name] = (flops, step, {})
     print(f"bench efficiency: encoder channels {list(config.channels)}, batch {batch} x {frames} frames x "
           f"{config.n_mels} mels, {flops / 1e9:.1f} GFLOP per forward+backward, {threads} threads, "
-          f"{os.cpu_count()} cpus, torch {torch.__version__}")
+          f"{os.cpu_count()} cpus, torch {torch.__version__}; training path {execution.describe()}, first calls "
+          + ", ".join(f"{name} {value:.1f} s" for name, value in compile_s.items()))
 
     load_before = loadavg()
     times, _ = interleaved({name: fn for name, (_, fn, _) in runs.items()}, args.rounds, args.warmup,
@@ -174,32 +235,57 @@ def main() -> None:
     load_after = loadavg()
     median = {name: statistics.median(values) for name, values in times.items()}
     rate = {name: runs[name][0] / median[name] / 1e9 for name in runs}        # GFLOP/s
-    peak, peak_1 = rate["matmul"], rate["matmul_1thread"]
+    peak, peak_bf16, peak_1 = rate["matmul"], rate["matmul_bf16"], rate["matmul_1thread"]
     fraction = {name: rate[name] / (peak_1 if name == "one_thread" else peak)
-                for name in runs if not name.startswith("matmul")}
+                for name in runs if not name.startswith(("matmul", "training_"))}
     with setting():
-        profile = profile_default(runs["default"][1], flops)
-    print(f"matmul {MATMUL_N}^3 float32: {peak:.1f} GFLOP/s ({threads} threads), {peak_1:.1f} GFLOP/s (1 thread)")
+        share = profile_share(runs["default"][1])
+        training_share = profile_share(runs["training_encoder"][1])
+    print(f"matmul {MATMUL_N}^3: float32 {peak:.1f} GFLOP/s ({threads} threads), {peak_1:.1f} GFLOP/s (1 thread); "
+          f"bfloat16 {peak_bf16:.1f} GFLOP/s ({threads} threads)")
     for name in fraction:
-        print(f"encoder {name:14s} {1000 * median[name]:7.1f} ms/step  {rate[name]:6.1f} GFLOP/s  "
-              f"{fraction[name]:.3f} of peak")
-    print(f"profile of the default step (share of CPU time): {profile['share']}")
+        print(f"encoder {name:16s} {1000 * median[name]:7.1f} ms/step  {rate[name]:6.1f} GFLOP/s  "
+              f"{fraction[name]:.3f} of the float32 peak")
+    own_peak = peak_bf16 if execution.dtype == torch.bfloat16 else peak
+    for name, label in (("training_encoder", "encoder"), ("training_step", "whole step")):
+        print(f"training path {label:10s} {1000 * median[name]:7.1f} ms/step  {rate[name]:6.1f} GFLOP/s  "
+              f"{rate[name] / peak:.3f} of the float32 peak, {rate[name] / peak_bf16:.3f} of the bfloat16 peak")
+    print(f"profile of the eager float32 step (share of CPU time): {share}")
+    print(f"profile of the training path's encoder step: {training_share}")
     identical = amax_identical(config, frames)
     print(f"amax variant: outputs and gradients bitwise equal to the current encoder's: {identical}")
     best = max(fraction, key=fraction.get)
+    training_path = {
+        **execution.describe(),
+        "encoder_step_ms": round(1000 * median["training_encoder"], 1),
+        "gflops": round(rate["training_encoder"], 1),
+        "fraction_of_fp32_peak": round(rate["training_encoder"] / peak, 3),
+        "fraction_of_bf16_peak": round(rate["training_encoder"] / peak_bf16, 3),
+        "fraction_of_precision_peak": round(rate["training_encoder"] / own_peak, 3),
+        "full_step_ms": round(1000 * median["training_step"], 1),
+        "full_step_gflops": round(rate["training_step"], 1),
+        "full_step_fraction_of_fp32_peak": round(rate["training_step"] / peak, 3),
+        "full_step_fraction_of_bf16_peak": round(rate["training_step"] / peak_bf16, 3),
+        "full_step_fraction_of_precision_peak": round(rate["training_step"] / own_peak, 3),
+        "encoder_speedup_over_eager_fp32": round(median["default"] / median["training_encoder"], 2),
+        "compile_s": {name: round(compile_s[name], 1) for name in ("training_encoder", "training_step")},
+        "model": {"ifd": params.model.ifd, "sedb": params.model.sedb},
+        "profile_share": training_share}
     result = {"fraction_of_peak": round(fraction["default"], 3), "target": 0.5,
               "met": fraction["default"] >= 0.5,
               "encoder_gflops": round(rate["default"], 1), "peak_gflops": round(peak, 1),
-              "peak_gflops_1thread": round(peak_1, 1),
+              "peak_gflops_1thread": round(peak_1, 1), "peak_gflops_bf16": round(peak_bf16, 1),
               "encoder_step_ms": round(1000 * median["default"], 1),
               "gflop_per_step": round(flops / 1e9, 3), "gflop_per_step_x3": round(flops_x3 / 1e9, 3),
               "fraction_of_peak_x3": round(flops_x3 / median["default"] / 1e9 / peak, 3),
+              "training_path": training_path,
               "variants": {name: {"step_ms": round(1000 * median[name], 1), "gflops": round(rate[name], 1),
                                   "fraction_of_peak": round(fraction[name], 3)} for name in fraction},
-              "best_variant": best, "amax_identical": identical, "compile_s": None if compile_s is None else round(compile_s, 1),
-              "profile_share": profile["share"],
+              "best_variant": best, "amax_identical": identical,
+              "compile_s": round(compile_s["compiled"], 1) if "compiled" in compile_s else None,
+              "profile_share": share,
               "batch_size": batch, "frames": frames, "n_mels": config.n_mels, "channels": list(config.channels),
-              "threads": threads, "rounds": args.rounds, "cpus": os.cpu_count(),
+              "threads": threads, "rounds": args.rounds, "warmup": args.warmup, "cpus": os.cpu_count(),
               "loadavg": [load_before, load_after]}
     emit(result)
 

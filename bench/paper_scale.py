@@ -1,8 +1,11 @@
 """Benchmark: the cost of the paper-scale profile (`make paper-scale`), from a measured training step.
 
-    .venv/bin/python -m bench.paper_scale [--steps 3] [--threads 2] [--gpu-tflops 25 100] [--out FILE]
+    .venv/bin/python -m bench.paper_scale [--steps 3] [--threads 2] [--precision auto] [--no-compile]
+        [--gpu-tflops 25 100] [--out FILE]
 
-Times the training step exactly as ifdsed/training/loop.py runs it (forward, SEDModel.losses, backward, Adam step) at
+Times the training step exactly as ifdsed/training/loop.py runs it (`ifdsed.training.step.optimisation_step`:
+forward under the default autocast and compiled, as params.yaml's train.precision and train.compile give it, or
+as --precision / --no-compile say; SEDModel.losses in float32, backward, Adam step) at
 the paper's scale: Lin et al.'s 160-filter encoder (`model.channels [160, 160, 160]`), 500 frames x 64 mels per
 clip (44.1 kHz, 20 ms hop), batches of 16 clips (8 real weak + 8 synthetic, so IFD and SEDB see the same
 mixture as in training), for each variant. It also counts the floating-point operations of one step and of one
@@ -23,6 +26,7 @@ variants and seeds, and are not part of this estimate. The last line of the outp
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -34,6 +38,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import arguments, emit, loadavg
+from ifdsed.devices import pick_precision
+from ifdsed.training.execution import Execution
+from ifdsed.training.step import optimisation_step
 from models.config import ModelConfig
 from models.sed_model import SEDModel
 
@@ -75,18 +82,19 @@ def measure_variant(ifd: bool, sedb: bool, args, device: torch.device) -> dict:
     optimizer = torch.optim.Adam(model.parameters(), lr=0.0018)
     n_synthetic = round(args.batch * PAPER["synthetic_fraction"])
     batch = make_batch(args.batch, args.batch - n_synthetic, args.frames, args.mels, PAPER["classes"], device)
+    execution = Execution(device, pick_precision(args.precision, device), args.compile)
+    net = execution.prepare(model)
 
     def step() -> float:
-        losses = model.losses(model(batch["features"]), batch)
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        optimizer.step()
-        return float(losses["total"].detach())
+        return float(optimisation_step(net, model, optimizer, batch, execution)["total"])
 
     model.train()
-    with FlopCounterMode(display=False) as counter:
-        step()
+    with FlopCounterMode(display=False) as counter:   # the FLOPs of one eager step: the same in any precision
+        losses = model.losses(model(batch["features"]), batch)
+        losses["total"].backward()
+    optimizer.zero_grad(set_to_none=True)
     step_flops = counter.get_total_flops()
+    step()                                             # compilation, when set, happens here
     for _ in range(args.warmup):
         step()
     times = []
@@ -99,7 +107,8 @@ def measure_variant(ifd: bool, sedb: bool, args, device: torch.device) -> dict:
     model.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(batch["features"][:1])
-    return {"parameters": model.num_parameters(), "step_flops": step_flops, "clip_inference_flops":
+    return {"parameters": model.num_parameters(), **execution.describe(), "step_flops": step_flops,
+            "clip_inference_flops":
             counter.get_total_flops(), "step_s_median": statistics.median(times), "step_s_all": times}
 
 
@@ -145,6 +154,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument("--compile", default=True, action=argparse.BooleanOptionalAction,
+                        help="torch.compile the forward, as train.compile (default: on)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--gpu-tflops", type=float, nargs="+", default=[25.0, 100.0],
                         help="ASSUMED sustained TFLOP/s of a GPU on this model (not measured here)")

@@ -5,7 +5,8 @@
 - audio files: tones, wav writers, every kind of unusable or odd file, digests of a folder;
 - features: the default log-mel settings and our extractor on one file, clip sets with their tables;
 - a tiny, learnable hand-made feature store in the features stage's layout (the training and scoring tests);
-- models and checkpoints: random batches, a training step, tiny detectors, a pickled payload that runs code;
+- models and checkpoints: random batches, a training step, the tensors a checkpoint file holds, tiny
+  detectors, a pickled payload that runs code;
 - prediction on files: running the detector, and the checks every result must pass.
 """
 from __future__ import annotations
@@ -319,6 +320,22 @@ def train_step(model, optimizer, batch):
     loss.backward()
     optimizer.step()
     return loss.item()
+
+
+def stored_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a checkpoint file as it was written (not as a model loads it: load_state_dict would
+    convert), by its place in the file: {"state_dict/encoder.conv.weight": ..., "optimizer/state/0/exp_avg": ...}."""
+    def walk(value, place: str):
+        if torch.is_tensor(value):
+            yield place, value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from walk(item, f"{place}/{key}" if place else str(key))
+        elif isinstance(value, (list, tuple)):
+            for index, item in enumerate(value):
+                yield from walk(item, f"{place}/{index}")
+
+    return dict(walk(torch.load(path, map_location="cpu", weights_only=True), ""))
 
 
 def leave_marker(path: str) -> None:

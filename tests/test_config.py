@@ -18,6 +18,8 @@ def test_project_params_are_valid_and_complete():
     assert params.classes == DCASE_CLASSES
     assert params.synth.snr_db == (6.0, 30.0)
     assert params.features.n_mels == 64
+    train = params.train      # how a step runs: the measured defaults (docs/performance.md)
+    assert (train.precision, train.compile, train.channels_last, train.prefetch) == ("auto", True, False, 2)
 
 
 @pytest.mark.parametrize("section, key, value, expected", [
@@ -40,6 +42,11 @@ def test_project_params_are_valid_and_complete():
     ("train", "device", "gpu", "train.device: String should match pattern"),
     ("train", "device", "cuda:x", "train.device: String should match pattern"),
     ("train", "device", "cuda:01", "train.device: String should match pattern"),
+    ("train", "precision", "half", "train.precision: Input should be 'auto', 'float32', 'bfloat16' or 'float16' "
+                                   "(got 'half')"),
+    ("train", "compile", "maybe", "train.compile: Input should be a valid boolean (got 'maybe')"),
+    ("train", "channels_last", 2, "train.channels_last: Input should be a valid boolean (got 2)"),
+    ("train", "prefetch", -1, "train.prefetch: Input should be greater than or equal to 0 (got -1)"),
 ])
 def test_bad_values_name_the_key(section, key, value, expected):
     raw = project_params()
@@ -131,6 +138,8 @@ BAD_PARAMS = [   # (section, key, value, phrase): each message starts with param
                               "frequency pools: use n_mels >= 64"),
     ("realworld", "snr_db", [20, 0], "params.yaml: realworld.snr_db: the lower bound 20.0 is above the upper"),
     ("train", "devise", "cpu", "params.yaml: train.devise: unknown key (misspelt?)"),
+    ("train", "precision", "half", "params.yaml: train.precision: Input should be 'auto', 'float32', 'bfloat16' or "
+                                   "'float16' (got 'half')"),
     (None, "classes", [], "params.yaml: classes: the class list is empty"),
     (None, "classes", ["Dog", "Cat,Dog"], "params.yaml: classes: 'Cat,Dog' is not a usable class name"),
     (None, "classes", ["Dog", "Doorbell"], "params.yaml: classes: 'Doorbell' is not a DCASE class"),

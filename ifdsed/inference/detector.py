@@ -52,7 +52,8 @@ class Detector:
         dtype, or float32, auto, bfloat16 or float16 as train.precision (`ifdsed.devices.pick_precision`)."""
         self.epoch = epoch
         self.device = torch.device(device) if device is not None else default_device()
-        self.dtype = precision if isinstance(precision, torch.dtype) else pick_precision(precision, self.device)
+        self.dtype = (precision if isinstance(precision, torch.dtype)
+                      else pick_precision(precision, self.device, "Detector precision"))
         self.settings = settings
         features, classes = settings.features, settings.classes
         config = model.config

@@ -113,3 +113,33 @@ def test_outputs_depend_on_the_batch_size_only_to_float_rounding(clips_and_store
                                                 for size in (64, 1))
     np.testing.assert_allclose(frames, frames_one, rtol=0, atol=1e-6)
     np.testing.assert_allclose(clips, clips_one, rtol=0, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------ precision
+def test_float32_by_default_and_bfloat16_autocast_to_its_rounding(clips_and_store, detector, model_path):
+    """The default is the float32 model as trained (evaluation, validation and prediction agree byte for byte);
+    bfloat16 autocast (`predict --precision`) gives the same probabilities to bfloat16's rounding."""
+    _, store = clips_and_store
+    features = load_feature_set(store, "set").features
+    assert detector.dtype == torch.float32
+    frames, clips = detector.feature_outputs(features)
+    with torch.inference_mode():                 # the model itself, no autocast anywhere
+        plain = detector.model.eval()(detector.normalize(features))
+    np.testing.assert_array_equal(frames, plain["frame_probs"].numpy())
+    np.testing.assert_array_equal(clips, plain["clip_probs"].numpy())
+
+    low = Detector(detector.model, detector.settings, "cpu", precision="bfloat16")
+    assert low.dtype == torch.bfloat16
+    low_frames, low_clips = low.feature_outputs(features)
+    assert low_frames.dtype == low_clips.dtype == np.float32 and low_frames.shape == frames.shape
+    assert not np.array_equal(low_frames, frames)            # it did run in bfloat16
+    np.testing.assert_allclose(low_frames, frames, rtol=0, atol=2e-2)
+    np.testing.assert_allclose(low_clips, clips, rtol=0, atol=2e-2)
+    embeddings, low_embeddings = detector.embeddings(features), low.embeddings(features)
+    assert low_embeddings.dtype == np.float32
+    np.testing.assert_allclose(low_embeddings, embeddings, rtol=0, atol=0.05 * np.abs(embeddings).max())
+    np.testing.assert_array_equal(detector.feature_outputs(features)[0], frames)   # float32 left unchanged
+
+    assert Detector.from_checkpoint(model_path, "cpu").dtype == torch.float32
+    assert Detector.from_checkpoint(model_path, "cpu", precision="bfloat16").dtype == torch.bfloat16
+    assert Detector.from_checkpoint(model_path, "cpu", precision=torch.bfloat16).dtype == torch.bfloat16

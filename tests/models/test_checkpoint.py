@@ -89,3 +89,23 @@ def test_checkpoints_cannot_run_code_and_bad_ones_are_named(tmp_path):
         with pytest.raises(CheckpointError) as error:
             checkpoint.load(tmp_path / name)
         assert str(error.value).startswith(f"{tmp_path / name}: {phrase}"), str(error.value)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_a_model_that_is_not_float32_is_refused_and_nothing_is_written(tmp_path, dtype):
+    model = SEDModel(ModelConfig(channels=(4, 4, 4)))
+    path = tmp_path / "checkpoints" / "last.pt"
+    with pytest.raises(CheckpointError) as error:
+        checkpoint.save(path, model.to(dtype))
+    assert str(error.value).startswith(f"{path}: not written: the model holds {dtype} tensors, and checkpoints "
+                                       "are float32")
+    assert not path.parent.exists()                          # not even its folder
+    # an existing checkpoint stays as it was
+    checkpoint.save(path, model.float(), epoch=1)
+    before = path.read_bytes()
+    with torch.no_grad():
+        model.atp.w.data = model.atp.w.data.to(dtype)            # one parameter of another dtype is enough
+    with pytest.raises(CheckpointError, match=f"the model holds {dtype} tensors"):
+        checkpoint.save(path, model, epoch=2)
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"] and path.read_bytes() == before
+    assert checkpoint.load(path).epoch == 1

@@ -1,6 +1,6 @@
 """`python -m pipeline.predict` (pipeline/predict.py): folders with corrupt files, exit status and messages, odd
-and bad input files, unsafe checkpoints (bad input: docs/reliability.md). The tiny detectors are those of
-tests/inference/test_files.py."""
+and bad input files, unsafe checkpoints, a --precision this machine lacks (bad input: docs/reliability.md). The
+tiny detectors are those of tests/inference/test_files.py."""
 from __future__ import annotations
 
 import os
@@ -112,3 +112,25 @@ def test_predict_refuses_an_unsafe_checkpoint(tmp_path, capsys):
     assert cli.main([str(tmp_path / "a.wav"), "--model", str(evil), "--out", str(tmp_path / "e.tsv")]) == 1
     assert f"cannot use checkpoint {evil}: {evil}: refused" in capsys.readouterr().err
     assert not (tmp_path / "code_ran").exists()
+
+
+def test_predict_precision(model_path, tmp_path, capsys):
+    clip = wav(tmp_path / "a.wav", tone(3.0))
+    out = tmp_path / "events.tsv"
+    assert cli.main([str(clip), "--model", str(model_path), "--out", str(out), "--device", "cpu",
+                     "--precision", "float16"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("predict: --precision: float16 needs a GPU, and this run is on cpu"), err
+    assert not out.exists()                                            # stopped before any work
+    # bfloat16 autocast runs on any CPU, and the hand-set classes of the tiny detector come out as in float32
+    tables = {}
+    for precision in ("float32", "bfloat16"):
+        assert cli.main([str(clip), "--model", str(model_path), "--out", str(out), "--device", "cpu",
+                         "--precision", precision]) == 0
+        tables[precision] = pd.read_csv(out, sep="\t")
+    for table in tables.values():
+        always = table[table.event_label == ALWAYS]
+        assert list(always[["onset", "offset"]].itertuples(index=False, name=None)) == [(0.0, 3.0)]
+        assert NEVER not in set(table.event_label)
+    default = cli.parse_args([str(clip), "--model", str(model_path), "--out", str(out)])
+    assert default.precision == "float32"                  # evaluation's bytes unless asked otherwise
