@@ -85,6 +85,27 @@ def write_set(root: Path, name: str, n_clips: int, frames: int, n_mels: int, cla
     return {"clips": n_clips, "frames": frames, "n_mels": n_mels, "frame_labels": strong}
 
 
+def validation_folder(store: Path) -> Path:
+    """Where a fake store's validation clip-set folder (events.tsv, clips.tsv) lies: beside the store."""
+    return store.parent / "realworld_validation"
+
+
+def write_validation_tables(folder: Path, frame_labels: np.ndarray, classes: list[str], hop: float) -> None:
+    """events.tsv and clips.tsv of the validation set, from its frame labels [N, T, C]: what training's
+    event-based selection score reads."""
+    folder.mkdir(parents=True)
+    rows = []
+    for clip, labels in enumerate(frame_labels):
+        edges = np.diff(np.pad(labels.astype(np.int8), ((1, 1), (0, 0))), axis=0)        # [T + 1, C]
+        for c in range(len(classes)):
+            onsets, offsets = np.flatnonzero(edges[:, c] == 1), np.flatnonzero(edges[:, c] == -1)
+            rows += [f"realworld_validation_{clip:05d}.wav\t{on * hop:.3f}\t{off * hop:.3f}\t{classes[c]}\n"
+                     for on, off in zip(onsets, offsets)]
+    (folder / "events.tsv").write_text("filename\tonset\toffset\tevent_label\n" + "".join(rows))
+    (folder / "clips.tsv").write_text("filename\tpath\tduration\n" + "".join(
+        f"realworld_validation_{clip:05d}.wav\tx\t10.0\n" for clip in range(len(frame_labels))))
+
+
 def write_store(root: Path, scale: str) -> int:
     """A complete fake store at `root` for `scale`; returns its size in bytes."""
     from ifdsed.config import load_params
@@ -101,6 +122,8 @@ def write_store(root: Path, scale: str) -> int:
                                          True, rng),
             "realworld_validation": write_set(root, "realworld_validation", validation, config.frames,
                                               config.n_mels, classes, True, rng)}
+    write_validation_tables(validation_folder(root), np.load(root / "realworld_validation_frame_labels.npy",
+                                                             mmap_mode="r"), classes, config.frame_hop)
     np.savez(root / "normalization.npz", mean=np.zeros(config.n_mels, np.float32),
              std=np.ones(config.n_mels, np.float32))
     (root / "features.json").write_text(json.dumps({"config": config.describe(), "classes": classes,
@@ -202,7 +225,7 @@ def child(store: Path, max_steps: int, out: Path) -> None:
     training._validate = phase("validation", training._validate)   # Detector.feature_outputs and the score
     os.environ["TQDM_DISABLE"] = "1"
     started = time.perf_counter()
-    training.train_seed(params, 1, store, out)
+    training.train_seed(params, 1, store, out, validation_folder=validation_folder(store))
     train_s = time.perf_counter() - started
     train_peak = sampler.stage()
     vm_hwm_train = MemorySampler.status()["VmHWM"] / MIB

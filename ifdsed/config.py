@@ -162,7 +162,12 @@ class ModelParams(Section):
 
 class TrainParams(Section):
     seeds: Annotated[tuple[int, ...], Field(strict=False, min_length=1)] = (1, 2, 3)
-    epochs: int = Field(12, ge=1)
+    epochs: int = Field(12, ge=1)                        # the most epochs a training runs
+    # Early stopping: stop after this many consecutive epochs without a better selection score (null: never)
+    patience: int | None = Field(10, ge=1)
+    # What picks best.pt and drives early stopping (ifdsed/training/selection.py): event_f1, the paper's measure
+    # (event-based macro F1 on validation, post-processed as at test time), or frame_f1, a fast stand-in
+    selection: Literal["event_f1", "frame_f1"] = "event_f1"
     batch_size: int = Field(16, ge=2)
     synthetic_fraction: float = Field(0.5, ge=0, le=1)  # share of each batch drawn from the synthetic set
     lr: float = Field(0.0018, gt=0)

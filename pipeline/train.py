@@ -1,10 +1,12 @@
 """DVC stage `train@<seed>` (a matrix over train.seeds): train one model, or resume an interrupted training.
 
-Reads  params.yaml (classes, model, train) and the feature store data/features/ (realworld_weak,
-       synthetic_train for training; realworld_validation for model selection).
+Reads  params.yaml (classes, model, train, postprocess; eval's sed_eval settings for the selection score), the
+       feature store data/features/ (realworld_weak, synthetic_train for training; realworld_validation for model
+       selection and early stopping) and the validation set's labels data/realworld/validation/events.tsv (and
+       clips.tsv); no test set's labels, nor the hidden weak timestamps.
 Writes data/train/seed_<seed>/checkpoints/{best,last}.pt (self-describing: model config + weights; kept
        across reruns so a killed training resumes) and results/train/seed_<seed>/ (dvclive: metrics.json and
-       per-epoch plots of every loss term and the validation score; tracked by git, as DVC metrics are).
+       per-epoch plots of every loss term and both validation scores; tracked by git, as DVC metrics are).
 
 With train.processes = N > 1 the command starts itself again under torchrun, N processes on this machine
 (DistributedDataParallel; NCCL on GPUs, gloo on CPUs): the stage command does not change. Started by torchrun
@@ -31,11 +33,13 @@ def main() -> int | None:
         return distributed.relaunch(params.train.processes, ["pipeline.train", "--seed", str(args.seed)])
     from ifdsed.training.loop import train_seed  # after the relaunch decision: the launching process needs no torch
     out_dir = paths.train_dir(args.seed)
-    summary = train_seed(params, args.seed, paths.FEATURES, out_dir, live_dir=paths.train_logs(args.seed))
+    summary = train_seed(params, args.seed, paths.FEATURES, out_dir, live_dir=paths.train_logs(args.seed),
+                         validation_folder=paths.CLIP_SETS[paths.VALIDATION_SET])
     if os.environ.get("RANK", "0") == "0":  # one line per job, not per rank
-        print(f"seed {args.seed}: best epoch {summary['best_epoch']} (validation frame F1 "
-              f"{summary['best_validation_frame_f1']:.4f}, {summary['samples_seen']} training samples) -> "
-              f"{paths.best_checkpoint(args.seed)}")
+        stopped = ", stopped early" if summary["stopped_early"] else ""
+        print(f"seed {args.seed}: best epoch {summary['best_epoch']} of {summary['epochs_run']}{stopped} "
+              f"(validation {summary['selection']} {summary['best_validation_score']:.4f}, "
+              f"{summary['samples_seen']} training samples) -> {paths.best_checkpoint(args.seed)}")
     return 0
 
 

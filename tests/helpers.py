@@ -32,7 +32,7 @@ from ifdsed.features.logmel import LogMelConfig, LogMelExtractor
 from ifdsed.inference.files import predict_files
 from ifdsed.inference.settings import detector_extra
 from ifdsed.io.audio import read_clip
-from ifdsed.paths import CLIP_SETS
+from ifdsed.paths import CLIP_SETS, VALIDATION_SET
 from ifdsed.scenes.render import write_set_tables
 from models import checkpoint
 from models.config import ModelConfig
@@ -280,6 +280,32 @@ def write_toy_store(root: Path, sets: list[tuple[str, int, bool]], event_tables:
     (root / "features.json").write_text(json.dumps({"config": TOY_CONFIG.describe(), "classes": CLASSES,
                                                     "sets": entries}))
     return root
+
+
+def toy_validation(store: Path) -> Path:
+    """The validation set's clip-set folder (events.tsv, clips.tsv) that `write_toy_store(..., event_tables=True)`
+    writes beside the store: what training's `validation_folder` is in the tests."""
+    return store.parent / "sets" / VALIDATION_SET
+
+
+def forced_scores(monkeypatch, event_f1: list[float], frame_f1: list[float] | None = None,
+                  after_epoch: int = 0, kill_in_epoch: int | None = None) -> list[int]:
+    """Training's validation scores forced (`ifdsed.training.loop.validation_scores` replaced): epoch e scores
+    event_f1[e - 1] and frame_f1[e - 1] (0.5 unless given). `after_epoch`: the epochs a resumed run has behind
+    it; `kill_in_epoch`: that epoch's validation raises KeyboardInterrupt (after last.pt of the epoch before was
+    written). Returns the epochs scored, a list that grows as the training validates."""
+    import ifdsed.training.loop as training
+    scored: list[int] = []
+
+    def scores(*args):
+        epoch = after_epoch + len(scored) + 1
+        if epoch == kill_in_epoch:
+            raise KeyboardInterrupt
+        scored.append(epoch)
+        return {"event_f1": event_f1[epoch - 1], "frame_f1": 0.5 if frame_f1 is None else frame_f1[epoch - 1]}
+
+    monkeypatch.setattr(training, "validation_scores", scores)
+    return scored
 
 
 def tiny_store(root: Path) -> Path:

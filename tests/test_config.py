@@ -20,6 +20,11 @@ def test_project_params_are_valid_and_complete():
     assert params.features.n_mels == 64
     train = params.train      # how a step runs: the measured defaults (docs/performance.md)
     assert (train.precision, train.compile, train.channels_last, train.prefetch) == ("auto", True, False, 2)
+    # at most train.epochs, early stopping and model selection by the paper's measure; patience null: no stopping
+    assert (train.epochs, train.patience, train.selection) == (12, 10, "event_f1")
+    raw = project_params()
+    raw["train"]["patience"] = None
+    assert parse_params(raw).train.patience is None
 
 
 @pytest.mark.parametrize("section, key, value, expected", [
@@ -47,6 +52,9 @@ def test_project_params_are_valid_and_complete():
     ("train", "compile", "maybe", "train.compile: Input should be a valid boolean (got 'maybe')"),
     ("train", "channels_last", 2, "train.channels_last: Input should be a valid boolean (got 2)"),
     ("train", "prefetch", -1, "train.prefetch: Input should be greater than or equal to 0 (got -1)"),
+    ("train", "patience", 0, "train.patience: Input should be greater than or equal to 1 (got 0)"),
+    ("train", "patience", "5", "train.patience: Input should be a valid integer (got '5')"),
+    ("train", "selection", "foo", "train.selection: Input should be 'event_f1' or 'frame_f1' (got 'foo')"),
 ])
 def test_bad_values_name_the_key(section, key, value, expected):
     raw = project_params()

@@ -1,11 +1,14 @@
 """Training of one seed: mixed batches (`ifdsed.training.batches`), Adam with step decay, model selection on
-validation (`ifdsed.training.selection`), resumable (`ifdsed.training.resume`).
+validation with early stopping (`ifdsed.training.selection`), resumable (`ifdsed.training.resume`).
 
-`train_seed` is the loop: `_start` (data, model, optimizer, how a step runs; a resumed state), then per epoch
-`_train_epoch` (batches made ahead by `ifdsed.training.prefetch`, each through `ifdsed.training.step`, under the
-precision and compilation of `ifdsed.training.execution`), `_validate` (through the same float32 `Detector` as
-evaluation and prediction), `_log_epoch` (dvclive) and `_save_epoch` (best.pt when the score improved, last.pt
-always; both float32, whatever the training's precision).
+`train_seed` is the loop: `_start` (data, model, optimizer, how a step runs, the validation labels; a resumed
+state), then per epoch, up to `train.epochs`, `_train_epoch` (batches made ahead by `ifdsed.training.prefetch`,
+each through `ifdsed.training.step`, under the precision and compilation of `ifdsed.training.execution`),
+`_validate` (both selection scores, through the same float32 `Detector` and post-processing as evaluation),
+`_select` (the score named by `train.selection`: a better one makes best.pt, `train.patience` epochs in a row
+without one stop the training), `_log_epoch` (dvclive) and `_save_epoch` (best.pt when the score improved, last.pt
+always; both float32, whatever the training's precision). last.pt holds the early-stopping count and whether the
+run stopped, so a killed run resumes exactly and a run that stopped early returns its summary without training.
 
 Data-parallel training (under torchrun, see ifdsed/training/distributed.py and docs/scaling.md), with W processes:
 - Batches: every rank draws the same global batch order from (seed, epoch) and takes its shard of each batch:
@@ -19,7 +22,8 @@ Data-parallel training (under torchrun, see ifdsed/training/distributed.py and d
   implementation, and one code path serves gloo and NCCL); DDP broadcasts rank 0's running statistics.
 - Seeds: the same initial weights on every rank (torch.manual_seed(seed), and DDP broadcasts rank 0's anyway);
   afterwards each rank has its own random stream (dropout), saved per rank in last.pt.
-- Rank 0 alone scores the validation set, logs with dvclive and writes checkpoints; the score is broadcast.
+- Rank 0 alone scores the validation set, logs with dvclive and writes checkpoints; the scores are broadcast, so
+  every rank keeps the same best score and early-stopping count, and all stop at the same epoch.
   A resumed run reads last.pt on rank 0 and broadcasts it, so ranks need no shared checkpoint folder.
 - The number of processes enters the fingerprint: a checkpoint of a W-process run resumes only with W.
 """
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ifdsed import paths as layout
@@ -43,7 +48,7 @@ from ifdsed.training.batches import MixedBatches
 from ifdsed.training.execution import Execution
 from ifdsed.training.prefetch import prefetched
 from ifdsed.training.resume import RunPaths, data_fingerprint, resume, rng_state, set_rng_state
-from ifdsed.training.selection import selection_score
+from ifdsed.training.selection import validation_events, validation_scores
 from ifdsed.training.step import optimisation_step
 from models import checkpoint
 from models.sed_model import SEDModel
@@ -63,6 +68,7 @@ class Run:
     fingerprint: str
     batches: MixedBatches
     validation: FeatureSet
+    validation_events: pd.DataFrame   # the validation set's events.tsv, for the event-based selection score
     detector: dict                # the detector settings stored in every checkpoint
     model: SEDModel
     validator: Detector           # the model as evaluation will run it, for the per-epoch validation score
@@ -71,38 +77,52 @@ class Run:
     scheduler: torch.optim.lr_scheduler.StepLR
     scaler: torch.amp.GradScaler | None   # float16's loss scaler
     start_epoch: int = 0
-    best_score: float = -1.0
+    epochs_run: int = 0           # epochs trained so far (across resumes)
+    best_score: float = -1.0      # of train.selection
     best_epoch: int = -1
+    epochs_without_improvement: int = 0
+    stopped_early: bool = False
     samples_seen: int = 0
     resumed: bool = False
 
 
-def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: Path | None = None) -> dict:
+def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: Path | None = None,
+               validation_folder: Path = layout.CLIP_SETS[VALIDATION]) -> dict:
     """Train (or resume) one seed; returns the summary written to the dvclive metrics.
 
+    validation_folder: the validation set's clip-set folder (events.tsv, clips.tsv), the pipeline's by default.
     In a process started by torchrun with WORLD_SIZE > 1 this is one rank of a data-parallel training (see the
     module docstring); otherwise an ordinary single-process training."""
     from dvclive import Live
 
-    with distributed.session(params.train.device) as ctx:
-        run = _start(params, seed, store, RunPaths(out_dir, live_dir), ctx)
+    train = params.train
+    with distributed.session(train.device) as ctx:
+        run = _start(params, seed, store, RunPaths(out_dir, live_dir), validation_folder, ctx)
         live = (Live(str(run.paths.live), dvcyaml=False, save_dvc_exp=False, resume=run.resumed, report=None)
                 if ctx.is_main else None)
-        for epoch in range(run.start_epoch, params.train.epochs):
+        if run.stopped_early and ctx.is_main:
+            print(f"seed {seed}: stopped early after epoch {run.epochs_run} (best epoch {run.best_epoch}); "
+                  "nothing to train")
+        for epoch in range(run.start_epoch, train.epochs):
+            if run.stopped_early:
+                break
             losses = _train_epoch(run, epoch)
-            score = _validate(run)
-            improved = score > run.best_score
-            if improved:
-                run.best_score, run.best_epoch = score, epoch + 1
+            scores = _validate(run)
+            improved = _select(run, epoch, scores[train.selection])
             rng_per_rank = ctx.gather_objects(rng_state(run.device)) if ctx.distributed else None
             if ctx.is_main:
-                _log_epoch(run, live, losses, score)
-                _save_epoch(run, epoch, score, improved, rng_per_rank)
+                _log_epoch(run, live, losses, scores)
+                _save_epoch(run, epoch, scores[train.selection], improved, rng_per_rank)
                 live.next_step()
                 processes = f" ({ctx.world_size} processes)" if ctx.distributed else ""
-                print(f"seed {seed} epoch {epoch + 1}/{params.train.epochs}: loss {losses['total']:.4f}, "
-                      f"validation frame F1 {score:.4f}{processes}")
-        summary = {"best_epoch": run.best_epoch, "best_validation_frame_f1": run.best_score,
+                print(f"seed {seed} epoch {epoch + 1}/{train.epochs}: loss {losses['total']:.4f}, validation "
+                      f"event F1 {scores['event_f1']:.4f}, frame F1 {scores['frame_f1']:.4f}"
+                      f"{' (best)' if improved else ''}{processes}")
+                if run.stopped_early:
+                    print(f"seed {seed}: stopping early: no better validation {train.selection} in "
+                          f"{train.patience} epochs (best epoch {run.best_epoch})")
+        summary = {"best_epoch": run.best_epoch, "best_validation_score": run.best_score,
+                   "selection": train.selection, "epochs_run": run.epochs_run, "stopped_early": run.stopped_early,
                    "variant": run.model.config.variant, "seed": seed, "samples_seen": run.samples_seen,
                    "processes": ctx.world_size, **run.execution.describe()}
         if ctx.is_main:
@@ -112,8 +132,10 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: 
         return summary
 
 
-def _start(params: Params, seed: int, store: Path, paths: RunPaths, ctx: distributed.Context) -> Run:
-    """Data, model, optimizer and schedule of a new training, or of the one last.pt resumes."""
+def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_folder: Path,
+           ctx: distributed.Context) -> Run:
+    """Data, model, optimizer and schedule of a new training, or of the one last.pt resumes. Of the labels, only
+    the training sets' (in the store) and the validation set's (in the store and `validation_folder`) are read."""
     from torch.nn.parallel import DistributedDataParallel
 
     train = params.train
@@ -124,9 +146,10 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, ctx: distrib
     execution = Execution.from_params(train, device)
     if ctx.is_main and ctx.distributed and ctx.world_size != train.processes:
         print(f"running on {ctx.world_size} processes (from the launcher); train.processes is {train.processes}")
-    fingerprint = data_fingerprint(store, params, seed, ctx.world_size)
     real, synthetic = load_feature_set(store, REAL_TRAIN), load_feature_set(store, SYNTHETIC_TRAIN)
     validation = load_feature_set(store, VALIDATION)
+    truth = validation_events(validation_folder, validation)
+    fingerprint = data_fingerprint(store, params, seed, ctx.world_size, validation_folder)
     mean, std = load_normalization(store)
     features = store_config(store)
     windows = training_median_windows(synthetic, params.classes, params.postprocess, features.frame_hop)
@@ -143,7 +166,7 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, ctx: distrib
     # Every parameter takes part in every loss, so DDP needs no search for unused ones.
     net = execution.prepare(DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
                             if ctx.distributed else model)
-    run = Run(params, seed, paths, ctx, device, execution, fingerprint, batches, validation, detector, model,
+    run = Run(params, seed, paths, ctx, device, execution, fingerprint, batches, validation, truth, detector, model,
               Detector(model, detector_settings({"detector": detector}), device), net, optimizer, scheduler,
               execution.grad_scaler())
     _restore(run, resume(paths, fingerprint, device, ctx))
@@ -168,6 +191,9 @@ def _restore(run: Run, saved: dict | None) -> None:
         set_rng_state({"cpu": extra["torch_rng"], **({"cuda": extra["cuda_rng"]} if "cuda_rng" in extra else {})},
                       run.device)
     run.start_epoch, run.best_score, run.best_epoch = saved["epoch"], extra["best_score"], extra["best_epoch"]
+    run.epochs_run = run.start_epoch
+    run.epochs_without_improvement = extra["epochs_without_improvement"]
+    run.stopped_early = extra["stopped_early"]
     run.samples_seen = extra.get("samples_seen",
                                  run.start_epoch * run.batches.steps * run.params.train.batch_size)
     run.resumed = True
@@ -195,34 +221,54 @@ def _train_epoch(run: Run, epoch: int) -> dict[str, float]:
     return {key: float(total) / run.batches.steps for key, total in sums.items()}
 
 
-def _validate(run: Run) -> float:
-    """The selection score of the current weights on the validation set (rank 0 scores, every rank gets it),
-    through the same `Detector` as evaluation and prediction."""
-    score = None
+def _validate(run: Run) -> dict[str, float]:
+    """Both selection scores of the current weights on the validation set (`validation_scores`: rank 0 scores,
+    every rank gets them), through the same `Detector` and post-processing as evaluation and prediction."""
+    scores = None
     if run.ctx.is_main:
-        frame_probs, clip_probs = run.validator.feature_outputs(run.validation.features)
-        score = selection_score(frame_probs, clip_probs, run.validation.frame_labels)
-    return run.ctx.broadcast(score)
+        scores = validation_scores(run.validator, run.validation, run.validation_events, run.params.eval)
+    return run.ctx.broadcast(scores)
 
 
-def _log_epoch(run: Run, live, losses: dict[str, float], score: float) -> None:
-    """dvclive: every loss term (the same on every rank: the losses are over the global batch), the score and
-    the learning rate of this epoch."""
+def _select(run: Run, epoch: int, score: float) -> bool:
+    """Keep the best score and its epoch; count the epochs without a better one and stop the training when
+    they reach train.patience before train.epochs. Every rank decides alike (the score is broadcast).
+    Returns whether the score improved (best.pt is then written)."""
+    train = run.params.train
+    improved = score > run.best_score
+    if improved:
+        run.best_score, run.best_epoch, run.epochs_without_improvement = score, epoch + 1, 0
+    else:
+        run.epochs_without_improvement += 1
+    run.epochs_run = epoch + 1
+    run.stopped_early = (train.patience is not None and run.epochs_without_improvement >= train.patience
+                         and run.epochs_run < train.epochs)
+    return improved
+
+
+def _log_epoch(run: Run, live, losses: dict[str, float], scores: dict[str, float]) -> None:
+    """dvclive: every loss term (the same on every rank: the losses are over the global batch), both validation
+    scores and the learning rate of this epoch."""
     for key, value in losses.items():
         live.log_metric(f"train/{key}", value)
-    live.log_metric("validation/frame_f1_macro", score)
+    for key, value in scores.items():
+        live.log_metric(f"validation/{key}_macro", value)
     live.log_metric("lr", run.optimizer.param_groups[0]["lr"])
 
 
 def _save_epoch(run: Run, epoch: int, score: float, improved: bool, rng_per_rank: list | None) -> None:
-    """best.pt when the score improved; last.pt always, with everything needed to resume."""
+    """best.pt when the score improved; last.pt always, with everything needed to resume (early stopping too)."""
     ctx = run.ctx
+    selection = run.params.train.selection
     if improved:
         checkpoint.save(run.paths.best, run.model, epoch=epoch + 1, extra={
-            "fingerprint": run.fingerprint, "seed": run.seed, "validation_score": score, "detector": run.detector})
+            "fingerprint": run.fingerprint, "seed": run.seed, "selection": selection, "validation_score": score,
+            "detector": run.detector})
     extra = {"fingerprint": run.fingerprint, "seed": run.seed, "scheduler": run.scheduler.state_dict(),
-             "torch_rng": torch.get_rng_state(), "best_score": run.best_score, "best_epoch": run.best_epoch,
-             "detector": run.detector, "samples_seen": run.samples_seen, "world_size": ctx.world_size}
+             "torch_rng": torch.get_rng_state(), "selection": selection, "best_score": run.best_score,
+             "best_epoch": run.best_epoch, "epochs_without_improvement": run.epochs_without_improvement,
+             "stopped_early": run.stopped_early, "detector": run.detector, "samples_seen": run.samples_seen,
+             "world_size": ctx.world_size}
     if run.device.type == "cuda":
         extra["cuda_rng"] = torch.cuda.get_rng_state(run.device)
     if run.scaler is not None:

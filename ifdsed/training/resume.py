@@ -1,9 +1,10 @@
 """What makes a training resumable: where a run writes (`RunPaths`), the fingerprint of what a checkpoint
 depends on (`data_fingerprint`), and reading back the last checkpoint (`resume`) with the random state.
 
-last.pt holds everything needed to resume (weights, optimizer, scheduler, epoch, best score, random state) and
-the fingerprint of the params and training data, so a checkpoint from other settings is never resumed; a
-damaged last.pt, other params or data, or missing logs all mean starting afresh.
+last.pt holds everything needed to resume (weights, optimizer, scheduler, epoch, best score, the early-stopping
+count and whether the run stopped early, random state) and the fingerprint of the params, training data and
+validation labels, so a checkpoint from other settings is never resumed; a damaged last.pt, other params or
+data, or missing logs all mean starting afresh.
 """
 from __future__ import annotations
 
@@ -22,21 +23,28 @@ from ifdsed.training import distributed
 from models import checkpoint
 
 
-def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1) -> str:
-    """Hash of what a checkpoint depends on: model and train params, the seed, the number of data-parallel
-    processes, and the feature store's index tables and normalisation statistics (which change whenever the
-    training data change)."""
+def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1,
+                     validation_folder: Path | None = None) -> str:
+    """Hash of what a checkpoint depends on: model and train params (early stopping and the selection score
+    included), the sed_eval settings the event-based selection score uses, the seed, the number of data-parallel
+    processes, the feature store's index tables of the training and validation sets and its normalisation
+    statistics (which change whenever the training data change), and the validation set's events.tsv in
+    `validation_folder` (the labels the selection score reads). No test set's table is read."""
     digest = hashlib.sha256()
     # the device is left out: a run killed on one GPU (or the CPU) resumes on another; so is prefetch, which
     # changes when batches are made, never what they hold
     settings = {"model": params.model.model_dump(),
                 "train": params.train.model_dump(exclude={"seeds", "device", "prefetch"}),
+                "eval": params.eval.model_dump(include={"t_collar", "percentage_of_length"}),
                 "postprocess": params.postprocess.model_dump(), "seed": seed, "classes": params.classes}
     if world_size > 1:
         settings["world_size"] = world_size
     digest.update(json.dumps(settings, sort_keys=True, default=list).encode())
-    for path in sorted(store.glob("*.tsv")) + [store / NORMALIZATION_FILE, store / INFO_FILE]:
+    tables = [store / f"{name}.tsv" for name in (*layout.TRAIN_SETS, layout.VALIDATION_SET)]
+    for path in tables + [store / NORMALIZATION_FILE, store / INFO_FILE]:
         digest.update(path.read_bytes())
+    if validation_folder is not None:
+        digest.update((validation_folder / "events.tsv").read_bytes())
     return digest.hexdigest()
 
 

@@ -21,15 +21,18 @@ from ifdsed.training.batches import MixedBatches
 from ifdsed.training.loop import train_seed
 from ifdsed.training.resume import RunPaths
 from models import checkpoint
-from tests.helpers import MELS, ROOT, TRAINING_SETS, training_params, write_toy_store
+from ifdsed import paths as layout
+from tests.helpers import MELS, ROOT, TRAINING_SETS, toy_validation, training_params, write_toy_store
 
 EPOCHS, BATCH = 3, 8
 
 
 def project(path: Path, store: Path, processes: int) -> Path:
-    """A working directory as the DVC stage sees it: params.yaml and data/features."""
+    """A working directory as the DVC stage sees it: params.yaml, data/features and the validation set's labels."""
     (path / "data").mkdir(parents=True)
     (path / "data/features").symlink_to(store)
+    (path / layout.CLIP_SETS[layout.VALIDATION_SET]).parent.mkdir(parents=True)
+    (path / layout.CLIP_SETS[layout.VALIDATION_SET]).symlink_to(toy_validation(store))
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["model"].update(channels=[8, 8, 8], ifd=True, sedb=True)
     raw["train"].update(seeds=[1], epochs=EPOCHS, batch_size=BATCH, threads=1, lr=0.01, processes=processes)
@@ -63,13 +66,14 @@ def loss_history(paths: RunPaths, term: str = "total") -> list[float]:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    return write_toy_store(tmp_path_factory.mktemp("distributed") / "features", TRAINING_SETS)
+    return write_toy_store(tmp_path_factory.mktemp("distributed") / "features", TRAINING_SETS, event_tables=True)
 
 
 @pytest.fixture(scope="module")
 def single(store, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("single") / "run"
-    train_seed(training_params(epochs=EPOCHS, batch_size=BATCH), 1, store, run_dir)
+    train_seed(training_params(epochs=EPOCHS, batch_size=BATCH), 1, store, run_dir,
+               validation_folder=toy_validation(store))
     return run_dir
 
 
@@ -179,15 +183,15 @@ def test_a_killed_torchrun_training_resumes_to_the_same_weights(ddp, store, tmp_
         import ifdsed.training.loop as training
         from pipeline.train import main
 
-        score, calls = training.selection_score, []
+        scores, calls = training.validation_scores, []
 
         def killed_in_epoch_three(*args):  # rank 0 scores the validation set after every epoch
             calls.append(1)
             if len(calls) == 3:
                 raise SystemExit("killed in epoch 3")
-            return score(*args)
+            return scores(*args)
 
-        training.selection_score = killed_in_epoch_three
+        training.validation_scores = killed_in_epoch_three
         sys.argv = ["pipeline.train", "--seed", "1"]
         main()
     """))
