@@ -57,7 +57,9 @@ def tiny_params() -> dict:
     raw["synth"].update(train_clips=6, test_clips=3, workers=2)
     raw["realworld"].update(weak_clips=6, validation_clips=4, test_clips=4, workers=2)
     raw["model"].update(channels=[8, 8, 8])
-    raw["train"].update(seeds=[1, 2], epochs=1, batch_size=4)
+    # compile off: every training stage is a new process, and compiling there costs seconds to tens of seconds
+    # per process; the compiled bfloat16 path is tested in process (tests/training/), where one compile serves all
+    raw["train"].update(seeds=[1, 2], epochs=1, batch_size=4, compile=False)
     raw["eval"].update(piano_roll_clips=1)
     return raw
 
