@@ -47,17 +47,15 @@ import argparse
 import contextlib
 import os
 import statistics
-import time
 import warnings
 
 import torch
 
 import models.encoder as encoder_module
 from bench.common import add_step_options, arguments, emit, interleaved, loadavg, step_setup
-from bench.train_step import training_batch
+from bench.train_step import first_call_s, make_model, make_step, training_batch
 from ifdsed.config import model_config
 from ifdsed.training.execution import Execution
-from ifdsed.training.step import optimisation_step
 from models.sed_model import SEDModel
 
 MATMUL_N = 2048
@@ -109,23 +107,12 @@ def encoder_step(config, batch: int, frames: int, channels_last=False, compiled=
 
 
 def training_step(params, batch_size: int, frames: int, n_mels: int, execution: Execution):
-    """One call = `optimisation_step` of params.yaml's full SEDModel under `execution` (bench/train_step.py's batch)."""
+    """One call = `optimisation_step` of params.yaml's full SEDModel under `execution` (bench/train_step.py's batch,
+    model and step)."""
     n_synthetic = round(batch_size * params.train.synthetic_fraction)
     batch = training_batch(batch_size, n_synthetic, frames, n_mels, len(params.classes))
-    torch.manual_seed(0)
-    model = SEDModel(model_config(params, n_mels)).train()
-    with torch.no_grad():   # as bench/train_step.py: pseudo strong labels for the IFD branch, when it is on
-        model.atp.w.normal_(0.0, 0.3, generator=torch.Generator().manual_seed(0))
-    net, optimizer = execution.prepare(model), torch.optim.Adam(model.parameters(), lr=params.train.lr)
-    scaler = execution.grad_scaler()
-    return lambda: optimisation_step(net, model, optimizer, batch, execution, scaler)
-
-
-def first_call_s(step) -> float:
-    """Wall seconds of a step's first call (for a compiled step: its compilation)."""
-    started = time.perf_counter()
-    step()
-    return time.perf_counter() - started
+    model = make_model(params, n_mels, params.model.ifd, params.model.sedb)
+    return make_step(model, batch, params.train.lr, execution)
 
 
 @contextlib.contextmanager
