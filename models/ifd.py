@@ -28,6 +28,11 @@ on batch size or clip length):
 When the batch has no valid triplet (or no t with both kinds of pairs) the hinge is exactly 0 with a zero
 gradient: masked sums are divided by clamp(count, min=1), never by a zero count.
 
+Domain pairings (diagnostics only, they do not enter the loss): given which clips are synthetic, the counts of
+positive pairs, negative pairs and triplets are also split by the domains of the pair: real-real (rr),
+synthetic-synthetic (ss) and real-synthetic in either order (rs); a triplet by its anchor-positive pair. The
+cross-domain positive pairs are the ones that pull real and synthetic frames of an event together.
+
 Everything is batched tensor code, with no Python loop over clips, pairs or frames. The triplet hinge is built
 as [P, B] (P positive frame pairs, B candidate negatives each), at worst T * B^3 elements (B=32, T=500: 16 M,
 66 MB in float32) and in practice far fewer, since positive pairs are rare.
@@ -122,8 +127,29 @@ def norm_term(v: torch.Tensor) -> torch.Tensor:
     return (self_dis - 1).pow(2).mean()
 
 
+DOMAIN_PAIRINGS = ("rr", "ss", "rs")   # real-real, synthetic-synthetic, real-synthetic (either order)
+
+
+def domain_pair_counts(pos: torch.Tensor, neg: torch.Tensor, is_synthetic: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Positive pairs, negative pairs and triplets split by domain pairing: {"n_pos_rr", ..., "n_triplets_rs"}.
+
+    pos, neg [T, B, B] (`pair_masks`); is_synthetic [B] bool. Pairs are ordered, as in n_pos and n_neg; a
+    triplet (t, i, j, k) counts under the pairing of its anchor i and positive j."""
+    s = is_synthetic.bool()
+    pairings = {"rr": ~s[:, None] & ~s[None, :], "ss": s[:, None] & s[None, :],
+                "rs": s[:, None] != s[None, :]}                                  # [B, B] each
+    negatives_per_anchor = neg.sum(-1, keepdim=True)                             # [T, B, 1]
+    counts = {}
+    for name, mask in pairings.items():                                          # three pairings, not a data loop
+        counts[f"n_pos_{name}"] = (pos & mask).sum()
+        counts[f"n_neg_{name}"] = (neg & mask).sum()
+        counts[f"n_triplets_{name}"] = ((pos & mask) * negatives_per_anchor).sum()
+    return counts
+
+
 def ifd_loss(v: torch.Tensor, frame_labels: torch.Tensor, clip_tags: torch.Tensor, margin: float = 0.1,
-             pairing: str = "triplet") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+             pairing: str = "triplet", is_synthetic: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The IFD loss of a batch: hinge + norm (see the module docstring for the exact definition).
 
     Args:
@@ -132,10 +158,12 @@ def ifd_loss(v: torch.Tensor, frame_labels: torch.Tensor, clip_tags: torch.Tenso
         clip_tags: [B, C] 0/1 clip tags.
         margin: alpha of eq. 3.
         pairing: "triplet" or "mean".
+        is_synthetic: [B] bool, which clips are synthetic; when given, the counts are also split by domain
+            pairing (`domain_pair_counts`).
     Returns:
         (loss, stats): loss is a scalar tensor; stats holds detached scalar tensors: hinge, norm,
         n_pos and n_neg (ordered positive / negative frame pairs) and n_triplets (anchor, positive, negative
-        triplets, counted for either pairing).
+        triplets, counted for either pairing), and with is_synthetic n_pos_rr ... n_triplets_rs.
     """
     if pairing not in ("triplet", "mean"):
         raise ValueError(f"pairing must be 'triplet' or 'mean', got {pairing!r}")
@@ -151,4 +179,6 @@ def ifd_loss(v: torch.Tensor, frame_labels: torch.Tensor, clip_tags: torch.Tenso
     n_triplets = (pos.sum(-1) * neg.sum(-1)).sum()                              # []
     stats = {"hinge": hinge.detach(), "norm": norm.detach(), "n_pos": pos.sum(), "n_neg": neg.sum(),
              "n_triplets": n_triplets}
+    if is_synthetic is not None:
+        stats.update(domain_pair_counts(pos, neg, is_synthetic))
     return hinge + norm, stats

@@ -60,8 +60,8 @@ class SEDModel(nn.Module):
 
         Returns "atp", "sedb" (if config.sedb), "ifd" (if config.ifd) and "total" (the weighted sum to
         back-propagate); with IFD also the detached statistics "ifd_hinge", "ifd_norm", "ifd_n_pos",
-        "ifd_n_neg", "ifd_n_triplets".
-        """
+        "ifd_n_neg", "ifd_n_triplets", and the counts by domain pairing "ifd_n_pos_rr" ... "ifd_n_triplets_rs"
+        (`models.ifd.domain_pair_counts`)."""
         cfg = self.config
         clip_tags = batch["clip_tags"].to(outputs["clip_logits"].dtype)                     # [B, C]
         is_synthetic = batch["is_synthetic"].bool()                                         # [B]
@@ -76,7 +76,7 @@ class SEDModel(nn.Module):
             frame_labels = torch.where(is_synthetic[:, None, None],
                                        batch["frame_labels"].to(pseudo.dtype), pseudo)       # [B, T, C]
             result["ifd"], stats = ifd_loss(outputs["ifd_embeddings"], frame_labels, clip_tags,
-                                            margin=cfg.ifd_margin, pairing=cfg.ifd_pairing)
+                                            margin=cfg.ifd_margin, pairing=cfg.ifd_pairing, is_synthetic=is_synthetic)
             result.update({f"ifd_{key}": value for key, value in stats.items()})
             total = total + cfg.lambda_ifd * result["ifd"]
         result["total"] = total

@@ -242,3 +242,26 @@ def test_autocast_does_not_lower_the_precision():
         loss, _ = ifd_loss(v.detach() * 1.001, labels, tags)
     expected, _ = ifd_loss(v.detach() * 1.001, labels, tags)
     assert loss.dtype == torch.float32 and loss.item() == expected.item()
+
+
+def test_pair_counts_by_domain_on_a_hand_built_batch():
+    """Five clips, every frame carrying its clip's one class: real 0 {A}, real 1 {B}, synthetic 2 {A},
+    synthetic 3 {B}, real 4 {A}; two frames. Per frame, by hand: positives (same tags) 0-4 (real-real), 0-2, 2-4
+    and 1-3 (real-synthetic), each in both orders; negatives (disjoint tags) 0-1, 1-4 (real-real), 2-3
+    (synthetic-synthetic), 0-3, 1-2, 3-4 (real-synthetic), both orders; triplets by anchor and positive: anchor 0
+    and anchor 4 each have one real and one synthetic positive and two negatives, anchor 2 two real positives and
+    two negatives, anchors 1 and 3 one positive and three negatives."""
+    A, B = [1.0, 0.0], [0.0, 1.0]
+    tags = torch.tensor([A, B, A, B, A])                                        # [5, 2]
+    frame_labels = tags[:, None, :].expand(5, 2, 2).clone()                      # [5, T=2, 2]
+    is_synthetic = torch.tensor([False, False, True, True, False])
+    v = torch.randn(5, 2, 4, generator=torch.Generator().manual_seed(0))
+    _, stats = ifd_loss(v, frame_labels, tags, is_synthetic=is_synthetic)
+    counts = {key: int(value) for key, value in stats.items() if key.startswith("n_")}
+    assert counts == {"n_pos": 16, "n_neg": 24, "n_triplets": 36,
+                      "n_pos_rr": 4, "n_pos_ss": 0, "n_pos_rs": 12,
+                      "n_neg_rr": 8, "n_neg_ss": 4, "n_neg_rs": 12,
+                      "n_triplets_rr": 8, "n_triplets_ss": 0, "n_triplets_rs": 28}
+    _, plain = ifd_loss(v, frame_labels, tags)                                  # without domains: no split
+    assert not any(key.endswith(("_rr", "_ss", "_rs")) for key in plain)
+    assert torch.equal(plain["n_triplets"], stats["n_triplets"])
