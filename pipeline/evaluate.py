@@ -17,7 +17,7 @@ from ifdsed import paths
 from ifdsed.config import load_params
 from ifdsed.devices import pick_device
 from ifdsed.errors import run_stage
-from ifdsed.evaluation.domain_gap import domain_gap
+from ifdsed.evaluation.domain_gap import domain_gap_metrics
 from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
 from ifdsed.evaluation.sets import EVAL_SETS, score_set
 from ifdsed.features.store import check_store, load_feature_set
@@ -56,9 +56,13 @@ def main() -> None:
               f"tagging F1 {result.metrics['tagging_f1_macro']:.3f}")
 
     embeddings = {key: detector.embeddings(results[key][0].features) for key in ("syn_test", "real_test")}
-    metrics.update(domain_gap(embeddings["syn_test"], embeddings["real_test"], seed=args.seed))
+    metrics.update(domain_gap_metrics(embeddings["syn_test"], embeddings["real_test"],
+                                      results["syn_test"][0].frame_labels, results["real_test"][0].frame_labels,
+                                      classes, seed=args.seed))
+    events = metrics["domain_gap_accuracy_events"]
     print(f"seed {args.seed}: a linear probe tells synthetic from real-world frames with balanced accuracy "
-          f"{metrics['domain_gap_accuracy']:.3f} (0.5: no gap)")
+          f"{metrics['domain_gap_accuracy']:.3f} on all frames, "
+          f"{'n/a' if events is None else f'{events:.3f}'} on event frames (0.5: no gap)")
 
     rows = [{"class": name, **{f"{key}/{metric}": per_class[key][f"{metric}/{name}"]
                                for key in per_class for metric in PER_CLASS_METRICS}} for name in classes]

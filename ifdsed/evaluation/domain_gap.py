@@ -1,30 +1,73 @@
-"""The domain-gap probe: how well a linear classifier tells synthetic from real-world frame embeddings."""
+"""The domain-gap probe: how well a linear classifier tells synthetic from real-world frame embeddings.
+
+`domain_gap_metrics` runs it on all frames of the two test sets (`domain_gap_accuracy`), on their event frames
+only (`domain_gap_accuracy_events`: frames where the strong labels have any event) and on the frames of each
+class (`domain_gap_accuracy_events/<class>`; None when a domain has fewer than `MIN_FRAMES` such frames in a
+half). The IFD loss pairs event frames only, while most frames are background: the event-frame probes ask whether
+synthetic and real frames of an event are harder to tell apart, which is what the paper argues IFD does.
+"""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 
+MIN_FRAMES = 50   # per domain and half: fewer frames of a kind and its probe is not run
+
+
+def domain_gap_metrics(synthetic: np.ndarray, real: np.ndarray, synthetic_labels: np.ndarray,
+                       real_labels: np.ndarray, classes: list[str], seed: int) -> dict:
+    """The probe on all frames, on event frames and per class. synthetic, real: embeddings [N, T, E];
+    *_labels: strong frame labels [N, T, C] of the same clips."""
+    metrics = {"domain_gap_accuracy": domain_gap(synthetic, real, seed)["domain_gap_accuracy"]}
+    metrics["domain_gap_accuracy_events"] = domain_gap_on(synthetic, real, synthetic_labels.any(-1),
+                                                          real_labels.any(-1), seed)
+    for c, name in enumerate(classes):
+        metrics[f"domain_gap_accuracy_events/{name}"] = domain_gap_on(
+            synthetic, real, synthetic_labels[..., c] > 0, real_labels[..., c] > 0, seed)
+    return metrics
+
+
+def domain_gap_on(synthetic: np.ndarray, real: np.ndarray, synthetic_frames: np.ndarray, real_frames: np.ndarray,
+                  seed: int) -> float | None:
+    """The probe on the frames that the masks [N, T] select; None when too few are selected."""
+    try:
+        return domain_gap(synthetic, real, seed, synthetic_frames=synthetic_frames,
+                          real_frames=real_frames)["domain_gap_accuracy"]
+    except TooFewFrames:
+        return None
+
+
+class TooFewFrames(ValueError):
+    """A domain has fewer than MIN_FRAMES selected frames in one half of its clips."""
+
+
 def domain_gap(synthetic: np.ndarray, real: np.ndarray, seed: int, frames_per_domain: int = 20000,
-               steps: int = 200) -> dict:
+               steps: int = 200, synthetic_frames: np.ndarray | None = None,
+               real_frames: np.ndarray | None = None) -> dict:
     """How well a linear classifier tells synthetic from real-world frame embeddings [N, T, E].
 
-    Clips are split in halves (train/test) so no clip is in both; equal numbers of frames are drawn per domain;
-    a logistic regression on standardised embeddings is fitted with L-BFGS. Returns the balanced test accuracy
-    (0.5: the domains are indistinguishable to a linear probe; 1.0: fully separable)."""
+    Clips are split in halves (train/test) so no clip is in both; equal numbers of frames are drawn per domain
+    (from the frames the masks [N, T] select, when given); a logistic regression on standardised embeddings is
+    fitted with L-BFGS. Returns the balanced test accuracy (0.5: the domains are indistinguishable to a linear
+    probe; 1.0: fully separable). Raises TooFewFrames when masks leave a half with fewer than MIN_FRAMES."""
     rng = np.random.default_rng(seed)
 
-    def split(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def split(embeddings: np.ndarray, selected: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         order = rng.permutation(len(embeddings))
         halves = order[: len(order) // 2], order[len(order) // 2:]
         out = []
         for half in halves:
             frames = embeddings[np.sort(half)].reshape(-1, embeddings.shape[-1])         # [n * T, E]
+            if selected is not None:
+                frames = frames[selected[np.sort(half)].reshape(-1)]                      # [n_selected, E]
+                if len(frames) < MIN_FRAMES:
+                    raise TooFewFrames(f"{len(frames)} selected frames in a half (fewer than {MIN_FRAMES})")
             pick = rng.choice(len(frames), size=min(frames_per_domain // 2, len(frames)), replace=False)
             out.append(frames[np.sort(pick)])
         return out[0], out[1]
 
-    (syn_train, syn_test), (real_train, real_test) = split(synthetic), split(real)
+    (syn_train, syn_test), (real_train, real_test) = split(synthetic, synthetic_frames), split(real, real_frames)
     x_train = np.concatenate([syn_train, real_train])
     y_train = np.r_[np.zeros(len(syn_train)), np.ones(len(real_train))]
     mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-6

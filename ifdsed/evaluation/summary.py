@@ -27,7 +27,7 @@ COLUMNS = {"real_test": "real-world test (DCASE 2018 column)", "syn_test": "synt
 
 def summarize_seeds(per_seed: list[dict]) -> dict:
     """Per-seed metric dicts -> {"<set>/<metric>_mean": ..., "_std": ..., "n_seeds": n, "variant": ...}."""
-    keys = [f"{name}/{metric}" for name in SUMMARY_SETS for metric in SUMMARY_METRICS] + ["domain_gap_accuracy"]
+    keys = [f"{name}/{metric}" for name in SUMMARY_SETS for metric in SUMMARY_METRICS] + ["domain_gap_accuracy", "domain_gap_accuracy_events"]
     summary: dict = {"variant": per_seed[0]["variant"], "n_seeds": len(per_seed)}
     for key in keys:
         values = np.array([np.nan if run.get(key) is None else float(run[key]) for run in per_seed])
