@@ -66,6 +66,13 @@ def pick_precision(choice: str, device: torch.device, setting: str = "params.yam
     return PRECISIONS[choice]
 
 
+def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
+    """torch.autocast to `dtype` on `device`; a no-op for float32 (training's step and the Detector use it)."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
 @contextlib.contextmanager
 def torch_threads(count: int):
     """Set torch's intra-op thread count for a block, then restore it."""

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ifdsed.devices import default_device, pick_precision
+from ifdsed.devices import autocast, default_device, pick_precision
 from ifdsed.features import store
 from ifdsed.features.logmel import LogMelExtractor
 from ifdsed.features.normalize import Normalizer
@@ -92,7 +92,7 @@ class Detector:
     def model_outputs(self, log_mel: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Un-normalised log-mel [b, T, n_mels] -> frame_probs [b, T, C] and clip_probs [b, C], float32 numpy."""
         self.model.eval()
-        with self._autocast():
+        with autocast(self.device, self.dtype):
             outputs = self.model(self.normalize(log_mel))
         return outputs["frame_probs"].float().cpu().numpy(), outputs["clip_probs"].float().cpu().numpy()
 
@@ -123,12 +123,9 @@ class Detector:
     def embeddings(self, features: np.ndarray, batch_size: int = FEATURE_BATCH) -> np.ndarray:
         """The encoder's frame embeddings x_t of stored features [N, T, n_mels] -> [N, T, emb_dim] float32."""
         self.model.eval()
-        with self._autocast():
+        with autocast(self.device, self.dtype):
             return np.concatenate([self.model.encoder(self.normalize(batch)).float().cpu().numpy()
                                    for batch in _batches(features, batch_size)])
-
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
 
     # ---- post-processing -------------------------------------------------------------------------------------
     def clip_events(self, frame_probs: np.ndarray, clip_probs: np.ndarray, filenames: Sequence[str]) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ifdsed.config import TrainParams
-from ifdsed.devices import DeviceError, pick_precision
+from ifdsed.devices import DeviceError, autocast, pick_precision
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,7 @@ class Execution:
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The forward's autocast context (a no-op for float32)."""
-        if self.dtype == torch.float32:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
+        return autocast(self.device, self.dtype)
 
     def prepare(self, model: nn.Module) -> nn.Module:
         """The module the training step calls: `model` in channels-last format and compiled, as set. The
