@@ -173,6 +173,9 @@ class TrainParams(Section):
     lr: float = Field(0.0018, gt=0)
     lr_decay: float = Field(0.8, gt=0, le=1)            # multiply lr by this ...
     lr_decay_every: int = Field(10, ge=1)               # ... every this many epochs
+    # IFD warm-up: epochs trained with the IFD term weighted 0 (its pair counts are still logged), so that the
+    # pseudo strong labels come from ATP frame outputs that mean something; 0: from the first step (the paper)
+    ifd_warmup: int = Field(0, ge=0)
     threads: int = Field(2, ge=1, le=256)
     # auto: CUDA when present; cuda:N picks a GPU (one experiment per GPU in a queue)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:(0|[1-9][0-9]*))?)$")

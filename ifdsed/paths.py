@@ -35,6 +35,7 @@ SUMMARY_PER_CLASS = RESULTS / "per_class.csv"
 
 
 CHECKPOINTS, BEST, LAST = "checkpoints", "best.pt", "last.pt"   # inside a training's folder
+PSEUDO_LABELS = "pseudo_labels"                                  # inside a training's folder: epoch_<NNN>.npz
 
 
 def train_dir(seed: int) -> Path:
@@ -64,3 +65,13 @@ def eval_dir(seed: int) -> Path:
 def eval_metrics(seed: int) -> Path:
     """One seed's metrics (tracked by git, as DVC metrics are)."""
     return RESULTS / "eval" / f"seed_{seed}" / "metrics.json"
+
+
+def pseudo_labels(seed: int) -> Path:
+    """One seed's per-epoch pseudo strong labels of the real weak clips (written by training)."""
+    return train_dir(seed) / PSEUDO_LABELS
+
+
+def diagnostics(seed: int) -> Path:
+    """One seed's diagnostics against hidden truth (pseudo_labels.tsv, metrics.json; tracked by git)."""
+    return RESULTS / "diagnostics" / f"seed_{seed}"

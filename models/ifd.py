@@ -161,9 +161,10 @@ def ifd_loss(v: torch.Tensor, frame_labels: torch.Tensor, clip_tags: torch.Tenso
         is_synthetic: [B] bool, which clips are synthetic; when given, the counts are also split by domain
             pairing (`domain_pair_counts`).
     Returns:
-        (loss, stats): loss is a scalar tensor; stats holds detached scalar tensors: hinge, norm,
-        n_pos and n_neg (ordered positive / negative frame pairs) and n_triplets (anchor, positive, negative
-        triplets, counted for either pairing), and with is_synthetic n_pos_rr ... n_triplets_rs.
+        (loss, stats): loss is a scalar tensor; stats holds scalar tensors: hinge and norm, the two terms of the
+        loss (with their graph, so that the gradient of each can be measured), and the detached counts n_pos and
+        n_neg (ordered positive / negative frame pairs) and n_triplets (anchor, positive, negative triplets,
+        counted for either pairing), and with is_synthetic n_pos_rr ... n_triplets_rs.
     """
     if pairing not in ("triplet", "mean"):
         raise ValueError(f"pairing must be 'triplet' or 'mean', got {pairing!r}")
@@ -177,7 +178,7 @@ def ifd_loss(v: torch.Tensor, frame_labels: torch.Tensor, clip_tags: torch.Tenso
         norm = norm_term(v)                                                     # []
     # Triplets per anchor (t, i): its positives times its negatives.
     n_triplets = (pos.sum(-1) * neg.sum(-1)).sum()                              # []
-    stats = {"hinge": hinge.detach(), "norm": norm.detach(), "n_pos": pos.sum(), "n_neg": neg.sum(),
+    stats = {"hinge": hinge, "norm": norm, "n_pos": pos.sum(), "n_neg": neg.sum(),
              "n_triplets": n_triplets}
     if is_synthetic is not None:
         stats.update(domain_pair_counts(pos, neg, is_synthetic))

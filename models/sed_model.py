@@ -15,6 +15,7 @@ A training batch is a dict:
   clip_tags     [B, C] float          0/1 weak labels of every clip
   frame_labels  [B, T, C] float       0/1 strong labels (synthetic clips; zeros for weak clips, never read)
   is_synthetic  [B] bool              which clips carry strong labels
+  clip_index    [B] int64             each clip's row in its own set (not read by the losses; for diagnostics)
 """
 from __future__ import annotations
 
@@ -55,14 +56,18 @@ class SEDModel(nn.Module):
             outputs["ifd_embeddings"] = self.ifd(x)       # [B, T, ifd_dim]
         return outputs
 
-    def losses(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def losses(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
+               lambda_ifd: float | None = None) -> dict[str, torch.Tensor]:
         """The training losses of a batch.
 
         Returns "atp", "sedb" (if config.sedb), "ifd" (if config.ifd) and "total" (the weighted sum to
-        back-propagate); with IFD also the detached statistics "ifd_hinge", "ifd_norm", "ifd_n_pos",
-        "ifd_n_neg", "ifd_n_triplets", and the counts by domain pairing "ifd_n_pos_rr" ... "ifd_n_triplets_rs"
-        (`models.ifd.domain_pair_counts`)."""
+        back-propagate); with IFD also its two terms "ifd_hinge" and "ifd_norm", the detached statistics
+        "ifd_n_pos", "ifd_n_neg", "ifd_n_triplets", and the counts by domain pairing "ifd_n_pos_rr" ...
+        "ifd_n_triplets_rs" (`models.ifd.domain_pair_counts`).
+        lambda_ifd: the IFD weight of this step, config.lambda_ifd when None (0 during an IFD warm-up: the term
+        is still computed, so the projection stays in the graph and its statistics are logged)."""
         cfg = self.config
+        lambda_ifd = cfg.lambda_ifd if lambda_ifd is None else lambda_ifd
         clip_tags = batch["clip_tags"].to(outputs["clip_logits"].dtype)                     # [B, C]
         is_synthetic = batch["is_synthetic"].bool()                                         # [B]
         result = {"atp": F.binary_cross_entropy_with_logits(outputs["clip_logits"], clip_tags)}
@@ -78,6 +83,6 @@ class SEDModel(nn.Module):
             result["ifd"], stats = ifd_loss(outputs["ifd_embeddings"], frame_labels, clip_tags,
                                             margin=cfg.ifd_margin, pairing=cfg.ifd_pairing, is_synthetic=is_synthetic)
             result.update({f"ifd_{key}": value for key, value in stats.items()})
-            total = total + cfg.lambda_ifd * result["ifd"]
+            total = total + lambda_ifd * result["ifd"]
         result["total"] = total
         return result

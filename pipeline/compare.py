@@ -4,7 +4,8 @@ Reads every experiment of the current commit (and the workspace) through `dvc ex
 model.ifd / model.sedb name the variant, results/metrics.json gives its mean, std and seed count. When several
 experiments share a variant, the newest one is used, and the workspace only when no experiment has that variant
 (the output names the experiments used). Writes <out>/table1.md,
-<out>/table2.md and <out>/tables.csv, and prints the Markdown.
+<out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label quality of every variant in
+<out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv, and prints the Markdown.
 """
 import argparse
 import json
@@ -14,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ifdsed import paths
-from ifdsed.evaluation.summary import TABLES, paper_tables, to_markdown
+from ifdsed.evaluation.summary import TABLES, columns_markdown, diagnostic_tables, paper_tables, to_markdown
 from ifdsed.io import atomic
 from models.config import variant_name
 
@@ -69,8 +70,20 @@ def main() -> None:
         frames.append(table.assign(table=name).astype(object))
     with atomic.atomic_path(args.out / "tables.csv") as tmp:
         pd.concat(frames).to_csv(tmp, index=False, float_format="%.4f")
+    diagnostics = diagnostic_tables(summaries)
+    titles = {"diagnostics": "Domain-gap probe accuracy (0.5: the domains cannot be told apart) and pseudo-label "
+                             "quality at the best epoch",
+              "domain_gap_per_class": "Domain-gap probe accuracy on each class's event frames"}
+    for name, table in diagnostics.items():
+        markdown = columns_markdown(table, titles[name])
+        atomic.write_text(args.out / f"{name}.md", markdown)
+        print(markdown)
+    with atomic.atomic_path(args.out / "diagnostics.csv") as tmp:
+        pd.concat([table.assign(table=name) for name, table in diagnostics.items()]).to_csv(
+            tmp, index=False, float_format="%.4f")
     print("experiments used: " + ", ".join(f"{v}: {e}" for v, e in sources.items()))
-    print(f"tables -> {args.out}/table1.md, table2.md, tables.csv")
+    print(f"tables -> {args.out}/table1.md, table2.md, tables.csv, diagnostics.md, domain_gap_per_class.md, "
+          "diagnostics.csv")
 
 
 if __name__ == "__main__":

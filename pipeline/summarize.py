@@ -1,6 +1,7 @@
 """DVC stage `summarize`: mean +- std over the seeds of this experiment, for `dvc exp show`.
 
-Reads  results/eval/seed_<seed>/metrics.json and data/eval/seed_<seed>/per_class.csv for every seed in train.seeds.
+Reads  results/eval/seed_<seed>/metrics.json, results/diagnostics/seed_<seed>/metrics.json (the pseudo labels'
+       quality at the best epoch) and data/eval/seed_<seed>/per_class.csv for every seed in train.seeds.
 Writes results/metrics.json (flat keys: <set>/<metric>_mean, <set>/<metric>_std, n_seeds, variant) and
        results/per_class.csv (per-class F1, mean over seeds).
 """
@@ -17,7 +18,8 @@ from ifdsed.io import atomic
 
 def main() -> None:
     params = load_params()
-    per_seed = [json.loads(paths.eval_metrics(seed).read_text()) for seed in params.train.seeds]
+    per_seed = [{**json.loads((paths.diagnostics(seed) / "metrics.json").read_text()),
+                 **json.loads(paths.eval_metrics(seed).read_text())} for seed in params.train.seeds]
     summary = summarize_seeds(per_seed)
     atomic.write_json(paths.SUMMARY, summary)
     per_class = pd.concat([pd.read_csv(paths.eval_dir(seed) / "per_class.csv") for seed in params.train.seeds])

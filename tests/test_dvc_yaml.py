@@ -95,7 +95,11 @@ def test_data_paths_in_dvc_yaml_are_the_code_s():
     assert outs["realworld"] == [paths.REALWORLD.as_posix()]
     assert outs["features"] == [paths.FEATURES.as_posix()]
     seed = "${item.seed}"
-    assert outs["train"] == [paths.checkpoints(0).as_posix().replace("seed_0", f"seed_{seed}")]
+    per_seed = lambda path: path.as_posix().replace("seed_0", f"seed_{seed}")  # noqa: E731
+    assert outs["train"] == [per_seed(paths.checkpoints(0)), per_seed(paths.pseudo_labels(0))]
+    assert per_seed(paths.pseudo_labels(0)) in spec["diagnose"]["deps"]
+    assert [next(iter(m)) for m in spec["diagnose"]["metrics"]] == [per_seed(paths.diagnostics(0) / "metrics.json")]
+    assert [next(iter(p)) for p in spec["diagnose"]["plots"]] == [per_seed(paths.diagnostics(0) / "pseudo_labels.tsv")]
     train_metrics = [next(iter(m)) for m in spec["train"]["metrics"]]
     assert train_metrics == [(paths.train_logs(0) / "metrics.json").as_posix().replace("seed_0", f"seed_{seed}")]
     eval_metrics = [next(iter(m)) for m in spec["evaluate"]["metrics"]]

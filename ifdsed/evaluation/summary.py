@@ -5,6 +5,8 @@
 such summary per variant and builds Table 1 (event-based macro F1) and Table 2 (audio tagging macro F1) on the
 two test sets, mean +- std, with Welch's t-test p-value of each variant against the baseline (computed from the
 means, standard deviations and seed counts: scipy.stats.ttest_ind_from_stats with equal_var=False).
+`diagnostic_tables` does the same for the domain-gap probe (all frames, event frames, each class's event frames)
+and the pseudo labels' quality.
 """
 from __future__ import annotations
 
@@ -17,6 +19,11 @@ from scipy import stats
 SUMMARY_METRICS = ("event_f1_macro", "event_f1_micro", "event_error_rate", "segment_f1_macro", "segment_f1_micro",
                    "tagging_f1_macro", "psds1", "psds2")
 SUMMARY_SETS = ("real_test", "syn_test", "real_validation")
+# Per-seed figures outside the sets: the domain-gap probe (evaluate) and the pseudo labels at the best epoch
+# (diagnose; null without hidden timestamps).
+SEED_METRICS = ("domain_gap_accuracy", "domain_gap_accuracy_events", "pseudo_label_share", "pseudo_label_precision",
+                "pseudo_label_recall")
+PER_CLASS_GAP = "domain_gap_accuracy_events/"   # + class name: the probe on one class's event frames
 VARIANTS = ("baseline", "IFD", "SEDB", "SEDB&IFD")
 TABLES = {  # table -> (title, metric)
     "table1": ("Event-based macro F1", "event_f1_macro"),
@@ -27,7 +34,8 @@ COLUMNS = {"real_test": "real-world test (DCASE 2018 column)", "syn_test": "synt
 
 def summarize_seeds(per_seed: list[dict]) -> dict:
     """Per-seed metric dicts -> {"<set>/<metric>_mean": ..., "_std": ..., "n_seeds": n, "variant": ...}."""
-    keys = [f"{name}/{metric}" for name in SUMMARY_SETS for metric in SUMMARY_METRICS] + ["domain_gap_accuracy", "domain_gap_accuracy_events"]
+    per_class_gap = sorted({key for run in per_seed for key in run if key.startswith(PER_CLASS_GAP)})
+    keys = [f"{name}/{metric}" for name in SUMMARY_SETS for metric in SUMMARY_METRICS] + list(SEED_METRICS) + per_class_gap
     summary: dict = {"variant": per_seed[0]["variant"], "n_seeds": len(per_seed)}
     for key in keys:
         values = np.array([np.nan if run.get(key) is None else float(run[key]) for run in per_seed])
@@ -46,39 +54,64 @@ def welch_p(mean: float, std: float, n: int, base_mean: float, base_std: float, 
 
 
 def paper_tables(summaries: dict[str, dict]) -> dict[str, pd.DataFrame]:
-    """{variant: summary} -> {table name: DataFrame with one row per variant present}."""
-    tables = {}
-    base = summaries.get("baseline")
-    for table, (_, metric) in TABLES.items():
-        rows = []
-        for variant in [v for v in VARIANTS if v in summaries]:
-            summary, row = summaries[variant], {"model": variant, "n_seeds": summaries[variant]["n_seeds"]}
-            for key in COLUMNS:
-                mean, std = summary.get(f"{key}/{metric}_mean"), summary.get(f"{key}/{metric}_std")
-                row[f"{key}_mean"], row[f"{key}_std"] = mean, std
-                row[f"{key}_p"] = None
-                if base is not None and variant != "baseline" and mean is not None:
-                    row[f"{key}_p"] = welch_p(mean, std, summary["n_seeds"], base[f"{key}/{metric}_mean"],
-                                              base[f"{key}/{metric}_std"], base["n_seeds"])
-            rows.append(row)
-        tables[table] = pd.DataFrame(rows)
-    return tables
+    """{variant: summary} -> {table name: DataFrame with one row per variant present: <set>_mean, <set>_std and
+    <set>_p (Welch's p against the baseline) for each test set}."""
+    return {table: _stat_rows(summaries, {key: f"{key}/{metric}" for key in COLUMNS})
+            for table, (_, metric) in TABLES.items()}
 
 
 def to_markdown(table: pd.DataFrame, title: str) -> str:
-    """A Markdown table: mean +- std per column, and the p-value against the baseline."""
+    """A paper table in Markdown: mean +- std per test set, and the p-value against the baseline."""
+    return columns_markdown(table, title, COLUMNS)
+
+
+
+DIAGNOSTICS = {  # column -> summary key (without _mean / _std)
+    "domain gap, all frames": "domain_gap_accuracy",
+    "domain gap, event frames": "domain_gap_accuracy_events",
+    "pseudo labels: share of frames": "pseudo_label_share",
+    "pseudo labels: precision": "pseudo_label_precision",
+    "pseudo labels: recall": "pseudo_label_recall",
+}
+
+
+def _stat_rows(summaries: dict[str, dict], columns: dict[str, str]) -> pd.DataFrame:
+    """One row per variant present: per column its mean, std and Welch's p against the baseline."""
+    base, rows = summaries.get("baseline"), []
+    for variant in [v for v in VARIANTS if v in summaries]:
+        summary, row = summaries[variant], {"model": variant, "n_seeds": summaries[variant]["n_seeds"]}
+        for column, key in columns.items():
+            mean, std = summary.get(f"{key}_mean"), summary.get(f"{key}_std")
+            row[f"{column}_mean"], row[f"{column}_std"], row[f"{column}_p"] = mean, std, None
+            if base is not None and variant != "baseline" and mean is not None \
+                    and base.get(f"{key}_mean") is not None:
+                row[f"{column}_p"] = welch_p(mean, std, summary["n_seeds"], base[f"{key}_mean"], base[f"{key}_std"],
+                                             base["n_seeds"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def diagnostic_tables(summaries: dict[str, dict]) -> dict[str, pd.DataFrame]:
+    """{variant: summary} -> {"diagnostics": domain gap and pseudo labels, "domain_gap_per_class": the probe on
+    each class's event frames}, mean, std and Welch's p against the baseline per column."""
+    classes = sorted({key[len(PER_CLASS_GAP):-len("_mean")] for summary in summaries.values() for key in summary
+                      if key.startswith(PER_CLASS_GAP) and key.endswith("_mean")})
+    return {"diagnostics": _stat_rows(summaries, DIAGNOSTICS),
+            "domain_gap_per_class": _stat_rows(summaries, {name: PER_CLASS_GAP + name for name in classes})}
+
+
+def columns_markdown(table: pd.DataFrame, title: str, headers: dict[str, str] | None = None) -> str:
+    """A Markdown table of `_stat_rows` output: mean +- std (and p) per column, n/a where undefined; `headers`
+    renames columns."""
+    columns = [key[:-len("_mean")] for key in table.columns if key.endswith("_mean")]
+    names = [(headers or {}).get(column, column) for column in columns]
     lines = [f"**{title}** (mean +- std over seeds; p: Welch's t-test against the baseline)", "",
-             "| model | seeds | " + " | ".join(COLUMNS.values()) + " |",
-             "|---|---|" + "---|" * len(COLUMNS)]
+             "| model | seeds | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(columns)]
     for row in table.to_dict("records"):
         cells = []
-        for key in COLUMNS:
-            if pd.isna(row[f"{key}_mean"]):
-                cells.append("n/a")
-                continue
-            cell = f"{row[f'{key}_mean']:.3f} +- {row[f'{key}_std']:.3f}"
-            if not pd.isna(row[f"{key}_p"]):
-                cell += f" (p = {row[f'{key}_p']:.3f})"
-            cells.append(cell)
+        for column in columns:
+            mean, std, p = row[f"{column}_mean"], row[f"{column}_std"], row[f"{column}_p"]
+            cell = "n/a" if pd.isna(mean) else f"{mean:.3f} +- {std:.3f}"
+            cells.append(cell + ("" if pd.isna(mean) or pd.isna(p) else f" (p = {p:.3f})"))
         lines.append(f"| {row['model']} | {row['n_seeds']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

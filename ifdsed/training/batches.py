@@ -5,6 +5,9 @@ synthetic clips (tags and strong frame labels). An epoch is one pass over the re
 synthetic set when a batch holds no real clip); the clip order of every epoch comes from (seed, epoch), so a
 resumed run sees exactly the batches an uninterrupted one would. In a data-parallel run every rank draws the
 same global order and takes its shard of each batch (see `ifdsed.training.loop`).
+
+A batch is the dict `models.sed_model` describes: features, clip_tags, frame_labels, is_synthetic and clip_index
+(each clip's row in its own set: the real clips first, then the synthetic ones).
 """
 from __future__ import annotations
 
@@ -64,4 +67,5 @@ class MixedBatches:
         return {"features": self.normalize(features),
                 "clip_tags": torch.from_numpy(tags.astype(np.float32)),
                 "frame_labels": torch.from_numpy(frame_labels.astype(np.float32)),
-                "is_synthetic": torch.from_numpy(np.r_[np.zeros(len(real), bool), np.ones(len(synthetic), bool)])}
+                "is_synthetic": torch.from_numpy(np.r_[np.zeros(len(real), bool), np.ones(len(synthetic), bool)]),
+                "clip_index": torch.from_numpy(np.r_[real, synthetic].astype(np.int64))}

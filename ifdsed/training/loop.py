@@ -45,6 +45,7 @@ from ifdsed.inference.detector import Detector
 from ifdsed.inference.settings import detector_extra, detector_settings, training_median_windows
 from ifdsed.training import distributed
 from ifdsed.training.batches import MixedBatches
+from ifdsed.training.diagnostics import PseudoLabelRecorder, encoder_gradient_norms
 from ifdsed.training.execution import Execution
 from ifdsed.training.prefetch import prefetched
 from ifdsed.training.resume import RunPaths, data_fingerprint, resume, rng_state, set_rng_state
@@ -76,6 +77,7 @@ class Run:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.StepLR
     scaler: torch.amp.GradScaler | None   # float16's loss scaler
+    pseudo_labels: PseudoLabelRecorder    # the real clips' pseudo strong labels of each epoch
     start_epoch: int = 0
     epochs_run: int = 0           # epochs trained so far (across resumes)
     best_score: float = -1.0      # of train.selection
@@ -166,9 +168,11 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
     # Every parameter takes part in every loss, so DDP needs no search for unused ones.
     net = execution.prepare(DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
                             if ctx.distributed else model)
+    pseudo_labels = PseudoLabelRecorder(len(real.tags), real.features.shape[1], len(params.classes),
+                                        model.config.ifd_theta, device)
     run = Run(params, seed, paths, ctx, device, execution, fingerprint, batches, validation, truth, detector, model,
               Detector(model, detector_settings({"detector": detector}), device), net, optimizer, scheduler,
-              execution.grad_scaler())
+              execution.grad_scaler(), pseudo_labels)
     _restore(run, resume(paths, fingerprint, device, ctx))
     if ctx.is_main:
         print(f"seed {seed}: training on {device}, {execution.describe()}")
@@ -202,23 +206,35 @@ def _restore(run: Run, saved: dict | None) -> None:
 
 
 def _train_epoch(run: Run, epoch: int) -> dict[str, float]:
-    """One pass of optimisation steps; returns each loss term's mean over the epoch's steps."""
+    """One pass of optimisation steps; returns each loss term's mean over the epoch's steps, and the diagnostics
+    (`ifdsed.training.diagnostics`): the share of real frames with a pseudo label, and each loss term's gradient
+    norm into the encoder on the epoch's first step."""
     from tqdm import tqdm
 
-    ctx = run.ctx
+    ctx, config = run.ctx, run.model.config
+    lambda_ifd = 0.0 if epoch < run.params.train.ifd_warmup else config.lambda_ifd   # IFD warm-up
     run.net.train()
+    run.pseudo_labels.start_epoch()
+    gradient_norms: dict[str, float] = {}
     sums: dict[str, torch.Tensor] = {}   # float64 on the device: no host synchronisation per step
     seen = 0
     batches = prefetched(run.batches.epoch(epoch), run.device, run.params.train.prefetch)
-    for batch in tqdm(batches, total=run.batches.steps, desc=f"seed {run.seed} epoch {epoch + 1}",
-                      unit="batch", leave=False, disable=not ctx.is_main):
-        losses = optimisation_step(run.net, run.model, run.optimizer, batch, run.execution, run.scaler, ctx)
+    for step, batch in enumerate(tqdm(batches, total=run.batches.steps, desc=f"seed {run.seed} epoch {epoch + 1}",
+                                      unit="batch", leave=False, disable=not ctx.is_main)):
+        if step == 0 and ctx.is_main:   # this rank's shard in a data-parallel run
+            gradient_norms = encoder_gradient_norms(run.model, batch, run.execution, lambda_ifd)
+        losses = optimisation_step(run.net, run.model, run.optimizer, batch, run.execution, run.scaler, ctx,
+                                   lambda_ifd, [run.pseudo_labels])
         seen += len(batch["features"])
         for key, value in losses.items():
             sums[key] = sums.get(key, 0.0) + value.double()
     run.scheduler.step()
     run.samples_seen += ctx.sum(seen)
-    return {key: float(total) / run.batches.steps for key, total in sums.items()}
+    means = {key: float(total) / run.batches.steps for key, total in sums.items()}
+    means["pseudo_label_share"] = run.pseudo_labels.share()
+    means.update({f"encoder_grad_norm/{term}": norm for term, norm in gradient_norms.items()})
+    means["lambda_ifd"] = lambda_ifd if config.ifd else 0.0
+    return means
 
 
 def _validate(run: Run) -> dict[str, float]:
@@ -257,7 +273,8 @@ def _log_epoch(run: Run, live, losses: dict[str, float], scores: dict[str, float
 
 
 def _save_epoch(run: Run, epoch: int, score: float, improved: bool, rng_per_rank: list | None) -> None:
-    """best.pt when the score improved; last.pt always, with everything needed to resume (early stopping too)."""
+    """best.pt when the score improved; the epoch's pseudo labels; last.pt always, last, with everything needed to
+    resume (early stopping too)."""
     ctx = run.ctx
     selection = run.params.train.selection
     if improved:
@@ -275,4 +292,5 @@ def _save_epoch(run: Run, epoch: int, score: float, improved: bool, rng_per_rank
         extra["grad_scaler"] = run.scaler.state_dict()
     if rng_per_rank is not None:
         extra["rng_per_rank"] = rng_per_rank
+    run.pseudo_labels.save(run.paths.pseudo_labels / f"epoch_{epoch + 1:03d}.npz")
     checkpoint.save(run.paths.last, run.model, run.optimizer, epoch=epoch + 1, extra=extra)

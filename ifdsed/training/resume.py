@@ -69,6 +69,11 @@ class RunPaths:
         return self.checkpoints / layout.BEST
 
     @property
+    def pseudo_labels(self) -> Path:
+        """epoch_<NNN>.npz: the real weak clips' pseudo strong labels of each epoch (diagnostics)."""
+        return self.root / layout.PSEUDO_LABELS
+
+    @property
     def live(self) -> Path:
         return self.live_dir if self.live_dir is not None else self.root / "live"
 
@@ -88,8 +93,8 @@ def _resume_state(paths: RunPaths, fingerprint: str, device: torch.device):
                     return saved
                 reason = f"its training logs are missing from {paths.live}"
         print(f"{paths.last}: {reason}; starting afresh")
-    shutil.rmtree(paths.checkpoints, ignore_errors=True)
-    shutil.rmtree(paths.live, ignore_errors=True)
+    for folder in (paths.checkpoints, paths.pseudo_labels, paths.live):
+        shutil.rmtree(folder, ignore_errors=True)
     return None
 
 

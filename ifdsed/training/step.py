@@ -8,6 +8,8 @@ is that of the global batch, times W, since DDP averages the ranks' gradients (s
 """
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import torch
 from torch import nn
 
@@ -17,27 +19,38 @@ from models.sed_model import SEDModel
 
 # What SEDModel.losses reads: gathered from every rank in a data-parallel run.
 LOSS_OUTPUTS = ("clip_logits", "frame_probs", "sedb_logits", "ifd_embeddings")
-LOSS_LABELS = ("clip_tags", "frame_labels", "is_synthetic")
+LOSS_LABELS = ("clip_tags", "frame_labels", "is_synthetic", "clip_index")
+
+# An observer of a step: (outputs, labels, losses) -> None, after the losses, before the backward pass.
+Observer = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]], None]
 
 
 def optimisation_step(net: nn.Module, model: SEDModel, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
                       execution: Execution, scaler: torch.amp.GradScaler | None = None,
-                      ctx: distributed.Context | None = None) -> dict[str, torch.Tensor]:
+                      ctx: distributed.Context | None = None, lambda_ifd: float | None = None,
+                      observers: Sequence[Observer] = ()) -> dict[str, torch.Tensor]:
     """Forward, losses, backward and optimizer step on one batch (already on the device); returns the loss terms
     and IFD statistics, detached, on the device (no host synchronisation).
 
     net: what the step calls (`model` itself, compiled, or wrapped in DistributedDataParallel); model: the
-    SEDModel whose `losses` apply; scaler: float16's loss scaler, or None."""
+    SEDModel whose `losses` apply; scaler: float16's loss scaler, or None; lambda_ifd: this step's IFD weight
+    (None: the model's; 0 during an IFD warm-up); observers: called with the float32 outputs, the labels (both
+    of the global batch in a data-parallel run) and the loss terms with their graph, before the backward pass
+    (`ifdsed.training.diagnostics`); they must not change the step."""
     with execution.autocast():
         outputs = net(batch["features"])                                  # [B, T, ...] in the autocast dtype
     outputs = {key: value.float() for key, value in outputs.items()}       # the losses in float32
+    labels = {key: batch[key] for key in LOSS_LABELS if key in batch}
     if ctx is not None and ctx.distributed:   # the loss of the global batch; x W: DDP averages the gradients
-        losses = model.losses(distributed.gather_batch({key: outputs[key] for key in LOSS_OUTPUTS if key in outputs}, ctx),
-                              distributed.gather_batch({key: batch[key] for key in LOSS_LABELS}, ctx))
+        outputs = distributed.gather_batch({key: outputs[key] for key in LOSS_OUTPUTS if key in outputs}, ctx)
+        labels = distributed.gather_batch(labels, ctx)
+        losses = model.losses(outputs, labels, lambda_ifd)
         loss = losses["total"] * ctx.world_size
     else:
-        losses = model.losses(outputs, batch)
+        losses = model.losses(outputs, labels, lambda_ifd)
         loss = losses["total"]
+    for observe in observers:
+        observe(outputs, labels, losses)
     optimizer.zero_grad(set_to_none=True)
     if scaler is None:
         loss.backward()

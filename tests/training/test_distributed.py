@@ -123,7 +123,7 @@ def test_data_parallel_gradient_is_the_gradient_of_the_global_batch(tmp_path):
         tags = (torch.rand(8, 10, generator=g) > 0.6).float()
         batch = {{"features": torch.randn(8, 12, 64, generator=g), "clip_tags": tags,
                   "frame_labels": (torch.rand(8, 12, 10, generator=g) > 0.4).float() * tags[:, None],
-                  "is_synthetic": torch.tensor([False] * 4 + [True] * 4)}}
+                  "is_synthetic": torch.tensor([False] * 4 + [True] * 4), "clip_index": torch.arange(8) % 4}}
         with distributed.session("cpu") as ctx:
             shard = torch.cat([torch.arange(0, 4)[ctx.rank::2], torch.arange(4, 8)[ctx.rank::2]])
             local = {{key: value[shard] for key, value in batch.items()}}

@@ -57,9 +57,9 @@ def test_mixed_precision_trains_a_tiny_model_and_keeps_everything_else_float32(s
     model.encoder.register_forward_hook(lambda module, args, output: forward_dtypes.add(output.dtype))
     losses_of = model.losses
 
-    def recorded_losses(outputs, batch):
+    def recorded_losses(outputs, batch, lambda_ifd=None):
         loss_input_dtypes.update(value.dtype for value in outputs.values() if value.is_floating_point())
-        return losses_of(outputs, batch)
+        return losses_of(outputs, batch, lambda_ifd)
 
     model.losses = recorded_losses
     batches = toy_batches(store)

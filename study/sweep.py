@@ -1,0 +1,120 @@
+"""The IFD study's hyper-parameter search on validation only (issue #15), as DVC queue experiments.
+
+    python -m study.sweep queue --round 1     # queue the round's settings (dvc exp run --queue ... train diagnose)
+    dvc queue start -j 1                      # run them; `dvc queue status` / `dvc queue logs <name>` to follow
+    python -m study.sweep collect             # every finished sweep experiment -> docs/ifd-study/sweep.csv
+
+Every setting is one experiment named sweep-r<round>-<variant>-<setting>: the variant's branches, the setting's
+overrides, and the study's schedule (SCHEDULE: at most 40 epochs, patience 10, selection on validation event F1)
+on the seeds SEEDS. Only the train and diagnose stages run, so no test set is scored. A setting's score is the
+mean over its seeds of the best validation event-based macro F1 (`best_validation_score` in
+results/train/seed_<seed>/metrics.json). Round 0 is every variant at params.yaml's values; each later round gives
+every variant the same number of settings. The pseudo-label quality (diagnose: hidden timestamps) is reported
+beside the score and plays no part in the choice.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
+SCHEDULE = {"train.epochs": 40, "train.patience": 10, "train.selection": "event_f1"}
+SEEDS = (1, 2)
+# round -> variant -> settings (each a dict of params overrides); the same number of settings for every variant
+ROUNDS: dict[int, dict[str, list[dict]]] = {
+    0: {variant: [{}] for variant in VARIANTS},
+    1: {"baseline": [{"train.synthetic_fraction": 0.25}, {"train.synthetic_fraction": 0.75}],
+        "IFD": [{"model.lambda_ifd": 0.3}, {"model.lambda_ifd": 3.0}],
+        "SEDB": [{"model.lambda_sedb": 0.3}, {"model.lambda_sedb": 3.0}],
+        "SEDB&IFD": [{"model.lambda_ifd": 0.3}, {"model.lambda_ifd": 3.0}]},
+    2: {"baseline": [{"train.batch_size": 32}, {"train.lr": 0.0009}],
+        "IFD": [{"train.ifd_warmup": 5}, {"model.ifd_theta": 0.3}],
+        "SEDB": [{"train.batch_size": 32}, {"train.lr": 0.0009}],
+        "SEDB&IFD": [{"train.ifd_warmup": 5}, {"model.ifd_theta": 0.3}]},
+}
+OUT = Path("docs/ifd-study/sweep.csv")
+
+
+def experiment_name(round_: int, variant: str, setting: dict) -> str:
+    """sweep-r1-sedb-ifd-lambda_ifd-3.0: a valid git ref name."""
+    parts = [f"{key.split('.')[-1]}-{value}" for key, value in sorted(setting.items())] or ["default"]
+    return "-".join(["sweep", f"r{round_}", variant.lower().replace("&", "-")] + parts)
+
+
+def queue(round_: int) -> None:
+    for variant, settings in ROUNDS[round_].items():
+        ifd, sedb = VARIANTS[variant]
+        for setting in settings:
+            overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE, **setting}
+            command = ["dvc", "exp", "run", "--queue", "--name", experiment_name(round_, variant, setting)]
+            for key, value in overrides.items():
+                command += ["-S", f"{key}={json.dumps(value)}"]
+            subprocess.run(command + ["train", "diagnose"], check=True)
+
+
+def _experiments(entries: list[dict]):
+    for entry in entries:
+        for experiment in entry.get("experiments") or []:
+            for revision in experiment.get("revs") or []:
+                yield revision
+
+
+def collect() -> pd.DataFrame:
+    """One row per finished sweep experiment, its validation score and diagnostics, sorted by round and variant."""
+    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True)
+    names = {experiment_name(r, v, s): (r, v, s) for r, variants in ROUNDS.items() for v, settings in variants.items()
+             for s in settings}
+    rows = []
+    for revision in _experiments(json.loads(shown.stdout)):
+        if revision.get("name") not in names or not revision.get("data"):
+            continue
+        round_, variant, setting = names[revision["name"]]
+        metrics = revision["data"].get("metrics") or {}
+        per_seed = [(metrics.get(f"results/train/seed_{seed}/metrics.json") or {}).get("data") or {} for seed in SEEDS]
+        diagnostics = [(metrics.get(f"results/diagnostics/seed_{seed}/metrics.json") or {}).get("data") or {}
+                       for seed in SEEDS]
+        if not all("best_validation_score" in run for run in per_seed):
+            continue
+        scores = pd.Series([run["best_validation_score"] for run in per_seed])
+        precision = pd.Series([run.get("pseudo_label_precision") for run in diagnostics], dtype=float)
+        recall = pd.Series([run.get("pseudo_label_recall") for run in diagnostics], dtype=float)
+        rows.append({"round": round_, "variant": variant,
+                     "setting": " ".join(f"{k}={v}" for k, v in sorted(setting.items())) or "params.yaml",
+                     "seeds": " ".join(map(str, SEEDS)), "validation_event_f1_mean": scores.mean(),
+                     "validation_event_f1_std": scores.std(ddof=1),
+                     "validation_event_f1_per_seed": " ".join(f"{s:.4f}" for s in scores),
+                     "best_epochs": " ".join(str(run["best_epoch"]) for run in per_seed),
+                     "epochs_run": " ".join(str(run["epochs_run"]) for run in per_seed),
+                     "pseudo_label_precision_mean": precision.mean(), "pseudo_label_recall_mean": recall.mean(),
+                     "experiment": revision["name"]})
+    columns = ["round", "variant", "setting", "seeds", "validation_event_f1_mean", "validation_event_f1_std",
+               "validation_event_f1_per_seed", "best_epochs", "epochs_run", "pseudo_label_precision_mean",
+               "pseudo_label_recall_mean", "experiment"]
+    table = pd.DataFrame(rows, columns=columns)
+    order = {variant: i for i, variant in enumerate(VARIANTS)}
+    return table.sort_values(["round", "variant", "setting"], key=lambda c: c.map(order) if c.name == "variant" else c)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("queue").add_argument("--round", type=int, choices=sorted(ROUNDS), required=True)
+    commands.add_parser("collect").add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if args.command == "queue":
+        queue(args.round)
+        return
+    table = collect()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False, float_format="%.4f")
+    print(table.drop(columns=["experiment"]).to_string(index=False))
+    print(f"{len(table)} sweep experiments -> {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
