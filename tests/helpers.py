@@ -103,10 +103,10 @@ def write_params(folder: Path, raw: dict) -> None:
     (folder / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
 
 
-def run_stage(module: str, cwd: Path) -> subprocess.CompletedProcess:
-    """`python -m module` in `cwd`, as DVC runs a stage (the project on PYTHONPATH); not checked."""
+def run_stage(module: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m module [args]` in `cwd`, as DVC runs a stage (the project on PYTHONPATH); not checked."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", module], cwd=cwd, env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
 
 
@@ -337,7 +337,8 @@ def make_batch(n_clips=6, n_frames=16, n_mels=64, n_classes=10, seed=0, device=D
     is_synthetic = torch.arange(n_clips) < n_clips // 2
     frame_labels[~is_synthetic] = 0
     batch = {"features": torch.randn(n_clips, n_frames, n_mels, generator=gen), "clip_tags": tags,
-             "frame_labels": frame_labels, "is_synthetic": is_synthetic}
+             "frame_labels": frame_labels, "is_synthetic": is_synthetic,
+             "clip_index": torch.arange(n_clips) % (n_clips // 2)}   # each half: rows 0.. of its own set
     return {key: value.to(device) for key, value in batch.items()}
 
 

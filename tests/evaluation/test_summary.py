@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from ifdsed.evaluation.summary import paper_tables, summarize_seeds, welch_p
+from ifdsed.evaluation.summary import columns_markdown, diagnostic_tables, paper_tables, summarize_seeds, welch_p
 
 
 def runs(variant: str, values: list[float]) -> list[dict]:
@@ -32,3 +32,21 @@ def test_paper_tables_give_p_against_the_baseline_only():
     assert table["model"].tolist() == ["baseline", "SEDB"]
     assert pd.isna(table.loc[0, "real_test_p"]) and 0 < table.loc[1, "real_test_p"] < 0.01
     assert math.isclose(table.loc[1, "real_test_mean"], 0.41)
+
+
+def test_diagnostic_tables_carry_the_domain_gap_per_class_and_the_pseudo_label_quality():
+    def seeds(variant, gap, dog):
+        return [{"variant": variant, "domain_gap_accuracy": g, "domain_gap_accuracy_events": g - 0.1,
+                 "domain_gap_accuracy_events/Dog": d, "domain_gap_accuracy_events/Cat": None,
+                 "pseudo_label_precision": 0.6, "pseudo_label_recall": 0.5, "pseudo_label_share": 0.2}
+                for g, d in zip(gap, dog)]
+    summaries = {"baseline": summarize_seeds(seeds("baseline", [0.95, 0.96, 0.94], [0.9, 0.92, 0.91])),
+                 "IFD": summarize_seeds(seeds("IFD", [0.85, 0.86, 0.84], [0.7, 0.72, 0.71]))}
+    assert summaries["IFD"]["domain_gap_accuracy_events/Dog_mean"] == pytest.approx(0.71)
+    tables = diagnostic_tables(summaries)
+    overall, per_class = tables["diagnostics"], tables["domain_gap_per_class"]
+    assert overall.loc[1, "domain gap, event frames_mean"] == pytest.approx(0.75)
+    assert overall.loc[1, "domain gap, all frames_p"] < 0.01 and pd.isna(overall.loc[0, "domain gap, all frames_p"])
+    assert per_class.loc[1, "Dog_mean"] == pytest.approx(0.71) and per_class.loc[1, "Cat_mean"] is None
+    markdown = columns_markdown(per_class, "per class")
+    assert "| IFD | 3 | n/a | 0.710 +- 0.010 (p = " in markdown

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ifdsed import paths as layout
+from ifdsed.evaluation.pseudo_labels import read_epoch
 from ifdsed.inference.settings import detector_settings
 from ifdsed.features.store import load_feature_set
 from ifdsed.training.loop import train_seed
@@ -52,6 +53,27 @@ def test_training_learns_and_writes_self_describing_checkpoints(store, tmp_path)
     assert settings.classes == tuple(CLASSES) and settings.features.hop == 0.5
     assert saved.config.variant == "SEDB&IFD"
     assert (settings.median_windows % 2 == 1).all()
+
+
+def test_training_logs_its_diagnostics_and_each_epochs_pseudo_labels(store, tmp_path):
+    train_seed(training_params(epochs=3, ifd_warmup=2, **FAST), 1, store, tmp_path / "run",
+               validation_folder=toy_validation(store))
+    paths = RunPaths(tmp_path / "run")
+    assert loss_history(paths, "train/lambda_ifd") == [0.0, 0.0, 1.0]     # the IFD warm-up: 2 epochs at weight 0
+    norms = {term: loss_history(paths, f"train/encoder_grad_norm/{term}")
+             for term in ("atp", "sedb", "ifd_hinge", "ifd_norm")}
+    assert all(len(history) == 3 for history in norms.values())
+    assert norms["ifd_norm"][:2] == [0.0, 0.0] and norms["ifd_norm"][2] > 0 and min(norms["atp"]) > 0
+    assert len(loss_history(paths, "train/ifd_n_pos_rs")) == 3            # counted during the warm-up too
+    shares = loss_history(paths, "train/pseudo_label_share")
+    files = sorted(paths.pseudo_labels.glob("epoch_*.npz"))
+    assert [path.name for path in files] == ["epoch_001.npz", "epoch_002.npz", "epoch_003.npz"]
+    weak = load_feature_set(store, layout.REAL_TRAIN_SET)
+    for path, share in zip(files, shares):
+        labels, seen = read_epoch(path)
+        assert labels.shape == weak.features.shape[:2] + (len(CLASSES),) and seen.all()
+        assert share == pytest.approx(labels.any(-1).mean(), abs=1e-6)
+        assert not (labels & (weak.tags[:, None, :] == 0)).any()            # only the clip's own tags
 
 
 # ------------------------------------------------------------------------------- early stopping and selection

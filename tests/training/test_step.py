@@ -110,3 +110,23 @@ def test_a_compiled_float32_step_matches_the_eager_one_to_rounding():
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=name)
     initial = tiny_model()
     assert any(not torch.equal(a, b) for a, b in zip(eager.parameters(), initial.parameters()))  # it did step
+
+
+def test_an_ifd_warm_up_step_trains_the_encoder_exactly_as_without_the_ifd_branch():
+    """lambda_ifd 0 (train.ifd_warmup): the IFD term is computed and logged, but the shared weights take the
+    step the model without an IFD branch takes."""
+    torch.manual_seed(0)
+    with_ifd = SEDModel(ModelConfig(channels=(4, 4, 4), ifd=True))
+    without = SEDModel(ModelConfig(channels=(4, 4, 4)))
+    without.load_state_dict({key: value for key, value in with_ifd.state_dict().items()
+                             if not key.startswith("ifd.")})
+    batch = make_batch(n_clips=8, n_frames=12, device=CPU)
+    execution = Execution(CPU)
+    for model, lambda_ifd in ((with_ifd, 0.0), (without, None)):
+        losses = optimisation_step(model, model, torch.optim.Adam(model.parameters(), lr=0.01), batch, execution,
+                                   lambda_ifd=lambda_ifd)
+        assert ("ifd" in losses) == (model is with_ifd)
+    shared = without.state_dict()
+    for key, value in with_ifd.state_dict().items():
+        if not key.startswith("ifd."):
+            assert torch.equal(value, shared[key]), key
