@@ -1,0 +1,127 @@
+"""The IFD study's final comparison (issue #15): the four variants at their settings selected on validation
+(`SELECTED`, from docs/ifd-study/sweep.csv), SEEDS seeds each, the whole pipeline, both test sets.
+
+    python -m study.final queue               # one DVC experiment per variant: final-<variant>
+    dvc queue start -j 1                      # run them (about 2 hours on the 2-core VM)
+    python -m study.final collect             # -> docs/ifd-study/final.csv, and the Markdown table
+
+final.csv has the columns variant, seeds, test_set, metric, mean, std, p_vs_baseline (Welch's t-test from the
+summaries over seeds, `ifdsed.evaluation.summary.welch_p`). Metrics per test set (real_test: the DCASE 2018
+column's stand-in; syn_test: the DCASE 2019 synthetic column's): event_f1_macro, tagging_f1_macro, psds1; over
+both test sets (test_set "both"): domain_gap_accuracy and domain_gap_accuracy_events; on the weak training set
+(test_set "weak_train", hidden timestamps): pseudo_label_precision and pseudo_label_recall at the best epoch.
+The paper's own figures (`PAPER`, its Tables 1 and 2) are printed beside the event and tagging F1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from ifdsed.evaluation.summary import welch_p
+from study.sweep import SCHEDULE, VARIANTS   # one schedule for the search and the final comparison
+
+SEEDS = tuple(range(1, 9))
+# variant -> params overrides chosen on validation (docs/ifd-study.md#the-search); {}: params.yaml's values
+SELECTED: dict[str, dict] = {variant: {} for variant in VARIANTS}
+SET_METRICS = {"real_test": ("event_f1_macro", "tagging_f1_macro", "psds1"),
+               "syn_test": ("event_f1_macro", "tagging_f1_macro", "psds1")}
+SEED_METRICS = {"both": ("domain_gap_accuracy", "domain_gap_accuracy_events"),
+                "weak_train": ("pseudo_label_precision", "pseudo_label_recall")}
+# The paper's Tables 1 and 2 (real DCASE data, 20 runs): (variant, test set, metric) -> (mean, std)
+PAPER = {
+    ("baseline", "real_test", "event_f1_macro"): (0.315, 0.020), ("baseline", "syn_test", "event_f1_macro"): (0.320, 0.0191),
+    ("IFD", "real_test", "event_f1_macro"): (0.331, 0.0218), ("IFD", "syn_test", "event_f1_macro"): (0.361, 0.0162),
+    ("SEDB", "real_test", "event_f1_macro"): (0.336, 0.0169), ("SEDB", "syn_test", "event_f1_macro"): (0.377, 0.0237),
+    ("SEDB&IFD", "real_test", "event_f1_macro"): (0.347, 0.0132), ("SEDB&IFD", "syn_test", "event_f1_macro"): (0.390, 0.0186),
+    ("baseline", "real_test", "tagging_f1_macro"): (0.625, 0.0141), ("baseline", "syn_test", "tagging_f1_macro"): (0.630, 0.0328),
+    ("IFD", "real_test", "tagging_f1_macro"): (0.629, 0.0199), ("IFD", "syn_test", "tagging_f1_macro"): (0.609, 0.0338),
+    ("SEDB", "real_test", "tagging_f1_macro"): (0.635, 0.0133), ("SEDB", "syn_test", "tagging_f1_macro"): (0.663, 0.034),
+    ("SEDB&IFD", "real_test", "tagging_f1_macro"): (0.645, 0.0118), ("SEDB&IFD", "syn_test", "tagging_f1_macro"): (0.638, 0.0323),
+}
+OUT = Path("docs/ifd-study/final.csv")
+COLUMNS = ["variant", "seeds", "test_set", "metric", "mean", "std", "p_vs_baseline"]
+
+
+def final_name(variant: str) -> str:
+    return "final-" + variant.lower().replace("&", "-")
+
+
+def queue() -> None:
+    for variant, (ifd, sedb) in VARIANTS.items():
+        overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE,
+                     **SELECTED[variant]}
+        command = ["dvc", "exp", "run", "--queue", "--name", final_name(variant)]
+        for key, value in overrides.items():
+            command += ["-S", f"{key}={json.dumps(value)}"]
+        subprocess.run(command, check=True)
+
+
+def summaries() -> dict[str, dict]:
+    """{variant: results/metrics.json} of the newest finished final-<variant> experiment."""
+    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True)
+    names = {final_name(variant): variant for variant in VARIANTS}
+    found: dict[str, tuple[str, dict]] = {}
+    for entry in json.loads(shown.stdout):
+        for experiment in entry.get("experiments") or []:
+            for revision in experiment.get("revs") or []:
+                data = revision.get("data") or {}
+                summary = ((data.get("metrics") or {}).get("results/metrics.json") or {}).get("data")
+                variant = names.get(revision.get("name"))
+                if variant and summary and (variant not in found or data.get("timestamp", "") > found[variant][0]):
+                    found[variant] = (data.get("timestamp", ""), summary)
+    return {variant: summary for variant, (_, summary) in found.items()}
+
+
+def final_table(by_variant: dict[str, dict]) -> pd.DataFrame:
+    """One row per variant, test set and metric (COLUMNS), from each variant's summary over seeds."""
+    rows = []
+    base = by_variant.get("baseline")
+    keys = [(test_set, metric, f"{test_set}/{metric}") for test_set, metrics in SET_METRICS.items() for metric in metrics]
+    keys += [(test_set, metric, metric) for test_set, metrics in SEED_METRICS.items() for metric in metrics]
+    for variant in [v for v in VARIANTS if v in by_variant]:
+        summary = by_variant[variant]
+        for test_set, metric, key in keys:
+            mean, std, n = summary.get(f"{key}_mean"), summary.get(f"{key}_std"), summary["n_seeds"]
+            p = None
+            if base is not None and variant != "baseline" and mean is not None and base.get(f"{key}_mean") is not None:
+                p = welch_p(mean, std, n, base[f"{key}_mean"], base[f"{key}_std"], base["n_seeds"])
+            rows.append({"variant": variant, "seeds": n, "test_set": test_set, "metric": metric, "mean": mean,
+                         "std": std, "p_vs_baseline": p})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """Event and tagging F1 per test set, ours beside the paper's."""
+    lines = ["| variant | seeds | test set | metric | this project (mean +- std) | p vs baseline | paper (20 runs) |",
+             "|---|---|---|---|---|---|---|"]
+    for row in table.to_dict("records"):
+        ours = "n/a" if pd.isna(row["mean"]) else f"{row['mean']:.3f} +- {row['std']:.3f}"
+        p = "" if pd.isna(row["p_vs_baseline"]) else f"{row['p_vs_baseline']:.3f}"
+        paper = PAPER.get((row["variant"], row["test_set"], row["metric"]))
+        lines.append(f"| {row['variant']} | {row['seeds']} | {row['test_set']} | {row['metric']} | {ours} | {p} | "
+                     + (f"{paper[0]:.3f} +- {paper[1]:.3f}" if paper else "") + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("queue")
+    commands.add_parser("collect").add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    if args.command == "queue":
+        queue()
+        return
+    table = final_table(summaries())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False, float_format="%.4f")
+    print(markdown(table))
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The IFD study's recipes (study/): the search gives every variant the same budget under valid experiment names,
+and the final table has the columns the study publishes, with Welch's p against the baseline."""
+import re
+
+import pandas as pd
+import pytest
+
+from study.final import COLUMNS, PAPER, final_table, markdown
+from study.sweep import ROUNDS, SCHEDULE, VARIANTS, experiment_name
+
+
+def test_every_round_gives_every_variant_the_same_number_of_settings():
+    for round_, variants in ROUNDS.items():
+        assert set(variants) == set(VARIANTS), round_
+        assert len({len(settings) for settings in variants.values()}) == 1, round_
+
+
+def test_experiment_names_are_unique_valid_ref_names_and_settings_name_real_params():
+    import yaml
+    from tests.helpers import ROOT
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    names = []
+    for round_, variants in ROUNDS.items():
+        for variant, settings in variants.items():
+            for setting in settings:
+                names.append(experiment_name(round_, variant, setting))
+                for key in {**setting, **SCHEDULE}:
+                    section, name = key.split(".")
+                    assert name in params[section], key     # `dvc exp run -S` fails for keys not in params.yaml
+    assert len(names) == len(set(names))
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) and ".." not in name for name in names)
+
+
+def test_the_final_table_has_the_published_columns_and_p_against_the_baseline():
+    def summary(mean):
+        return {"n_seeds": 8, "real_test/event_f1_macro_mean": mean, "real_test/event_f1_macro_std": 0.02,
+                "domain_gap_accuracy_events_mean": mean + 0.5, "domain_gap_accuracy_events_std": 0.01}
+    table = final_table({"baseline": summary(0.30), "IFD": summary(0.33)})
+    assert list(table.columns) == COLUMNS
+    row = table[(table.variant == "IFD") & (table.test_set == "real_test") & (table.metric == "event_f1_macro")]
+    assert row["mean"].item() == pytest.approx(0.33) and row["p_vs_baseline"].item() < 0.05
+    base = table[(table.variant == "baseline") & (table.metric == "event_f1_macro") & (table.test_set == "real_test")]
+    assert pd.isna(base["p_vs_baseline"].item())
+    gap = table[(table.variant == "IFD") & (table.metric == "domain_gap_accuracy_events")]
+    assert gap["test_set"].item() == "both" and gap["mean"].item() == pytest.approx(0.83)
+    assert f"{PAPER[('IFD', 'real_test', 'event_f1_macro')][0]:.3f}" in markdown(table)
