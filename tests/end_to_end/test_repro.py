@@ -24,7 +24,7 @@ def test_repro_then_status_is_clean(project):
     output = run(["dvc", "repro"], project)
     assert "synthetic train: 6 clips" in output
     assert stages_run(output) == {"soundbank", "synthesize", "realworld", "features", "train", "evaluate",
-                                  "summarize"}
+                                  "diagnose", "summarize"}
     for set_dir in ["synthetic/train", "synthetic/test", "realworld/weak", "realworld/validation",
                     "realworld/test"]:
         assert (project / "data" / set_dir / "clips.tsv").is_file()
@@ -62,17 +62,20 @@ def test_new_synth_seed_reruns_only_synthesis_and_what_follows(project):
 
 def test_branch_switches_rerun_only_training_and_scoring(project):
     output = run(["dvc", "exp", "run", "-S", "model.ifd=true", "-S", "model.sedb=true"], project)
-    assert stages_run(output) == {"train", "evaluate", "summarize"}
+    assert stages_run(output) == {"train", "evaluate", "diagnose", "summarize"}
     summary = json.loads((project / "results/metrics.json").read_text())
     assert summary["variant"] == "SEDB&IFD"
+    assert 0 <= summary["pseudo_label_precision_mean"] <= 1 and 0 <= summary["domain_gap_accuracy_events_mean"] <= 1
     compared = run(["python", "-m", "pipeline.compare", "--out", "tables"], project)
     table = (project / "tables/table1.md").read_text()
     assert "| SEDB&IFD | 2 |" in table and "| baseline | 2 |" in table, compared
+    diagnostics = (project / "tables/diagnostics.md").read_text()
+    assert "| SEDB&IFD | 2 |" in diagnostics and "domain gap, event frames" in diagnostics
 
 
 def test_feature_settings_rerun_features_and_what_follows(project):
     output = run(["dvc", "exp", "run", "-S", "features.fmax=7000.0"], project)
-    assert stages_run(output) == {"features", "train", "evaluate", "summarize"}
+    assert stages_run(output) == {"features", "train", "evaluate", "diagnose", "summarize"}
     info = json.loads((project / "data/features/features.json").read_text())
     assert info["config"]["fmax"] == 7000.0
 
