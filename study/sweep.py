@@ -32,10 +32,10 @@ ROUNDS: dict[int, dict[str, list[dict]]] = {
         "IFD": [{"model.lambda_ifd": 0.3}, {"model.lambda_ifd": 3.0}],
         "SEDB": [{"model.lambda_sedb": 0.3}, {"model.lambda_sedb": 3.0}],
         "SEDB&IFD": [{"model.lambda_ifd": 0.3}, {"model.lambda_ifd": 3.0}]},
-    2: {"baseline": [{"train.batch_size": 32}, {"train.lr": 0.0009}],
-        "IFD": [{"train.ifd_warmup": 5}, {"model.ifd_theta": 0.3}],
-        "SEDB": [{"train.batch_size": 32}, {"train.lr": 0.0009}],
-        "SEDB&IFD": [{"train.ifd_warmup": 5}, {"model.ifd_theta": 0.3}]},
+    2: {"baseline": [{"train.batch_size": 32}, {"train.lr": 0.0009}, {"train.lr": 0.0036}],
+        "IFD": [{"train.ifd_warmup": 5}, {"model.ifd_theta": 0.3}, {"model.ifd_theta": 0.7}],
+        "SEDB": [{"train.batch_size": 32}, {"train.lr": 0.0009}, {"train.lr": 0.0036}],
+        "SEDB&IFD": [{"train.ifd_warmup": 5}, {"model.ifd_theta": 0.3}, {"model.ifd_theta": 0.7}]},
 }
 OUT = Path("docs/ifd-study/sweep.csv")
 
