@@ -66,7 +66,9 @@ def _experiments(entries: list[dict]):
 
 def collect() -> pd.DataFrame:
     """One row per finished sweep experiment, its validation score and diagnostics, sorted by round and variant."""
-    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True)
+    # every commit's experiments: the search may span commits (experiments are queued from the commit of the day)
+    shown = subprocess.run(["dvc", "exp", "show", "--all-commits", "--json"], capture_output=True, text=True,
+                           check=True)
     names = {experiment_name(r, v, s): (r, v, s) for r, variants in ROUNDS.items() for v, settings in variants.items()
              for s in settings}
     rows = []
