@@ -15,6 +15,7 @@ MANIFEST = SOUNDBANK / "manifest.tsv"
 SYNTHETIC = DATA / "synthetic"                      # train/, test/
 REALWORLD = DATA / "realworld"                      # weak/, validation/, test/
 HIDDEN = REALWORLD / "hidden"                       # simulated weak timestamps: for measurement only
+IMPORT_REPORT = REALWORLD / "import_report.json"   # real DCASE data: each set's missing and unreadable audio
 FEATURES = DATA / "features"
 
 # Clip set name (as in the feature store) -> its folder, in the order the features stage writes them.

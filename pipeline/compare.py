@@ -5,7 +5,9 @@ model.ifd / model.sedb name the variant, results/metrics.json gives its mean, st
 experiments share a variant, the newest one is used, and the workspace only when no experiment has that variant
 (the output names the experiments used). Writes <out>/table1.md,
 <out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label quality of every variant in
-<out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv, and prints the Markdown.
+<out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv, and prints the Markdown. It warns
+when the variants' results do not share their provenance (code revision, metric package versions, evaluated
+sets: `ifdsed.evaluation.provenance`), since such results are not comparable.
 """
 import argparse
 import json
@@ -15,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ifdsed import paths
+from ifdsed.evaluation.provenance import comparability_warnings
 from ifdsed.evaluation.summary import TABLES, columns_markdown, diagnostic_tables, paper_tables, to_markdown
 from ifdsed.io import atomic
 from models.config import variant_name
@@ -59,6 +62,8 @@ def main() -> None:
     summaries, sources = collect_summaries()
     if not summaries:
         raise SystemExit("compare: no experiment with results/metrics.json; run `dvc repro` or `dvc exp run` first")
+    for line in comparability_warnings(summaries):
+        print(f"compare: warning: {line}")
     tables = paper_tables(summaries)
     args.out.mkdir(parents=True, exist_ok=True)
     frames = []

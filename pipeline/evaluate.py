@@ -3,8 +3,8 @@
 Reads  data/train/seed_<seed>/checkpoints/best.pt (weights + the detector settings it was trained with),
        the feature store data/features/, the truth tables data/{realworld,synthetic}/.../events.tsv and clips.tsv,
        params.yaml (eval).
-Writes results/eval/seed_<seed>/metrics.json (flat keys such as real_test/event_f1_macro; tracked by git, as
-       DVC metrics are) and data/eval/seed_<seed>/: per_class.csv, predictions/<set>.tsv (DESED format),
+Writes results/eval/seed_<seed>/metrics.json (flat keys such as real_test/event_f1_macro, and where they come
+       from: provenance/..., see ifdsed/evaluation/provenance.py; tracked by git, as DVC metrics are) and data/eval/seed_<seed>/: per_class.csv, predictions/<set>.tsv (DESED format),
        plots/ (per-class F1 bars, PSD-ROC curves, piano rolls).
 
 Every set is predicted through the one `ifdsed.inference.detector.Detector` that `pipeline.predict` uses.
@@ -19,6 +19,7 @@ from ifdsed.devices import pick_device
 from ifdsed.errors import run_stage
 from ifdsed.evaluation.domain_gap import domain_gap_metrics
 from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
+from ifdsed.evaluation.provenance import missing_clips, provenance, read_import_report
 from ifdsed.evaluation.sets import EVAL_SETS, score_set
 from ifdsed.features.store import check_store, load_feature_set
 from ifdsed.inference.detector import Detector
@@ -40,11 +41,14 @@ def main() -> None:
     classes = list(settings.classes)
 
     metrics = {"seed": args.seed, "variant": detector.model.config.variant, "best_epoch": detector.epoch}
-    per_class, curves, results = {}, {}, {}
+    per_class, curves, results, scored = {}, {}, {}, {}
+    import_report = read_import_report(paths.IMPORT_REPORT)   # real DCASE data: missing audio
     for eval_set in EVAL_SETS:
         features = load_feature_set(paths.FEATURES, eval_set.store_name)
         result = score_set(detector, features, eval_set.folder, params.eval)
         results[eval_set.key] = (features, result)
+        scored[eval_set.key] = (eval_set.folder, list(features.index["filename"]),
+                                missing_clips(import_report, eval_set.imported_as))
         metrics.update({f"{eval_set.key}/{key}": value for key, value in result.metrics.items()
                         if "/" not in key})
         per_class[eval_set.key] = {f"{metric}/{name}": result.metrics.get(f"{metric}/{name}")
@@ -63,6 +67,8 @@ def main() -> None:
     print(f"seed {args.seed}: a linear probe tells synthetic from real-world frames with balanced accuracy "
           f"{metrics['domain_gap_accuracy']:.3f} on all frames, "
           f"{'n/a' if events is None else f'{events:.3f}'} on event frames (0.5: no gap)")
+
+    metrics.update(provenance(scored))
 
     rows = [{"class": name, **{f"{key}/{metric}": per_class[key][f"{metric}/{name}"]
                                for key in per_class for metric in PER_CLASS_METRICS}} for name in classes]

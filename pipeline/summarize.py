@@ -2,7 +2,8 @@
 
 Reads  results/eval/seed_<seed>/metrics.json, results/diagnostics/seed_<seed>/metrics.json (the pseudo labels'
        quality at the best epoch) and data/eval/seed_<seed>/per_class.csv for every seed in train.seeds.
-Writes results/metrics.json (flat keys: <set>/<metric>_mean, <set>/<metric>_std, n_seeds, variant) and
+Writes results/metrics.json (flat keys: <set>/<metric>_mean, <set>/<metric>_std, n_seeds, variant, and the
+       provenance/... keys the seeds share, "differs" where they do not) and
        results/per_class.csv (per-class F1, mean over seeds).
 """
 import json
@@ -12,6 +13,7 @@ import pandas as pd
 from ifdsed import paths
 from ifdsed.config import load_params
 from ifdsed.errors import run_stage
+from ifdsed.evaluation.provenance import agreed
 from ifdsed.evaluation.summary import summarize_seeds
 from ifdsed.io import atomic
 
@@ -20,7 +22,7 @@ def main() -> None:
     params = load_params()
     per_seed = [{**json.loads((paths.diagnostics(seed) / "metrics.json").read_text()),
                  **json.loads(paths.eval_metrics(seed).read_text())} for seed in params.train.seeds]
-    summary = summarize_seeds(per_seed)
+    summary = {**summarize_seeds(per_seed), **agreed(per_seed)}
     atomic.write_json(paths.SUMMARY, summary)
     per_class = pd.concat([pd.read_csv(paths.eval_dir(seed) / "per_class.csv") for seed in params.train.seeds])
     with atomic.atomic_path(paths.SUMMARY_PER_CLASS) as tmp:

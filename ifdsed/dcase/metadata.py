@@ -41,6 +41,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pandas as pd
 
+from ifdsed import paths
 from ifdsed.errors import IfdsedError, InputError
 from ifdsed.io.atomic import write_json
 from ifdsed.io.audio import inspect_audio
@@ -57,7 +58,7 @@ from ifdsed.io.tables import (
 
 WEAK_COLUMNS = ["filename", "event_labels"]
 STRONG_COLUMNS = ["filename", "onset", "offset", "event_label"]
-REPORT_NAME = "import_report.json"
+REPORT_NAME = paths.IMPORT_REPORT.name   # written in the real-world folder
 SETS = ("weak", "validation", "test")   # the DCASE 2018 sets, in the order they are imported
 
 

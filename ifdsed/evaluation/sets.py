@@ -30,13 +30,15 @@ class EvalSet:
     store_name: str   # set in the feature store
     folder: Path      # clip set folder (events.tsv, clips.tsv)
     title: str        # for tables and plots
+    imported_as: str | None = None   # its name in data/realworld/import_report.json when imported from DCASE data
 
 
 EVAL_SETS = (
-    EvalSet("real_test", "realworld_test", paths.CLIP_SETS["realworld_test"], "real-world test (DCASE 2018 test)"),
+    EvalSet("real_test", "realworld_test", paths.CLIP_SETS["realworld_test"], "real-world test (DCASE 2018 test)",
+            "test"),
     EvalSet("syn_test", "synthetic_test", paths.CLIP_SETS["synthetic_test"], "synthetic test (DCASE 2019 syn)"),
     EvalSet("real_validation", "realworld_validation", paths.CLIP_SETS["realworld_validation"],
-            "real-world validation"),
+            "real-world validation", "validation"),
 )
 
 

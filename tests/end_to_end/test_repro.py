@@ -52,7 +52,14 @@ def test_predict_gives_evaluate_s_predictions_on_the_same_clips(project):
 def test_new_synth_seed_reruns_only_synthesis_and_what_follows(project):
     before = {path.name: path.read_bytes() for path in (project / "data/realworld/test/audio").iterdir()}
     old_tags = (project / "data/synthetic/train/tags.tsv").read_bytes()
+    old_summary = json.loads((project / "results/metrics.json").read_text())
     output = run(["dvc", "exp", "run", "-S", "synth.seed=7"], project)
+    # provenance: the synthetic test set changed, the real-world one did not, and both were fully scored
+    summary = json.loads((project / "results/metrics.json").read_text())
+    assert summary["provenance/syn_test/fingerprint"] != old_summary["provenance/syn_test/fingerprint"]
+    assert summary["provenance/real_test/fingerprint"] == old_summary["provenance/real_test/fingerprint"]
+    assert (summary["provenance/real_test/clips_scored"], summary["provenance/real_test/clips_missing"]) == (4, 0)
+    assert summary["provenance/git_revision"] and summary["provenance/sed_eval"]
     assert "synthesize" in stages_run(output)
     assert not stages_run(output) & {"soundbank", "realworld"}
     assert (project / "data/synthetic/train/tags.tsv").read_bytes() != old_tags
