@@ -7,7 +7,8 @@ experiments share a variant, the newest one is used, and the workspace only when
 <out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label quality of every variant in
 <out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv, and prints the Markdown. It warns
 when the variants' results do not share their provenance (code revision, metric package versions, evaluated
-sets: `ifdsed.evaluation.provenance`), since such results are not comparable.
+sets: `ifdsed.evaluation.provenance`), since such results are not comparable. <out>/cost.md gives each
+detector's MACs per clip and parameters.
 """
 import argparse
 import json
@@ -18,7 +19,7 @@ import pandas as pd
 
 from ifdsed import paths
 from ifdsed.evaluation.provenance import comparability_warnings
-from ifdsed.evaluation.summary import TABLES, columns_markdown, diagnostic_tables, paper_tables, to_markdown
+from ifdsed.evaluation.summary import TABLES, VARIANTS, columns_markdown, diagnostic_tables, paper_tables, to_markdown
 from ifdsed.io import atomic
 from models.config import variant_name
 
@@ -55,6 +56,17 @@ def collect_summaries() -> tuple[dict[str, dict], dict[str, str]]:
     return summaries, sources
 
 
+def cost_markdown(summaries: dict[str, dict]) -> str:
+    """MACs per 10 s clip and parameters of each variant's detector (`ifdsed.evaluation.cost`)."""
+    lines = ["**What each detector costs** (one forward pass per clip; the log-mel front end not counted)", "",
+             "| model | MACs per clip | parameters |", "|---|---|---|"]
+    for variant in [v for v in VARIANTS if v in summaries]:
+        macs, parameters = (summaries[variant].get(f"cost/{key}") for key in ("macs_per_clip", "parameters"))
+        lines.append(f"| {variant} | {'n/a' if macs is None else f'{macs / 1e6:.1f} M'} | "
+                     f"{'n/a' if parameters is None else parameters} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=paths.RESULTS)
@@ -83,12 +95,15 @@ def main() -> None:
         markdown = columns_markdown(table, titles[name])
         atomic.write_text(args.out / f"{name}.md", markdown)
         print(markdown)
+    cost = cost_markdown(summaries)
+    atomic.write_text(args.out / "cost.md", cost)
+    print(cost)
     with atomic.atomic_path(args.out / "diagnostics.csv") as tmp:
         pd.concat([table.assign(table=name) for name, table in diagnostics.items()]).to_csv(
             tmp, index=False, float_format="%.4f")
     print("experiments used: " + ", ".join(f"{v}: {e}" for v, e in sources.items()))
     print(f"tables -> {args.out}/table1.md, table2.md, tables.csv, diagnostics.md, domain_gap_per_class.md, "
-          "diagnostics.csv")
+          "diagnostics.csv, cost.md")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Reads  data/train/seed_<seed>/checkpoints/best.pt (weights + the detector settin
        the feature store data/features/, the truth tables data/{realworld,synthetic}/.../events.tsv and clips.tsv,
        params.yaml (eval).
 Writes results/eval/seed_<seed>/metrics.json (flat keys such as real_test/event_f1_macro, and where they come
-       from: provenance/..., see ifdsed/evaluation/provenance.py; tracked by git, as DVC metrics are) and data/eval/seed_<seed>/: per_class.csv, predictions/<set>.tsv (DESED format),
+       from: provenance/..., see ifdsed/evaluation/provenance.py; what the detector costs: cost/macs_per_clip,
+       cost/parameters; tracked by git, as DVC metrics are) and data/eval/seed_<seed>/: per_class.csv, predictions/<set>.tsv (DESED format),
        plots/ (per-class F1 bars, PSD-ROC curves, piano rolls).
 
 Every set is predicted through the one `ifdsed.inference.detector.Detector` that `pipeline.predict` uses.
@@ -18,6 +19,7 @@ from ifdsed.config import load_params
 from ifdsed.devices import pick_device
 from ifdsed.errors import run_stage
 from ifdsed.evaluation.domain_gap import domain_gap_metrics
+from ifdsed.evaluation.cost import inference_cost
 from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
 from ifdsed.evaluation.provenance import missing_clips, provenance, read_import_report
 from ifdsed.evaluation.sets import EVAL_SETS, score_set
@@ -69,6 +71,8 @@ def main() -> None:
           f"{'n/a' if events is None else f'{events:.3f}'} on event frames (0.5: no gap)")
 
     metrics.update(provenance(scored))
+    store = results["real_test"][0].features                                           # [N, T, n_mels]
+    metrics.update(inference_cost(detector.model, store.shape[1], store.shape[2]))
 
     rows = [{"class": name, **{f"{key}/{metric}": per_class[key][f"{metric}/{name}"]
                                for key in per_class for metric in PER_CLASS_METRICS}} for name in classes]

@@ -70,9 +70,9 @@ def read_import_report(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def agreed(records: Sequence[Mapping]) -> dict:
-    """The provenance keys of several records (a run's seeds): a value all share, or "differs"."""
-    keys = sorted({key for record in records for key in record if key.startswith(PREFIX)})
+def agreed(records: Sequence[Mapping], prefixes: tuple[str, ...] = (PREFIX, "cost/")) -> dict:
+    """The provenance (and cost) keys of several records (a run's seeds): a value all share, or "differs"."""
+    keys = sorted({key for record in records for key in record if key.startswith(prefixes)})
     merged = {}
     for key in keys:
         values = {json.dumps(record.get(key)) for record in records}

@@ -78,6 +78,8 @@ def test_branch_switches_rerun_only_training_and_scoring(project):
     assert "| SEDB&IFD | 2 |" in table and "| baseline | 2 |" in table, compared
     diagnostics = (project / "tables/diagnostics.md").read_text()
     assert "| SEDB&IFD | 2 |" in diagnostics and "domain gap, event frames" in diagnostics
+    assert summary["cost/macs_per_clip"] > 0 and f"| SEDB&IFD | {summary['cost/macs_per_clip'] / 1e6:.1f} M |" in (
+        project / "tables/cost.md").read_text()
 
 
 def test_feature_settings_rerun_features_and_what_follows(project):
