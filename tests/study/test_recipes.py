@@ -44,3 +44,14 @@ def test_the_final_table_has_the_published_columns_and_p_against_the_baseline():
     gap = table[(table.variant == "IFD") & (table.metric == "domain_gap_accuracy_events")]
     assert gap["test_set"].item() == "both" and gap["mean"].item() == pytest.approx(0.83)
     assert f"{PAPER[('IFD', 'real_test', 'event_f1_macro')][0]:.3f}" in markdown(table)
+
+
+def test_the_curves_figures_are_drawn_from_a_long_table(tmp_path):
+    from study.curves import FIGURES, draw
+    rows = [("e", variant, seed, epoch, metric, 0.1 * epoch + seed)
+            for variant in ("baseline", "IFD") for seed in (1, 2) for epoch in (1, 2, 3)
+            for metric in ("validation/event_f1_macro", "pseudo_label/precision")]
+    table = pd.DataFrame(rows, columns=["experiment", "variant", "seed", "epoch", "metric", "value"])
+    written = draw(table, tmp_path)
+    assert [path.name for path in written] == ["validation.png", "pseudo_labels.png"]   # no data: no figure
+    assert all(path.stat().st_size > 1000 for path in written) and set(FIGURES) >= {"validation", "pairs"}

@@ -1,0 +1,140 @@
+"""Per-epoch curves of the IFD study's experiments, as one long table and four figures (docs/ifd-study.md).
+
+    python -m study.curves --prefix final-          # the final comparison's experiments
+    python -m study.curves --prefix sweep-r0-       # the search's round 0 (every variant at params.yaml's values)
+
+For every finished DVC experiment whose name starts with the prefix (any commit), reads each seed's dvclive logs
+(results/train/seed_<seed>/plots/metrics/) and pseudo-label table (results/diagnostics/seed_<seed>/) from the
+experiment's git commit, and writes <out>/curves.csv (experiment, variant, seed, epoch, metric, value) and
+<out>/{validation,pairs,pseudo_labels,gradients}.png: validation event F1; IFD positive pairs per batch by domain
+pairing; the pseudo labels' frame precision and recall against the hidden timestamps; the gradient norm each
+loss term sends into the encoder. Each figure draws the mean over seeds per variant, and every seed thinly.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from models.config import variant_name
+
+TRAIN_LOGS = "results/train/seed_{seed}/plots/metrics/{metric}.tsv"
+PSEUDO_LABELS = "results/diagnostics/seed_{seed}/pseudo_labels.tsv"
+TRAIN_METRICS = ["validation/event_f1_macro", "validation/frame_f1_macro", "train/ifd_n_pos_rr",
+                 "train/ifd_n_pos_ss", "train/ifd_n_pos_rs", "train/pseudo_label_share",
+                 "train/encoder_grad_norm/atp", "train/encoder_grad_norm/sedb", "train/encoder_grad_norm/ifd_hinge",
+                 "train/encoder_grad_norm/ifd_norm"]
+FIGURES = {  # file -> (title, y label, {metric: legend suffix})
+    "validation": ("Validation event-based macro F1", "F1", {"validation/event_f1_macro": ""}),
+    "pairs": ("IFD positive frame pairs per batch, by domain pairing", "pairs",
+              {"train/ifd_n_pos_rr": " real-real", "train/ifd_n_pos_ss": " syn-syn", "train/ifd_n_pos_rs": " real-syn"}),
+    "pseudo_labels": ("Pseudo labels against the hidden timestamps", "frame precision / recall",
+                      {"pseudo_label/precision": " precision", "pseudo_label/recall": " recall"}),
+    "gradients": ("Gradient norm each weighted term sends into the encoder (first batch of each epoch)", "L2 norm",
+                  {"train/encoder_grad_norm/atp": " ATP", "train/encoder_grad_norm/sedb": " SEDB",
+                   "train/encoder_grad_norm/ifd_hinge": " IFD hinge", "train/encoder_grad_norm/ifd_norm": " IFD norm"}),
+}
+
+
+def _git_file(revision: str, path: str) -> str | None:
+    done = subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True, text=True)
+    return done.stdout if done.returncode == 0 else None
+
+
+def experiments(prefix: str) -> list[tuple[str, str, str, list[int]]]:
+    """(name, git revision, variant, seeds) of every finished experiment whose name starts with `prefix`."""
+    shown = subprocess.run(["dvc", "exp", "show", "--all-commits", "--json"], capture_output=True, text=True,
+                           check=True)
+    found = []
+    for entry in json.loads(shown.stdout):
+        for experiment in entry.get("experiments") or []:
+            for revision in experiment.get("revs") or []:
+                name, data = revision.get("name") or "", revision.get("data") or {}
+                params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
+                if not name.startswith(prefix) or not params or revision.get("error"):
+                    continue
+                seeds = list(params["train"]["seeds"])
+                if all(_git_file(revision["rev"], f"results/train/seed_{seed}/metrics.json") for seed in seeds):
+                    found.append((name, revision["rev"], variant_name(params["model"]["ifd"],
+                                                                      params["model"]["sedb"]), seeds))
+    return sorted(found)
+
+
+def curves(prefix: str) -> pd.DataFrame:
+    rows = []
+    for name, revision, variant, seeds in experiments(prefix):
+        for seed in seeds:
+            for metric in TRAIN_METRICS:
+                text = _git_file(revision, TRAIN_LOGS.format(seed=seed, metric=metric))
+                if text:
+                    table = pd.read_csv(io.StringIO(text), sep="\t")
+                    rows += [(name, variant, seed, int(step) + 1, metric, float(value))
+                             for step, value in zip(table["step"], table.iloc[:, -1])]
+            text = _git_file(revision, PSEUDO_LABELS.format(seed=seed))
+            if text:
+                table = pd.read_csv(io.StringIO(text), sep="\t")
+                for column in ("share", "precision", "recall"):
+                    rows += [(name, variant, seed, int(epoch), f"pseudo_label/{column}", value)
+                             for epoch, value in zip(table["epoch"], table[column]) if pd.notna(value)]
+    return pd.DataFrame(rows, columns=["experiment", "variant", "seed", "epoch", "metric", "value"])
+
+
+def draw(table: pd.DataFrame, out: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    variants = list(dict.fromkeys(table["variant"]))
+    colours = dict(zip(variants, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    styles = ["-", "--", ":", "-."]
+    for figure_name, (title, ylabel, metrics) in FIGURES.items():
+        figure, axes = plt.subplots(figsize=(8, 4.5))
+        drawn = False
+        for variant in variants:
+            for style, (metric, suffix) in zip(styles, metrics.items()):
+                part = table[(table["variant"] == variant) & (table["metric"] == metric)]
+                if part.empty:
+                    continue
+                for _, seed_curve in part.groupby("seed"):
+                    axes.plot(seed_curve["epoch"], seed_curve["value"], style, color=colours[variant], alpha=0.2,
+                              linewidth=0.8)
+                mean = part.groupby("epoch")["value"].mean()
+                axes.plot(mean.index, mean.values, style, color=colours[variant], linewidth=2,
+                          label=f"{variant}{suffix} (mean of {part['seed'].nunique()} seeds)")
+                drawn = True
+        if not drawn:
+            plt.close(figure)
+            continue
+        axes.set(title=title, xlabel="epoch", ylabel=ylabel)
+        axes.legend(fontsize=7)
+        axes.grid(alpha=0.3)
+        path = out / f"{figure_name}.png"
+        figure.tight_layout()
+        figure.savefig(path, dpi=90, metadata={"Software": None})
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prefix", default="final-")
+    parser.add_argument("--out", type=Path, default=Path("docs/ifd-study"))
+    args = parser.parse_args()
+    table = curves(args.prefix)
+    if table.empty:
+        raise SystemExit(f"curves: no finished experiment named {args.prefix}*")
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "curves.csv", index=False, float_format="%.5g")
+    figures = draw(table, args.out)
+    print(f"{table['experiment'].nunique()} experiments, {len(table)} rows -> {args.out / 'curves.csv'}; "
+          + ", ".join(str(path) for path in figures))
+
+
+if __name__ == "__main__":
+    main()
