@@ -217,6 +217,9 @@ class EvalParams(Section):
     percentage_of_length: float = Field(0.2, ge=0, le=1)
     segment_resolution: float = Field(1.0, gt=0)
     piano_roll_clips: int = Field(4, ge=0, le=50)
+    # 90 % intervals of event F1 and PSDS1 per set and seed (ifdsed/evaluation/bootstrap.py): sed_scores_eval's
+    # resampling, this many shuffles of 5 folds; 0: none
+    bootstrap_iterations: int = Field(20, ge=0, le=1000)
 
 
 class Params(Section):

@@ -30,6 +30,7 @@ DURATION_COLUMNS = ["filename", "duration"]
 _ALIASES = {"file": "filename", "event_labels": "event_label", "label": "event_label"}
 
 # DCASE 2021 task 4 PSDS scenarios (intersection-based, sed_scores_eval); max_efpr in false alarms per hour.
+EVENT_COUNTS = ("Nref", "Nsys", "Ntp")   # sed_eval's class-wise event counts, in `event_based`'s per-file arrays
 PSDS_SCENARIOS = {
     "psds1": dict(dtc_threshold=0.7, gtc_threshold=0.7, cttc_threshold=None, alpha_ct=0.0, alpha_st=1.0,
                   max_efpr=100.0),
@@ -149,12 +150,14 @@ def _sed_eval_results(metric, prefix: str, classes: Sequence[str]) -> dict:
 
 def event_based(truth: pd.DataFrame, predictions: pd.DataFrame, classes: Sequence[str],
                 filenames: Iterable[str] | None = None, t_collar: float = 0.2,
-                percentage_of_length: float = 0.2) -> dict:
+                percentage_of_length: float = 0.2, per_file_counts: dict | None = None) -> dict:
     """sed_eval event-based metrics (onset and offset) over the fixed ``classes``, evaluated file by file.
 
     Keys: event_f1_macro, event_f1_micro, event_error_rate (overall/micro ER), event_precision_micro,
     event_recall_micro, event_precision_macro, event_recall_macro, event_error_rate_macro, event_f1/<class>,
     event_files, event_evaluated_length_s.
+    per_file_counts: a dict to fill with {filename: int array [classes, 3]}, each file's sed_eval counts
+    (Nref, Nsys, Ntp) per class, from the same evaluation (for `ifdsed.evaluation.bootstrap`).
     """
     import sed_eval
 
@@ -165,8 +168,13 @@ def event_based(truth: pd.DataFrame, predictions: pd.DataFrame, classes: Sequenc
     metric = sed_eval.sound_event.EventBasedMetrics(
         event_label_list=classes, t_collar=t_collar, percentage_of_length=percentage_of_length,
         empty_system_output_handling="zero_score")
+    before = np.zeros((len(classes), 3), dtype=np.int64)
     for name in files:
         metric.evaluate(reference_event_list=reference[name], estimated_event_list=estimated[name])
+        if per_file_counts is not None:   # sed_eval accumulates: this file's counts are the increase
+            after = np.array([[metric.class_wise[label][key] for key in EVENT_COUNTS] for label in classes],
+                             dtype=np.int64)                                          # [C, 3]
+            per_file_counts[name], before = after - before, after
     out = _sed_eval_results(metric, "event", classes)
     out.update(event_files=len(files), event_evaluated_length_s=float(metric.evaluated_length))
     return out

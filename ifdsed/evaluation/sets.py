@@ -3,7 +3,8 @@
 For each set: the ATP branch's frame and clip probabilities, post-processed with the settings stored in the
 checkpoint (tags at 0.5, gated frames, median windows from training labels), are scored against the set's
 events.tsv with sed_eval (event-based: t_collar 0.2 s, 20 % of length; segment-based: 1 s), audio tagging F1,
-and PSDS scenarios 1 and 2 from the frame scores p_t,c * P_c (sed_scores_eval).
+and PSDS scenarios 1 and 2 from the frame scores p_t,c * P_c (sed_scores_eval); with eval.bootstrap_iterations,
+90 % intervals of the event-based macro F1 and of PSDS1 over resampled clips (ifdsed/evaluation/bootstrap.py).
 
 Sets, with the paper's names: real_test (DCASE 2018 test column), syn_test (DCASE 2019 synthetic column) and
 real_validation (used for model selection; reported, not tuned on).
@@ -18,6 +19,7 @@ import pandas as pd
 
 from ifdsed import paths
 from ifdsed.config import EvalParams
+from ifdsed.evaluation.bootstrap import event_f1_interval, psds1_interval
 from ifdsed.evaluation.metrics import event_based, psds, sed_scores_from_probs, segment_based, tagging_f1
 from ifdsed.features.store import FeatureSet
 from ifdsed.inference.detector import Detector
@@ -59,15 +61,22 @@ def score_set(detector: Detector, features: FeatureSet, folder: Path, evaluation
     predictions = detector.clip_events(frame_probs, clip_probs, filenames)
     truth = read_events(folder / "events.tsv")
     durations = read_clips(folder / "clips.tsv")[["filename", "duration"]]
+    counts: dict = {}
     metrics = event_based(truth, predictions, classes, filenames=filenames, t_collar=evaluation.t_collar,
-                          percentage_of_length=evaluation.percentage_of_length)
+                          percentage_of_length=evaluation.percentage_of_length, per_file_counts=counts)
     metrics.update(segment_based(truth, predictions, classes, filenames=filenames, durations=durations,
                                  time_resolution=evaluation.segment_resolution))
     metrics.update(tagging_f1(np.asarray(features.tags), clip_probs > settings.tag_threshold, classes))
     # PSDS scores: frame probabilities softly gated by the clip probabilities, p_t,c * P_c (ATP frame outputs
     # alone saturate in untagged clips; the hard post-processing gates them by the tags in the same way)
     gated = frame_probs * clip_probs[:, None, :]                                          # [N, T, C]
-    psds_metrics, curves = psds(sed_scores_from_probs(gated, filenames, settings.frame_hop, classes),
-                                truth, durations, classes)
+    scores = sed_scores_from_probs(gated, filenames, settings.frame_hop, classes)
+    psds_metrics, curves = psds(scores, truth, durations, classes)
     metrics.update(psds_metrics)
+    if evaluation.bootstrap_iterations:   # 90 % intervals over resampled clips (ifdsed.evaluation.bootstrap)
+        iterations = evaluation.bootstrap_iterations
+        metrics["event_f1_macro_ci_low"], metrics["event_f1_macro_ci_high"] = event_f1_interval(
+            counts, iterations=iterations)
+        metrics["psds1_ci_low"], metrics["psds1_ci_high"] = psds1_interval(
+            scores, truth, dict(zip(durations["filename"], durations["duration"])), classes, iterations=iterations)
     return SetResult(metrics, predictions, frame_probs, curves)

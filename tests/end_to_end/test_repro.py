@@ -32,6 +32,8 @@ def test_repro_then_status_is_clean(project):
     summary = json.loads((project / "results/metrics.json").read_text())
     assert summary["variant"] == "baseline" and summary["n_seeds"] == 2
     assert 0 <= summary["real_test/event_f1_macro_mean"] <= 1
+    seed = json.loads((project / "results/eval/seed_1/metrics.json").read_text())
+    assert 0 <= seed["real_test/event_f1_macro_ci_low"] <= seed["real_test/event_f1_macro_ci_high"] <= 1
     status = run(["dvc", "status"], project)
     assert "up to date" in status.lower()
 
