@@ -186,6 +186,7 @@ class TrainParams(Section):
     compile: bool = True                                 # torch.compile the training forward (inductor)
     channels_last: bool = False                          # channels-last convolutions (slower on CPUs: measured)
     prefetch: int = Field(2, ge=0, le=64)                # batches made ahead on a background thread (0: inline)
+    track_energy: bool = True                            # codecarbon's energy measurement (ifdsed/training/energy.py)
 
     @model_validator(mode="after")
     def _unique_seeds(self) -> "TrainParams":

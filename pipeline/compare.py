@@ -12,6 +12,7 @@ detector's MACs per clip and parameters.
 """
 import argparse
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ifdsed.io import atomic
 from models.config import variant_name
 
 SUMMARY_FILE = paths.SUMMARY.as_posix()
+ENERGY_FILE = re.compile(r"results/train/seed_\d+/energy\.json")
 
 
 def _revisions(entries: list[dict]):
@@ -32,6 +34,17 @@ def _revisions(entries: list[dict]):
         yield entry
         for experiment in entry.get("experiments") or []:
             yield from _revisions(experiment.get("revs") or [])
+
+
+def training_energy(metrics: dict) -> dict:
+    """The mean and std over seeds of the trainings' energy (results/train/seed_<seed>/energy.json, measured by
+    codecarbon; kept out of results/metrics.json because it differs run to run), in Wh, and how it was measured."""
+    runs = [(entry or {}).get("data") or {} for path, entry in metrics.items() if ENERGY_FILE.fullmatch(path)]
+    values = pd.Series([run["energy_kwh"] * 1000 for run in runs if run.get("energy_kwh") is not None], dtype=float)
+    if values.empty:
+        return {}
+    return {"cost/training_energy_wh_mean": values.mean(), "cost/training_energy_wh_std": values.std(ddof=1),
+            "cost/training_energy_seeds": len(values), "cost/energy_method": runs[0].get("method")}
 
 
 def collect_summaries() -> tuple[dict[str, dict], dict[str, str]]:
@@ -43,8 +56,10 @@ def collect_summaries() -> tuple[dict[str, dict], dict[str, str]]:
     for revision in _revisions(json.loads(shown.stdout)):
         data = revision.get("data") or {}
         model = (((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}).get("model") or {}
-        summary = ((data.get("metrics") or {}).get(SUMMARY_FILE) or {}).get("data")
+        metrics = data.get("metrics") or {}
+        summary = (metrics.get(SUMMARY_FILE) or {}).get("data")
         if summary and "ifd" in model and "sedb" in model:
+            summary = {**summary, **training_energy(metrics)}
             name = revision.get("name") or revision.get("rev")
             # the workspace has no timestamp; it comes last (a finished `dvc exp run` is an experiment too)
             found.append((data.get("timestamp") or "0000", name, variant_name(model["ifd"], model["sedb"]),
@@ -58,12 +73,23 @@ def collect_summaries() -> tuple[dict[str, dict], dict[str, str]]:
 
 def cost_markdown(summaries: dict[str, dict]) -> str:
     """MACs per 10 s clip and parameters of each variant's detector (`ifdsed.evaluation.cost`)."""
-    lines = ["**What each detector costs** (one forward pass per clip; the log-mel front end not counted)", "",
-             "| model | MACs per clip | parameters |", "|---|---|---|"]
+    lines = ["**What each detector costs** (MACs: one forward pass per clip, the log-mel front end not counted; "
+             "energy: one training, mean +- std over seeds, codecarbon)", "",
+             "| model | MACs per clip | parameters | training energy (Wh) |", "|---|---|---|---|"]
+    methods = set()
     for variant in [v for v in VARIANTS if v in summaries]:
-        macs, parameters = (summaries[variant].get(f"cost/{key}") for key in ("macs_per_clip", "parameters"))
+        summary = summaries[variant]
+        macs, parameters = (summary.get(f"cost/{key}") for key in ("macs_per_clip", "parameters"))
+        energy = summary.get("cost/training_energy_wh_mean")
+        std = summary.get("cost/training_energy_wh_std")
+        methods.add(summary.get("cost/energy_method"))
         lines.append(f"| {variant} | {'n/a' if macs is None else f'{macs / 1e6:.1f} M'} | "
-                     f"{'n/a' if parameters is None else parameters} |")
+                     f"{'n/a' if parameters is None else parameters} | "
+                     + ("n/a" if energy is None else f"{energy:.2f}" + ("" if pd.isna(std) else f" +- {std:.2f}"))
+                     + " |")
+    methods.discard(None)
+    if methods:
+        lines += ["", "Energy measured by: " + "; ".join(sorted(methods)) + "."]
     return "\n".join(lines) + "\n"
 
 

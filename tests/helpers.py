@@ -321,7 +321,7 @@ def training_params(channels=(8, 8, 8), **train):
     """params.yaml for a tiny SEDB & IFD model trained for a few epochs on the toy store (train.* overridable)."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["model"].update(channels=list(channels), ifd=True, sedb=True)
-    raw["train"].update(dict(seeds=[1], epochs=3, batch_size=8, threads=1, lr=0.01), **train)
+    raw["train"].update(dict(seeds=[1], epochs=3, batch_size=8, threads=1, lr=0.01, track_energy=False), **train)
     return parse_params(raw)
 
 

@@ -101,7 +101,7 @@ def test_data_paths_in_dvc_yaml_are_the_code_s():
     assert [next(iter(m)) for m in spec["diagnose"]["metrics"]] == [per_seed(paths.diagnostics(0) / "metrics.json")]
     assert [next(iter(p)) for p in spec["diagnose"]["plots"]] == [per_seed(paths.diagnostics(0) / "pseudo_labels.tsv")]
     train_metrics = [next(iter(m)) for m in spec["train"]["metrics"]]
-    assert train_metrics == [(paths.train_logs(0) / "metrics.json").as_posix().replace("seed_0", f"seed_{seed}")]
+    assert train_metrics == [per_seed(paths.train_logs(0) / name) for name in ("metrics.json", "energy.json")]
     eval_metrics = [next(iter(m)) for m in spec["evaluate"]["metrics"]]
     assert eval_metrics == [paths.eval_metrics(0).as_posix().replace("seed_0", f"seed_{seed}")]
     assert (paths.eval_dir(0) / "per_class.csv").as_posix().replace("seed_0", f"seed_{seed}") in outs["evaluate"]

@@ -2,7 +2,8 @@
 validation with early stopping (`ifdsed.training.selection`), resumable (`ifdsed.training.resume`).
 
 `train_seed` is the loop: `_start` (data, model, optimizer, how a step runs, the validation labels; a resumed
-state), then per epoch, up to `train.epochs`, `_train_epoch` (batches made ahead by `ifdsed.training.prefetch`,
+state), then `_train_epochs` under an energy meter (`ifdsed.training.energy`, written to energy.json beside the
+logs): per epoch, up to `train.epochs`, `_train_epoch` (batches made ahead by `ifdsed.training.prefetch`,
 each through `ifdsed.training.step`, under the precision and compilation of `ifdsed.training.execution`),
 `_validate` (both selection scores, through the same float32 `Detector` and post-processing as evaluation),
 `_select` (the score named by `train.selection`: a better one makes best.pt, `train.patience` epochs in a row
@@ -46,6 +47,7 @@ from ifdsed.inference.settings import detector_extra, detector_settings, trainin
 from ifdsed.training import distributed
 from ifdsed.training.batches import MixedBatches
 from ifdsed.training.diagnostics import PseudoLabelRecorder, encoder_gradient_norms
+from ifdsed.training.energy import EnergyMeter, record
 from ifdsed.training.execution import Execution
 from ifdsed.training.prefetch import prefetched
 from ifdsed.training.resume import RunPaths, data_fingerprint, resume, rng_state, set_rng_state
@@ -105,24 +107,10 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: 
         if run.stopped_early and ctx.is_main:
             print(f"seed {seed}: stopped early after epoch {run.epochs_run} (best epoch {run.best_epoch}); "
                   "nothing to train")
-        for epoch in range(run.start_epoch, train.epochs):
-            if run.stopped_early:
-                break
-            losses = _train_epoch(run, epoch)
-            scores = _validate(run)
-            improved = _select(run, epoch, scores[train.selection])
-            rng_per_rank = ctx.gather_objects(rng_state(run.device)) if ctx.distributed else None
-            if ctx.is_main:
-                _log_epoch(run, live, losses, scores)
-                _save_epoch(run, epoch, scores[train.selection], improved, rng_per_rank)
-                live.next_step()
-                processes = f" ({ctx.world_size} processes)" if ctx.distributed else ""
-                print(f"seed {seed} epoch {epoch + 1}/{train.epochs}: loss {losses['total']:.4f}, validation "
-                      f"event F1 {scores['event_f1']:.4f}, frame F1 {scores['frame_f1']:.4f}"
-                      f"{' (best)' if improved else ''}{processes}")
-                if run.stopped_early:
-                    print(f"seed {seed}: stopping early: no better validation {train.selection} in "
-                          f"{train.patience} epochs (best epoch {run.best_epoch})")
+        to_train = not run.stopped_early and run.start_epoch < train.epochs
+        meter = EnergyMeter(train.track_energy and ctx.is_main and to_train, run.device.type == "cuda")
+        with meter:
+            _train_epochs(run, live)
         summary = {"best_epoch": run.best_epoch, "best_validation_score": run.best_score,
                    "selection": train.selection, "epochs_run": run.epochs_run, "stopped_early": run.stopped_early,
                    "variant": run.model.config.variant, "seed": seed, "samples_seen": run.samples_seen,
@@ -130,8 +118,36 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: 
         if ctx.is_main:
             live.summary.update(summary)
             live.end()
+            energy = record(run.paths.energy, meter.session, run.resumed, run.device.type == "cuda")
+            if energy is not None:
+                print(f"seed {seed}: training used {energy['energy_kwh'] * 1000:.3f} Wh ({energy['method']})")
+            elif meter.problem:
+                print(f"seed {seed}: no energy measurement: {meter.problem}")
         ctx.barrier()
         return summary
+
+
+def _train_epochs(run: Run, live) -> None:
+    """The epochs left to train: each trained, validated, selected on, logged and saved; stops early as set."""
+    ctx, train, seed = run.ctx, run.params.train, run.seed
+    for epoch in range(run.start_epoch, train.epochs):
+        if run.stopped_early:
+            break
+        losses = _train_epoch(run, epoch)
+        scores = _validate(run)
+        improved = _select(run, epoch, scores[train.selection])
+        rng_per_rank = ctx.gather_objects(rng_state(run.device)) if ctx.distributed else None
+        if ctx.is_main:
+            _log_epoch(run, live, losses, scores)
+            _save_epoch(run, epoch, scores[train.selection], improved, rng_per_rank)
+            live.next_step()
+            processes = f" ({ctx.world_size} processes)" if ctx.distributed else ""
+            print(f"seed {seed} epoch {epoch + 1}/{train.epochs}: loss {losses['total']:.4f}, validation "
+                  f"event F1 {scores['event_f1']:.4f}, frame F1 {scores['frame_f1']:.4f}"
+                  f"{' (best)' if improved else ''}{processes}")
+            if run.stopped_early:
+                print(f"seed {seed}: stopping early: no better validation {train.selection} in "
+                      f"{train.patience} epochs (best epoch {run.best_epoch})")
 
 
 def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_folder: Path,

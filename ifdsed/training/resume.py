@@ -31,10 +31,10 @@ def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1
     statistics (which change whenever the training data change), and the validation set's events.tsv in
     `validation_folder` (the labels the selection score reads). No test set's table is read."""
     digest = hashlib.sha256()
-    # the device is left out: a run killed on one GPU (or the CPU) resumes on another; so is prefetch, which
-    # changes when batches are made, never what they hold
+    # the device is left out: a run killed on one GPU (or the CPU) resumes on another; so are prefetch, which
+    # changes when batches are made, never what they hold, and track_energy, which only measures
     settings = {"model": params.model.model_dump(),
-                "train": params.train.model_dump(exclude={"seeds", "device", "prefetch"}),
+                "train": params.train.model_dump(exclude={"seeds", "device", "prefetch", "track_energy"}),
                 "eval": params.eval.model_dump(include={"t_collar", "percentage_of_length"}),
                 "postprocess": params.postprocess.model_dump(), "seed": seed, "classes": params.classes}
     if world_size > 1:
@@ -72,6 +72,11 @@ class RunPaths:
     def pseudo_labels(self) -> Path:
         """epoch_<NNN>.npz: the real weak clips' pseudo strong labels of each epoch (diagnostics)."""
         return self.root / layout.PSEUDO_LABELS
+
+    @property
+    def energy(self) -> Path:
+        """energy.json: the training's energy (`ifdsed.training.energy`), beside the logs."""
+        return self.live / "energy.json"
 
     @property
     def live(self) -> Path:
