@@ -15,7 +15,9 @@ least disturbed pass). realtime_factor = seconds of audio / wall seconds of that
 seconds of audio / CPU seconds of the process in that pass (all threads), i.e. what one core does; cores_used =
 CPU seconds / wall seconds (about 1 instead of 2 means another process held a core). The last line
 is one JSON object. cpu_ms_per_10s_by_stage says where the time goes: each stage timed alone on one thread
-(decode includes resampling and windowing; postprocess is gating, median filter and events).
+(decode includes resampling and windowing; postprocess is gating, median filter and events). Then the same model,
+exported by `pipeline.export`, is timed the same way in ONNX Runtime: onnx_realtime_factor and
+onnx_cpu_realtime_factor (decode and post-processing are the same code; the front end and model run in ORT).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from ifdsed.features.logmel import LogMelConfig
 from ifdsed.features.store import STORE_DTYPE
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.files import predict_files, split_windows
+from ifdsed.inference.onnx_detector import OnnxDetector, export_onnx
 from ifdsed.inference.settings import detector_extra
 from ifdsed.io.audio import decode
 from models import checkpoint
@@ -148,17 +151,27 @@ def main() -> None:
         timed_pass(items, detector, args.workers)                                     # warm-up
         passes = [timed_pass(items, detector, args.workers) for _ in range(args.repeats)]
         stages = breakdown(items, detector)
+        exported = OnnxDetector(export_onnx(root / "model.pt", root / "model.onnx"))  # the same model in ONNX Runtime
+        timed_pass(items, exported, args.workers)
+        onnx_passes = [timed_pass(items, exported, args.workers) for _ in range(args.repeats)]
     wall, cpu, events = min(passes)
+    onnx_wall, onnx_cpu, onnx_events = min(onnx_passes)
     result = {"realtime_factor": round(audio_seconds / wall, 1), "target": TARGET,
               "cpu_realtime_factor": round(audio_seconds / cpu, 1), "files": len(items),
               "audio_seconds": round(audio_seconds, 1), "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
               "cores_used": round(cpu / wall, 2), "load_average": loadavg(), "events": events,
               "device": str(detector.device), "workers": args.workers,
               "batch_size": args.batch_size or detector.batch_size, "cpus": os.cpu_count(),
-              "all_passes_s": [round(p[0], 3) for p in passes], "cpu_ms_per_10s_by_stage": stages}
+              "all_passes_s": [round(p[0], 3) for p in passes], "cpu_ms_per_10s_by_stage": stages,
+              "onnx_realtime_factor": round(audio_seconds / onnx_wall, 1),
+              "onnx_cpu_realtime_factor": round(audio_seconds / onnx_cpu, 1), "onnx_events": onnx_events,
+              "onnx_all_passes_s": [round(p[0], 3) for p in onnx_passes]}
     print(f"{audio_seconds:.0f} s of audio in {wall:.2f} s: real-time factor {result['realtime_factor']:.0f} "
           f"(target {TARGET:.0f}), {result['cpu_realtime_factor']:.0f} per CPU second, {events} events")
     print("CPU ms per 10 s of audio, one thread: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
+    print(f"the same model exported by pipeline.export, in ONNX Runtime: real-time factor "
+          f"{result['onnx_realtime_factor']:.0f}, {result['onnx_cpu_realtime_factor']:.0f} per CPU second, "
+          f"{onnx_events} events")
     emit(result)
 
 

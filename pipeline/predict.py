@@ -7,6 +7,8 @@
 PATH is an audio file or a folder (searched recursively for .wav, .flac and .ogg, any case). Files of any
 sample rate, channel count and length are read; onsets and offsets are seconds of the original file. The
 features and post-processing are the checkpoint's own (see ifdsed/inference/detector.py); params.yaml is not read.
+A .onnx model (from `python -m pipeline.export`) runs in ONNX Runtime on the CPU, with the same windowing and
+post-processing; --device and --precision do not apply to it.
 
 Writes OUT (tab-separated, atomically): ``filename onset offset event_label``, one row per event, sorted,
 times to the millisecond; filenames relative to the PATH folder they were found in (the file name for a file
@@ -40,7 +42,8 @@ EXIT_SKIPPED = 2
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.predict", description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders")
-    parser.add_argument("--model", required=True, type=Path, help="checkpoint written by training (best.pt)")
+    parser.add_argument("--model", required=True, type=Path,
+                        help="checkpoint written by training (best.pt), or its export by pipeline.export (.onnx)")
     parser.add_argument("--out", required=True, type=Path, help="event table to write (TSV)")
     parser.add_argument("--plots", type=Path, metavar="DIR", help="also draw one PNG per file into DIR")
     parser.add_argument("--workers", type=int, default=None, help="threads (default: CPU count, at most 8)")
@@ -110,7 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"predict: {error}", file=sys.stderr)
         return 2
     try:
-        detector = Detector.from_checkpoint(args.model, device, precision)
+        if args.model.suffix == ".onnx":   # exported by pipeline.export: ONNX Runtime on the CPU
+            from ifdsed.inference.onnx_detector import OnnxDetector
+            detector, device = OnnxDetector(args.model), torch.device("cpu")
+        else:
+            detector = Detector.from_checkpoint(args.model, device, precision)
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         print(f"predict: cannot use checkpoint {args.model}: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,89 @@
+"""The exported detector (ifdsed.inference.onnx_detector, pipeline.export): ONNX Runtime against the checkpoint on
+real recordings (tests/helpers FIXTURES; generated audio where they are absent), and `pipeline.predict` with the
+.onnx file writing the checkpoint's events."""
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from ifdsed.features.logmel import LogMelConfig
+from ifdsed.inference.detector import Detector
+from ifdsed.inference.onnx_detector import OnnxDetector, export_onnx
+from pipeline.export import main as export_main
+from pipeline.predict import main as predict_main
+from tests.helpers import FIXTURES, make_checkpoint, noisy_tones, write_wav
+
+RECORDINGS = FIXTURES / "real_audio" / "speech_commands"
+FEATURES = LogMelConfig(sample_rate=16000, n_fft=1024, window=0.04, hop=0.04, n_mels=64, fmin=0.0, fmax=8000.0,
+                        log_offset=1e-8, clip_duration=10.0)
+FLOAT16_STEP = 2.0 ** -6     # one float16 step at |log-mel| in [8, 32): the store's rounding
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("onnx")
+    checkpoint = make_checkpoint(folder / "best.pt", FEATURES)
+    return checkpoint, export_onnx(checkpoint, folder / "detector.onnx")
+
+
+def windows_of_real_audio() -> np.ndarray:
+    """10 s windows [W, 160000] of the real 16 kHz recordings (generated noisy tones when the fixtures are absent)."""
+    if RECORDINGS.is_dir():
+        signals = [sf.read(path, dtype="float32")[0] for path in sorted(RECORDINGS.glob("*.wav"))]
+    else:
+        signals = [noisy_tones(30.0, 16000, seed=seed).astype(np.float32) for seed in range(3)]
+    return np.concatenate([np.stack([s[i:i + 160000] for i in range(0, len(s) - 160000 + 1, 160000)])
+                           for s in signals])
+
+
+def test_onnx_runtime_reproduces_the_checkpoint_on_real_recordings(exported):
+    checkpoint, path = exported
+    reference, runtime = Detector.from_checkpoint(checkpoint, "cpu"), OnnxDetector(path)
+    windows = windows_of_real_audio()
+    frames, clips, log_mel = reference.audio_outputs(windows, keep_features=True)
+    got_frames, got_clips, got_log_mel = runtime.audio_outputs(windows, keep_features=True)
+    # the front end: equal, but for the rare cells where the two STFTs' last-bit differences fall on either side of
+    # a float16 rounding boundary of the feature store's dtype (one float16 step apart)
+    differs = got_log_mel != log_mel
+    assert differs.mean() < 1e-3
+    assert np.abs(got_log_mel - log_mel).max() <= FLOAT16_STEP * 1.01
+    # the model: on the same log-mel, ONNX Runtime gives torch's probabilities
+    same_input = reference.model_outputs(torch.from_numpy(got_log_mel))
+    assert np.abs(same_input[0] - got_frames).max() < 1e-5 and np.abs(same_input[1] - got_clips).max() < 1e-5
+    # end to end: clip probabilities to 1e-4; frame probabilities to 1e-4 away from the flipped cells' frames
+    assert np.abs(got_clips - clips).max() < 1e-4
+    clean = ~differs.any(-1)                                                    # [W, T] frames with no flip
+    assert np.abs(got_frames - frames)[clean].max() < 1e-4
+    assert np.abs(got_frames - frames).max() < 1e-3
+
+
+def test_the_settings_travel_in_the_metadata(exported):
+    checkpoint, path = exported
+    expected, got = Detector.from_checkpoint(checkpoint, "cpu").settings, OnnxDetector(path).settings
+    assert got.classes == expected.classes and got.features == expected.features
+    np.testing.assert_allclose(got.mean, expected.mean)
+    assert (got.median_windows == expected.median_windows).all() and got.tag_threshold == expected.tag_threshold
+    with pytest.raises(TypeError, match="audio only"):
+        OnnxDetector(path).feature_outputs(np.zeros((1, 250, 64), np.float16))
+
+
+def test_predict_with_the_onnx_file_writes_the_checkpoints_events(exported, tmp_path):
+    checkpoint, path = exported
+    audio = tmp_path / "audio"
+    for seed, seconds in enumerate((4.0, 10.0, 23.5)):
+        write_wav(audio / f"clip_{seed}.wav", noisy_tones(seconds, 22050, seed=seed), 22050)
+    tables = {}
+    for model in (checkpoint, path):
+        out = tmp_path / f"{model.suffix[1:]}.tsv"
+        assert predict_main([str(audio), "--model", str(model), "--out", str(out)]) == 0
+        tables[model.suffix] = out.read_text()
+    assert tables[".onnx"] == tables[".pt"] and tables[".pt"].count("\n") > 1
+
+
+def test_the_export_command_checks_its_file_and_refuses_a_bad_checkpoint(exported, tmp_path, capsys):
+    checkpoint, _ = exported
+    assert export_main(["--model", str(checkpoint), "--out", str(tmp_path / "d.onnx")]) == 0
+    assert "differ from the checkpoint's by at most" in capsys.readouterr().out
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert export_main(["--model", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "x.onnx")]) == 1
+    assert "cannot use checkpoint" in capsys.readouterr().err
