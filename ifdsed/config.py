@@ -64,6 +64,18 @@ class RealParams(Section):
     test_tsv: str = "metadata/validation/eval_dcase2018.tsv"
     test_audio: str = "audio/validation"
     max_missing_fraction: float = Field(0.2, ge=0, le=1)
+    # The synthetic test set imported instead of generated (any data.source), e.g. the DCASE 2019 task 4 synthetic
+    # evaluation set for the paper's "DCASE 2019 (syn)" column: its strong labels (DESED tsv) and audio folder,
+    # absolute or relative to the project root; both empty: Scaper generates it
+    syn_test_tsv: str = ""
+    syn_test_audio: str = ""
+
+    @model_validator(mode="after")
+    def _synthetic_test_both_or_neither(self) -> "RealParams":
+        if bool(self.syn_test_tsv) != bool(self.syn_test_audio):
+            raise ValueError("syn_test_tsv and syn_test_audio go together: set both to import the synthetic test "
+                             "set, or neither to generate it")
+        return self
 
 
 class SynthParams(Section):

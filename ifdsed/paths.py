@@ -16,6 +16,7 @@ SYNTHETIC = DATA / "synthetic"                      # train/, test/
 REALWORLD = DATA / "realworld"                      # weak/, validation/, test/
 HIDDEN = REALWORLD / "hidden"                       # simulated weak timestamps: for measurement only
 IMPORT_REPORT = REALWORLD / "import_report.json"   # real DCASE data: each set's missing and unreadable audio
+SYNTHETIC_TEST_IMPORT_REPORT = SYNTHETIC / "test" / IMPORT_REPORT.name   # an imported synthetic test set's
 FEATURES = DATA / "features"
 
 # Clip set name (as in the feature store) -> its folder, in the order the features stage writes them.

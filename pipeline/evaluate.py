@@ -21,8 +21,8 @@ from ifdsed.errors import run_stage
 from ifdsed.evaluation.domain_gap import domain_gap_metrics
 from ifdsed.evaluation.cost import inference_cost
 from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
-from ifdsed.evaluation.provenance import missing_clips, provenance, read_import_report
-from ifdsed.evaluation.sets import EVAL_SETS, score_set
+from ifdsed.evaluation.provenance import missing_clips, provenance
+from ifdsed.evaluation.sets import EVAL_SETS, import_reports, score_set
 from ifdsed.features.store import check_store, load_feature_set
 from ifdsed.inference.detector import Detector
 from ifdsed.io import atomic
@@ -44,13 +44,13 @@ def main() -> None:
 
     metrics = {"seed": args.seed, "variant": detector.model.config.variant, "best_epoch": detector.epoch}
     per_class, curves, results, scored = {}, {}, {}, {}
-    import_report = read_import_report(paths.IMPORT_REPORT)   # real DCASE data: missing audio
+    reports = import_reports()                                 # imported sets: their missing audio
     for eval_set in EVAL_SETS:
         features = load_feature_set(paths.FEATURES, eval_set.store_name)
         result = score_set(detector, features, eval_set.folder, params.eval)
         results[eval_set.key] = (features, result)
         scored[eval_set.key] = (eval_set.folder, list(features.index["filename"]),
-                                missing_clips(import_report, eval_set.imported_as))
+                                missing_clips(reports, eval_set.imported_as))
         metrics.update({f"{eval_set.key}/{key}": value for key, value in result.metrics.items()
                         if "/" not in key})
         per_class[eval_set.key] = {f"{metric}/{name}": result.metrics.get(f"{metric}/{name}")

@@ -165,3 +165,12 @@ def test_bad_params_name_the_key(tiny_params, section, key, value, phrase):
     with pytest.raises(ParamsError) as error:
         parse_params(raw)
     assert phrase in str(error.value), str(error.value)
+
+
+def test_an_imported_synthetic_test_set_needs_both_its_table_and_its_audio():
+    raw = project_params()
+    raw["real"]["syn_test_tsv"] = "metadata/eval/synthetic.tsv"
+    with pytest.raises(ParamsError, match="syn_test_tsv and syn_test_audio go together"):
+        parse_params(raw)
+    raw["real"]["syn_test_audio"] = "audio/eval/synthetic"
+    assert parse_params(raw).real.syn_test_audio == "audio/eval/synthetic"

@@ -358,14 +358,16 @@ def missing_audio_problem(report: dict, max_missing_fraction: float, report_path
 
 
 def import_set(name: str, tsv_path: str | Path, audio_dir: str | Path, classes, out_dir: str | Path,
-               strong: bool, max_missing_fraction: float, clip_duration: float = 10.0) -> dict:
+               strong: bool, max_missing_fraction: float, clip_duration: float = 10.0,
+               labels: tuple | None = None) -> dict:
     """Import one set into out_dir (clips.tsv, tags.tsv, events.tsv for strong sets) and return its report.
 
     The report is written to ``out_dir/import_report.json`` first; then, if the fraction of clips without
     usable audio exceeds max_missing_fraction, `MissingAudioError` is raised and no table is written.
+    labels: the set's labels already read by `read_set_labels` (read here otherwise).
     """
     out_dir = Path(out_dir)
-    scanned = scan_set(name, tsv_path, audio_dir, classes, strong, clip_duration)
+    scanned = scan_set(name, tsv_path, audio_dir, classes, strong, clip_duration, labels)
     report_path = write_report(scanned.report, out_dir / REPORT_NAME)
     problem = missing_audio_problem(scanned.report, max_missing_fraction, report_path)
     if problem:

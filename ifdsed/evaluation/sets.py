@@ -32,13 +32,14 @@ class EvalSet:
     store_name: str   # set in the feature store
     folder: Path      # clip set folder (events.tsv, clips.tsv)
     title: str        # for tables and plots
-    imported_as: str | None = None   # its name in data/realworld/import_report.json when imported from DCASE data
+    imported_as: str | None = None   # its name in the import reports (`import_reports`) when imported
 
 
 EVAL_SETS = (
     EvalSet("real_test", "realworld_test", paths.CLIP_SETS["realworld_test"], "real-world test (DCASE 2018 test)",
             "test"),
-    EvalSet("syn_test", "synthetic_test", paths.CLIP_SETS["synthetic_test"], "synthetic test (DCASE 2019 syn)"),
+    EvalSet("syn_test", "synthetic_test", paths.CLIP_SETS["synthetic_test"], "synthetic test (DCASE 2019 syn)",
+            "syn_test"),
     EvalSet("real_validation", "realworld_validation", paths.CLIP_SETS["realworld_validation"],
             "real-world validation", "validation"),
 )
@@ -80,3 +81,13 @@ def score_set(detector: Detector, features: FeatureSet, folder: Path, evaluation
         metrics["psds1_ci_low"], metrics["psds1_ci_high"] = psds1_interval(
             scores, truth, dict(zip(durations["filename"], durations["duration"])), classes, iterations=iterations)
     return SetResult(metrics, predictions, frame_probs, curves)
+
+
+def import_reports() -> dict:
+    """{set: its import report} of the imported sets (real DCASE data; an imported synthetic test set)."""
+    from ifdsed.evaluation.provenance import read_import_report
+    reports = dict(read_import_report(paths.IMPORT_REPORT) or {})            # weak, validation, test
+    synthetic = read_import_report(paths.SYNTHETIC_TEST_IMPORT_REPORT)
+    if synthetic is not None:
+        reports["syn_test"] = synthetic
+    return reports

@@ -45,8 +45,10 @@ def plan_synthetic_clip(name: str, rng: np.random.Generator, foregrounds: pd.Dat
     return ClipPlan(name, background, events)
 
 
-def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: str, out_root: Path) -> dict:
-    """Render the synthetic train and test sets into out_root/{train,test}; returns counts per set.
+def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: str, out_root: Path,
+                    sets: tuple[str, ...] = SYNTHETIC_SETS) -> dict:
+    """Render the synthetic sets named in `sets` (train and test by default) into out_root/<set>; returns counts
+    per set. Leaving the test set out (it is imported instead) changes no byte of the train set.
 
     `sources` has columns role, label, file, duration (file usable as a path from the working directory)."""
     synth, clip_duration = params.synth, params.data.clip_duration
@@ -54,11 +56,14 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
     backgrounds = sources[sources["role"] == "background"]
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, synth.ref_db)
     n_clips = {"train": synth.train_clips, "test": synth.test_clips}
-    sizes = {name: n_clips[name] for name in SYNTHETIC_SETS}  # a set's index is its place in SYNTHETIC_SETS
+    sizes = {name: n_clips[name] for name in SYNTHETIC_SETS if name in sets}  # index: place in SYNTHETIC_SETS
+
+    names = tuple(sizes)
 
     def make_job(set_index: int, clip_index: int) -> ClipJob:  # runs in the pool's workers
-        set_name, set_dir = SYNTHETIC_SETS[set_index], out_root / SYNTHETIC_SETS[set_index]
-        rng = clip_rng(synth.seed, set_index, clip_index)
+        set_name = names[set_index]                               # set_index: its place in `sizes`
+        set_dir = out_root / set_name
+        rng = clip_rng(synth.seed, SYNTHETIC_SETS.index(set_name), clip_index)
         plan = plan_synthetic_clip(f"syn_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
                                    params.classes, synth, clip_duration)
         seed = int(rng.integers(2**31 - 1))

@@ -91,3 +91,14 @@ def test_another_seed_gives_another_set(first, bank, tiny_params, tmp_path):
     wavs = [key for key in a if key.endswith(".wav")]
     assert all(a[key] != b[key] for key in wavs)
     assert (first / "train/events.tsv").read_text() != (other / "train/events.tsv").read_text()
+
+
+def test_leaving_the_test_set_out_changes_no_byte_of_the_train_set(bank, tiny_params, first, tmp_path):
+    """An imported synthetic test set (real.syn_test_*): the train set is rendered alone, exactly as before."""
+    raw = {**tiny_params, "synth": {**tiny_params["synth"], "train_clips": 8, "test_clips": 2, "workers": 2}}
+    sources, fg_dir, bg_dir = load_sources("synthetic", bank / "manifest.tsv")
+    summary = synthesize_sets(parse_params(raw), sources, fg_dir, bg_dir, tmp_path, sets=("train",))
+    assert list(summary) == ["train"] and not (tmp_path / "test").exists()
+    assert digests(tmp_path / "train") == digests(first / "train")
+    test_only = synthesize_sets(parse_params(raw), sources, fg_dir, bg_dir, tmp_path / "t", sets=("test",))
+    assert list(test_only) == ["test"] and digests(tmp_path / "t" / "test") == digests(first / "test")
