@@ -6,6 +6,7 @@ an out-of-range value or a misspelt key raises `ParamsError`, whose message name
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -54,6 +55,13 @@ class SoundbankParams(Section):
     workers: int = Field(2, ge=1, le=64)
 
 
+class ExtraTestSet(Section):
+    """A strongly labelled set scored as an extra test set: its DESED tsv and audio folder (absolute, or relative
+    to the project root)."""
+    tsv: str
+    audio: str
+
+
 class RealParams(Section):
     soundbank: str = ""
     dcase2018: str = ""
@@ -69,6 +77,18 @@ class RealParams(Section):
     # absolute or relative to the project root; both empty: Scaper generates it
     syn_test_tsv: str = ""
     syn_test_audio: str = ""
+    # Extra test sets, any data.source (e.g. DESED's validation and public evaluation sets, the benchmark SED users
+    # compare on with PSDS): name -> {tsv, audio}; imported by the extra_sets stage, scored by evaluate as <name>/...
+    extra_test_sets: dict[str, ExtraTestSet] = Field(default_factory=dict, strict=False)
+
+    @model_validator(mode="after")
+    def _extra_set_names(self) -> "RealParams":
+        reserved = {"real_test", "syn_test", "real_validation"}
+        for name in self.extra_test_sets:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in reserved:
+                raise ValueError(f"extra_test_sets: {name!r} is not a usable set name: lower-case letters, digits "
+                                 f"and _, starting with a letter, and none of {sorted(reserved)}")
+        return self
 
     @model_validator(mode="after")
     def _synthetic_test_both_or_neither(self) -> "RealParams":

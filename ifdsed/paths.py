@@ -18,6 +18,8 @@ HIDDEN = REALWORLD / "hidden"                       # simulated weak timestamps:
 IMPORT_REPORT = REALWORLD / "import_report.json"   # real DCASE data: each set's missing and unreadable audio
 SYNTHETIC_TEST_IMPORT_REPORT = SYNTHETIC / "test" / IMPORT_REPORT.name   # an imported synthetic test set's
 FEATURES = DATA / "features"
+EXTRA = DATA / "extra"                              # extra test sets: <name>/ and sets.json (written by extra_sets)
+EXTRA_INDEX = EXTRA / "sets.json"
 
 # Clip set name (as in the feature store) -> its folder, in the order the features stage writes them.
 CLIP_SETS = {
@@ -77,3 +79,12 @@ def pseudo_labels(seed: int) -> Path:
 def diagnostics(seed: int) -> Path:
     """One seed's diagnostics against hidden truth (pseudo_labels.tsv, metrics.json; tracked by git)."""
     return RESULTS / "diagnostics" / f"seed_{seed}"
+
+
+def extra_clip_sets() -> dict[str, Path]:
+    """The extra test sets the extra_sets stage imported: {store name "extra_<name>": folder}; empty before it ran
+    or without extra sets."""
+    import json
+    if not EXTRA_INDEX.is_file():
+        return {}
+    return {f"extra_{name}": EXTRA / name for name in json.loads(EXTRA_INDEX.read_text())["sets"]}

@@ -8,7 +8,8 @@ experiments share a variant, the newest one is used, and the workspace only when
 <out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv, and prints the Markdown. It warns
 when the variants' results do not share their provenance (code revision, metric package versions, evaluated
 sets: `ifdsed.evaluation.provenance`), since such results are not comparable. <out>/cost.md gives each
-detector's MACs per clip and parameters.
+detector's MACs per clip and parameters; <out>/extra_sets.md the extra test sets' event F1 and PSDS1, when there are
+any (params real.extra_test_sets).
 """
 import argparse
 import json
@@ -20,7 +21,8 @@ import pandas as pd
 
 from ifdsed import paths
 from ifdsed.evaluation.provenance import comparability_warnings
-from ifdsed.evaluation.summary import TABLES, VARIANTS, columns_markdown, diagnostic_tables, paper_tables, to_markdown
+from ifdsed.evaluation.summary import (TABLES, VARIANTS, columns_markdown, diagnostic_tables, extra_table, paper_tables,
+                                      to_markdown)
 from ifdsed.io import atomic
 from models.config import variant_name
 
@@ -120,6 +122,11 @@ def main() -> None:
     for name, table in diagnostics.items():
         markdown = columns_markdown(table, titles[name])
         atomic.write_text(args.out / f"{name}.md", markdown)
+        print(markdown)
+    extra = extra_table(summaries)
+    if len(extra.columns) > 2:   # some variant was scored on extra test sets (real.extra_test_sets)
+        markdown = columns_markdown(extra, "Extra test sets: event-based macro F1 and PSDS1")
+        atomic.write_text(args.out / "extra_sets.md", markdown)
         print(markdown)
     cost = cost_markdown(summaries)
     atomic.write_text(args.out / "cost.md", cost)

@@ -22,7 +22,7 @@ from ifdsed.evaluation.domain_gap import domain_gap_metrics
 from ifdsed.evaluation.cost import inference_cost
 from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
 from ifdsed.evaluation.provenance import missing_clips, provenance
-from ifdsed.evaluation.sets import EVAL_SETS, import_reports, score_set
+from ifdsed.evaluation.sets import evaluation_sets, import_reports, score_set
 from ifdsed.features.store import check_store, load_feature_set
 from ifdsed.inference.detector import Detector
 from ifdsed.io import atomic
@@ -45,7 +45,7 @@ def main() -> None:
     metrics = {"seed": args.seed, "variant": detector.model.config.variant, "best_epoch": detector.epoch}
     per_class, curves, results, scored = {}, {}, {}, {}
     reports = import_reports()                                 # imported sets: their missing audio
-    for eval_set in EVAL_SETS:
+    for eval_set in evaluation_sets():
         features = load_feature_set(paths.FEATURES, eval_set.store_name)
         result = score_set(detector, features, eval_set.folder, params.eval)
         results[eval_set.key] = (features, result)

@@ -1,7 +1,8 @@
 """DVC stage `features`: log-mel features of every clip set, in one memory-mappable store.
 
 Reads  params.yaml (classes, data.clip_duration, features) and the five clip sets
-       data/synthetic/{train,test}, data/realworld/{weak,validation,test}: clips.tsv (the audio paths, absolute or
+       data/synthetic/{train,test}, data/realworld/{weak,validation,test}, and the extra test sets data/extra/<name>
+       (stored as extra_<name>): clips.tsv (the audio paths, absolute or
        relative to the project root), tags.tsv, events.tsv where the set has one (not the weak set).
 Writes data/features/: <set>.npy (float16 [clips, frames, n_mels]), <set>.tsv (row filename event_labels),
        <set>_tags.npy (uint8 [clips, classes]), <set>_frame_labels.npy (uint8 [clips, frames, classes], strong
@@ -20,7 +21,12 @@ from ifdsed.errors import InputError, run_stage
 from ifdsed.features.logmel import LogMelConfig
 from ifdsed.features.store import build_store
 from ifdsed.io.tables import read_clips
-from ifdsed.paths import CLIP_SETS, FEATURES, TRAIN_SETS
+from ifdsed.paths import CLIP_SETS, FEATURES, TRAIN_SETS, extra_clip_sets
+
+
+def clip_sets() -> dict:
+    """The five clip sets of the pipeline, then the extra test sets (data/extra, from the extra_sets stage)."""
+    return {**CLIP_SETS, **extra_clip_sets()}
 
 
 def _check_sets() -> int:
@@ -29,7 +35,7 @@ def _check_sets() -> int:
     clips.tsv is written last by the stages that write a set, so a folder without it (an interrupted run, with
     maybe some audio in it) is never taken as a set."""
     total = 0
-    for name, folder in CLIP_SETS.items():
+    for name, folder in clip_sets().items():
         for table in ("clips.tsv", "tags.tsv"):
             if not (folder / table).is_file():
                 raise InputError(f"{folder / table} is missing (the set is absent or unfinished): "
@@ -48,7 +54,7 @@ def main() -> None:
           f"on {device}, {workers} workers")
     started = time.perf_counter()
     with tqdm(total=total, unit="clip", desc="features") as bar:
-        info = build_store(CLIP_SETS, FEATURES, config, params.classes, train_sets=TRAIN_SETS, root=Path("."),
+        info = build_store(clip_sets(), FEATURES, config, params.classes, train_sets=TRAIN_SETS, root=Path("."),
                            workers=workers, device=device, progress=bar.update)
     elapsed = time.perf_counter() - started
     for name, summary in info["sets"].items():

@@ -94,6 +94,9 @@ def test_data_paths_in_dvc_yaml_are_the_code_s():
     assert outs["synthesize"] == [paths.SYNTHETIC.as_posix()]
     assert outs["realworld"] == [paths.REALWORLD.as_posix()]
     assert outs["features"] == [paths.FEATURES.as_posix()]
+    assert outs["extra_sets"] == [paths.EXTRA.as_posix()] and paths.EXTRA_INDEX.parent == paths.EXTRA
+    for stage in ("features", "evaluate"):
+        assert paths.EXTRA.as_posix() in spec[stage]["deps"]
     seed = "${item.seed}"
     per_seed = lambda path: path.as_posix().replace("seed_0", f"seed_{seed}")  # noqa: E731
     assert outs["train"] == [per_seed(paths.checkpoints(0)), per_seed(paths.pseudo_labels(0))]

@@ -83,11 +83,24 @@ def score_set(detector: Detector, features: FeatureSet, folder: Path, evaluation
     return SetResult(metrics, predictions, frame_probs, curves)
 
 
+def evaluation_sets() -> tuple[EvalSet, ...]:
+    """EVAL_SETS, then the extra test sets the extra_sets stage imported (metric prefix: the set's name)."""
+    extra = tuple(EvalSet(store_name.removeprefix("extra_"), store_name, folder,
+                          f"extra test set {store_name.removeprefix('extra_')}", store_name.removeprefix("extra_"))
+                  for store_name, folder in paths.extra_clip_sets().items())
+    return EVAL_SETS + extra
+
+
 def import_reports() -> dict:
-    """{set: its import report} of the imported sets (real DCASE data; an imported synthetic test set)."""
+    """{set: its import report} of the imported sets (real DCASE data; an imported synthetic test set; the extra
+    test sets, by name)."""
     from ifdsed.evaluation.provenance import read_import_report
     reports = dict(read_import_report(paths.IMPORT_REPORT) or {})            # weak, validation, test
-    synthetic = read_import_report(paths.SYNTHETIC_TEST_IMPORT_REPORT)
-    if synthetic is not None:
-        reports["syn_test"] = synthetic
+    single = {"syn_test": paths.SYNTHETIC_TEST_IMPORT_REPORT,
+              **{name.removeprefix("extra_"): folder / paths.IMPORT_REPORT.name
+                 for name, folder in paths.extra_clip_sets().items()}}
+    for name, path in single.items():
+        report = read_import_report(path)
+        if report is not None:
+            reports[name] = report
     return reports

@@ -35,7 +35,8 @@ COLUMNS = {"real_test": "real-world test (DCASE 2018 column)", "syn_test": "synt
 def summarize_seeds(per_seed: list[dict]) -> dict:
     """Per-seed metric dicts -> {"<set>/<metric>_mean": ..., "_std": ..., "n_seeds": n, "variant": ...}."""
     per_class_gap = sorted({key for run in per_seed for key in run if key.startswith(PER_CLASS_GAP)})
-    keys = [f"{name}/{metric}" for name in SUMMARY_SETS for metric in SUMMARY_METRICS] + list(SEED_METRICS) + per_class_gap
+    sets = list(SUMMARY_SETS) + extra_sets(per_seed[0])
+    keys = [f"{name}/{metric}" for name in sets for metric in SUMMARY_METRICS] + list(SEED_METRICS) + per_class_gap
     summary: dict = {"variant": per_seed[0]["variant"], "n_seeds": len(per_seed)}
     for key in keys:
         values = np.array([np.nan if run.get(key) is None else float(run[key]) for run in per_seed])
@@ -43,6 +44,21 @@ def summarize_seeds(per_seed: list[dict]) -> dict:
         summary[f"{key}_mean"] = float(values.mean()) if len(values) else None
         summary[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else (0.0 if len(values) else None)
     return summary
+
+
+def extra_sets(metrics: dict) -> list[str]:
+    """The extra test sets (params real.extra_test_sets) scored in a metrics dict, by the keys they left."""
+    suffix = "/event_f1_macro"
+    return sorted(key[:-len(suffix)] for key in metrics if key.endswith(suffix)
+                  and key.count("/") == 1 and key[:-len(suffix)] not in SUMMARY_SETS)
+
+
+def extra_table(summaries: dict[str, dict]) -> pd.DataFrame:
+    """Event-based macro F1 and PSDS1 of every variant on the extra test sets, mean, std and Welch's p."""
+    sets = sorted({name for summary in summaries.values()
+                   for name in extra_sets({key.removesuffix("_mean"): value for key, value in summary.items()})})
+    return _stat_rows(summaries, {f"{name} {label}": f"{name}/{metric}" for name in sets
+                                  for label, metric in (("event F1", "event_f1_macro"), ("PSDS1", "psds1"))})
 
 
 def welch_p(mean: float, std: float, n: int, base_mean: float, base_std: float, base_n: int) -> float | None:

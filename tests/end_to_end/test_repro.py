@@ -23,8 +23,8 @@ def project(tmp_path_factory, tiny_params):
 def test_repro_then_status_is_clean(project):
     output = run(["dvc", "repro"], project)
     assert "synthetic train: 6 clips" in output
-    assert stages_run(output) == {"soundbank", "synthesize", "realworld", "features", "train", "evaluate",
-                                  "diagnose", "summarize"}
+    assert stages_run(output) == {"soundbank", "synthesize", "realworld", "extra_sets", "features", "train",
+                                  "evaluate", "diagnose", "summarize"}
     for set_dir in ["synthetic/train", "synthetic/test", "realworld/weak", "realworld/validation",
                     "realworld/test"]:
         assert (project / "data" / set_dir / "clips.tsv").is_file()
