@@ -219,6 +219,10 @@ class TrainParams(Section):
     channels_last: bool = False                          # channels-last convolutions (slower on CPUs: measured)
     prefetch: int = Field(2, ge=0, le=64)                # batches made ahead on a background thread (0: inline)
     track_energy: bool = True                            # codecarbon's energy measurement (ifdsed/training/energy.py)
+    # Robust-training options (ifdsed/training/augment.py), off in the paper's four variants
+    mixup: bool = False                                  # DESED's: hard mixup within each domain, p 0.5, Beta(0.2, 0.2)
+    spec_augment: bool = False                           # 2 time masks (<= 10 % of frames) + 2 frequency masks (<= 8 bands)
+    gain_filter: bool = False                            # random gain +-6 dB and spectral tilt +-6 dB per clip
 
     @model_validator(mode="after")
     def _unique_seeds(self) -> "TrainParams":

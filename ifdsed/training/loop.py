@@ -45,6 +45,7 @@ from ifdsed.features.store import FeatureSet, load_feature_set, load_normalizati
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.settings import detector_extra, detector_settings, training_median_windows
 from ifdsed.training import distributed
+from ifdsed.training.augment import Augmentation, Augmenter
 from ifdsed.training.batches import MixedBatches
 from ifdsed.training.diagnostics import PseudoLabelRecorder, encoder_gradient_norms
 from ifdsed.training.energy import EnergyMeter, record
@@ -80,6 +81,7 @@ class Run:
     scheduler: torch.optim.lr_scheduler.StepLR
     scaler: torch.amp.GradScaler | None   # float16's loss scaler
     pseudo_labels: PseudoLabelRecorder    # the real clips' pseudo strong labels of each epoch
+    augment: Augmenter                    # the robust-training options (none by default)
     start_epoch: int = 0
     epochs_run: int = 0           # epochs trained so far (across resumes)
     best_score: float = -1.0      # of train.selection
@@ -188,7 +190,8 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
                                         model.config.ifd_theta, device)
     run = Run(params, seed, paths, ctx, device, execution, fingerprint, batches, validation, truth, detector, model,
               Detector(model, detector_settings({"detector": detector}), device), net, optimizer, scheduler,
-              execution.grad_scaler(), pseudo_labels)
+              execution.grad_scaler(), pseudo_labels,
+              Augmenter(Augmentation(train.mixup, train.spec_augment, train.gain_filter), std, seed))
     _restore(run, resume(paths, fingerprint, device, ctx))
     if ctx.is_main:
         print(f"seed {seed}: training on {device}, {execution.describe()}")
@@ -237,6 +240,7 @@ def _train_epoch(run: Run, epoch: int) -> dict[str, float]:
     batches = prefetched(run.batches.epoch(epoch), run.device, run.params.train.prefetch)
     for step, batch in enumerate(tqdm(batches, total=run.batches.steps, desc=f"seed {run.seed} epoch {epoch + 1}",
                                       unit="batch", leave=False, disable=not ctx.is_main)):
+        batch = run.augment(batch, epoch, step)        # unchanged unless an option of train is on
         if step == 0 and ctx.is_main:   # this rank's shard in a data-parallel run
             gradient_norms = encoder_gradient_norms(run.model, batch, run.execution, lambda_ifd)
         losses = optimisation_step(run.net, run.model, run.optimizer, batch, run.execution, run.scaler, ctx,
