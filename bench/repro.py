@@ -18,7 +18,7 @@ repository in a temporary folder, with this checkout's .venv linked in, and ther
    `dvc repro --dry` lists the stages whose own dependencies changed (`*_direct`; nothing runs, and params.yaml
    is restored byte for byte after); with the stages downstream of them in `dvc dag` they are the stages a
    repro reruns (`*_stages`). model_change_met: the change touches train@* only and reruns train@*,
-   evaluate@* and summarize only. With --quick, `dvc exp run -S model.ifd=true` is also run for real
+   evaluate@*, diagnose@* and summarize only. With --quick, `dvc exp run -S model.ifd=true` is also run for real
    (model_change_ran).
 
 --quick uses tests/helpers.py's tiny params (a minute or two) instead of params.yaml's defaults (the default
@@ -161,8 +161,9 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
     base = lambda names: sorted({name.split("@")[0] for name in names})  # noqa: E731
     noop_s = statistics.median(noop)
-    model_ok = (base(model_direct) == ["train"] and base(model_stages) == ["evaluate", "summarize", "train"]
-                and (model_ran is None or base(model_ran) == ["evaluate", "summarize", "train"]))
+    downstream = ["diagnose", "evaluate", "summarize", "train"]
+    model_ok = (base(model_direct) == ["train"] and base(model_stages) == downstream
+                and (model_ran is None or base(model_ran) == downstream))
     result = {"mode": "quick" if args.quick else "default", "full_repro_s": round(full_s, 1),
               "full_repro_min": round(full_s / 60, 2), "stage_s": stage_s, "stages_run": stages,
               "other_s": compare_s, "noop_repro_s": round(noop_s, 2), "noop_repro_all_s": [round(s, 2) for s in noop],
