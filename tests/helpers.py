@@ -59,8 +59,10 @@ def tiny_params() -> dict:
     raw["model"].update(channels=[8, 8, 8])
     # compile off: every training stage is a new process, and compiling there costs seconds to tens of seconds
     # per process; the compiled bfloat16 path is tested in process (tests/training/), where one compile serves all
-    raw["train"].update(seeds=[1, 2], epochs=1, batch_size=4, compile=False)
-    raw["eval"].update(piano_roll_clips=1)
+    # energy off: codecarbon costs about 2 s per training (tests/end_to_end/test_repro.py turns it on once);
+    # 2 bootstrap shuffles instead of 20: the intervals' path runs, at a tenth of the PSDS evaluations
+    raw["train"].update(seeds=[1, 2], epochs=1, batch_size=4, compile=False, track_energy=False)
+    raw["eval"].update(piano_roll_clips=1, bootstrap_iterations=2)
     return raw
 
 

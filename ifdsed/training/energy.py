@@ -60,12 +60,16 @@ class EnergyMeter:
                         "duration_s": data.duration}
 
 
-def record(path: Path, session: dict | None, resumed: bool, cuda: bool) -> dict | None:
-    """Add a session to path's totals (kept only when the training resumed) and write them; returns them."""
-    if session is None:
-        return None
+def record(path: Path, session: dict | None, resumed: bool, cuda: bool, why_not: str = "not measured") -> dict | None:
+    """Add a session to path's totals (kept only when the training resumed) and write them; returns them, or
+    None when nothing was measured: the file (a declared DVC output) then keeps the earlier sessions' totals or,
+    without any, says why (`why_not`) with null figures."""
     previous = json.loads(path.read_text()) if resumed and path.is_file() else {}
-    totals = {key: float(previous.get(key, 0.0)) + float(session[key]) for key in FIELDS}
+    if session is None:
+        if not previous or previous.get("energy_kwh") is None:
+            atomic.write_json(path, {**dict.fromkeys(FIELDS), "sessions": 0, "method": why_not})
+        return None
+    totals = {key: float(previous.get(key) or 0.0) + float(session[key]) for key in FIELDS}
     totals.update(sessions=int(previous.get("sessions", 0)) + 1, method=measurement_method(cuda))
     atomic.write_json(path, totals)
     return totals

@@ -120,7 +120,9 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: 
         if ctx.is_main:
             live.summary.update(summary)
             live.end()
-            energy = record(run.paths.energy, meter.session, run.resumed, run.device.type == "cuda")
+            why_not = meter.problem or ("not measured (train.track_energy: false)" if not train.track_energy
+                                        else "not measured (nothing left to train)")
+            energy = record(run.paths.energy, meter.session, run.resumed, run.device.type == "cuda", why_not)
             if energy is not None:
                 print(f"seed {seed}: training used {energy['energy_kwh'] * 1000:.3f} Wh ({energy['method']})")
             elif meter.problem:

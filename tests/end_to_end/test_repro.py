@@ -17,7 +17,9 @@ def stages_run(output: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, tiny_params):
-    return copy_project(tmp_path_factory.mktemp("pipeline") / "repo", tiny_params)
+    params = json.loads(json.dumps(tiny_params))
+    params["train"]["track_energy"] = True        # the energy files and cost table are checked here
+    return copy_project(tmp_path_factory.mktemp("pipeline") / "repo", params)
 
 
 def test_repro_then_status_is_clean(project):

@@ -21,8 +21,11 @@ def test_sessions_add_up_when_the_training_resumed_and_start_over_when_not(tmp_p
     assert second["energy_kwh"] == pytest.approx(0.004) and second["sessions"] == 2
     assert json.loads(path.read_text()) == second
     assert record(path, SESSION, resumed=False, cuda=False)["sessions"] == 1      # a fresh training
-    assert record(tmp_path / "none.json", None, resumed=False, cuda=False) is None
-    assert not (tmp_path / "none.json").exists()
+    # nothing measured: the declared output still exists, saying why, or keeps a resumed training's totals
+    assert record(tmp_path / "none.json", None, resumed=False, cuda=False, why_not="off") is None
+    assert json.loads((tmp_path / "none.json").read_text()) == {**dict.fromkeys(FIELDS), "sessions": 0,
+                                                                 "method": "off"}
+    assert record(path, None, resumed=True, cuda=False) is None and json.loads(path.read_text())["sessions"] == 1
 
 
 def test_the_meter_measures_a_block_or_nothing_when_disabled():
