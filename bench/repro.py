@@ -161,9 +161,9 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
     base = lambda names: sorted({name.split("@")[0] for name in names})  # noqa: E731
     noop_s = statistics.median(noop)
-    downstream = ["diagnose", "evaluate", "summarize", "train"]
-    model_ok = (base(model_direct) == ["train"] and base(model_stages) == downstream
-                and (model_ran is None or base(model_ran) == downstream))
+    expected_stages = ["diagnose", "evaluate", "summarize", "train"]
+    model_ok = (base(model_direct) == ["train"] and base(model_stages) == expected_stages
+                and (model_ran is None or base(model_ran) == expected_stages))
     result = {"mode": "quick" if args.quick else "default", "full_repro_s": round(full_s, 1),
               "full_repro_min": round(full_s / 60, 2), "stage_s": stage_s, "stages_run": stages,
               "other_s": compare_s, "noop_repro_s": round(noop_s, 2), "noop_repro_all_s": [round(s, 2) for s in noop],
