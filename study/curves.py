@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 
 from models.config import variant_name
+from study.experiments import experiment_revisions
 
 TRAIN_LOGS = "results/train/seed_{seed}/plots/metrics/{metric}.tsv"
 PSEUDO_LABELS = "results/diagnostics/seed_{seed}/pseudo_labels.tsv"
@@ -47,20 +47,16 @@ def _git_file(revision: str, path: str) -> str | None:
 
 def experiments(prefix: str) -> list[tuple[str, str, str, list[int]]]:
     """(name, git revision, variant, seeds) of every finished experiment whose name starts with `prefix`."""
-    shown = subprocess.run(["dvc", "exp", "show", "--all-commits", "--json"], capture_output=True, text=True,
-                           check=True)
     found = []
-    for entry in json.loads(shown.stdout):
-        for experiment in entry.get("experiments") or []:
-            for revision in experiment.get("revs") or []:
-                name, data = revision.get("name") or "", revision.get("data") or {}
-                params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
-                if not name.startswith(prefix) or not params or revision.get("error"):
-                    continue
-                seeds = list(params["train"]["seeds"])
-                if all(_git_file(revision["rev"], f"results/train/seed_{seed}/metrics.json") for seed in seeds):
-                    found.append((name, revision["rev"], variant_name(params["model"]["ifd"],
-                                                                      params["model"]["sedb"]), seeds))
+    for revision in experiment_revisions():
+        name, data = revision.get("name") or "", revision.get("data") or {}
+        params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
+        if not name.startswith(prefix) or not params or revision.get("error"):
+            continue
+        seeds = list(params["train"]["seeds"])
+        if all(_git_file(revision["rev"], f"results/train/seed_{seed}/metrics.json") for seed in seeds):
+            found.append((name, revision["rev"], variant_name(params["model"]["ifd"], params["model"]["sedb"]),
+                          seeds))
     return sorted(found)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ifdsed.evaluation.summary import welch_p
+from study.experiments import experiment_revisions
 from study.sweep import SCHEDULE, VARIANTS   # one schedule for the search and the final comparison
 
 SEEDS = tuple(range(1, 9))
@@ -62,17 +63,14 @@ def queue() -> None:
 
 def summaries() -> dict[str, dict]:
     """{variant: results/metrics.json} of the newest finished final-<variant> experiment."""
-    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True, check=True)
     names = {final_name(variant): variant for variant in VARIANTS}
     found: dict[str, tuple[str, dict]] = {}
-    for entry in json.loads(shown.stdout):
-        for experiment in entry.get("experiments") or []:
-            for revision in experiment.get("revs") or []:
-                data = revision.get("data") or {}
-                summary = ((data.get("metrics") or {}).get("results/metrics.json") or {}).get("data")
-                variant = names.get(revision.get("name"))
-                if variant and summary and (variant not in found or data.get("timestamp", "") > found[variant][0]):
-                    found[variant] = (data.get("timestamp", ""), summary)
+    for revision in experiment_revisions():
+        data = revision.get("data") or {}
+        summary = ((data.get("metrics") or {}).get("results/metrics.json") or {}).get("data")
+        variant = names.get(revision.get("name"))
+        if variant and summary and (variant not in found or data.get("timestamp", "") > found[variant][0]):
+            found[variant] = (data.get("timestamp", ""), summary)
     return {variant: summary for variant, (_, summary) in found.items()}
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from study.experiments import experiment_revisions
+
 VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
 SCHEDULE = {"train.epochs": 40, "train.patience": 10, "train.selection": "event_f1"}
 SEEDS = (1, 2)
@@ -59,22 +61,12 @@ def queue(round_: int) -> None:
             subprocess.run(command + ["train", "diagnose"], check=True)
 
 
-def _experiments(entries: list[dict]):
-    for entry in entries:
-        for experiment in entry.get("experiments") or []:
-            for revision in experiment.get("revs") or []:
-                yield revision
-
-
 def collect() -> pd.DataFrame:
     """One row per finished sweep experiment, its validation score and diagnostics, sorted by round and variant."""
-    # every commit's experiments: the search may span commits (experiments are queued from the commit of the day)
-    shown = subprocess.run(["dvc", "exp", "show", "--all-commits", "--json"], capture_output=True, text=True,
-                           check=True)
     names = {experiment_name(r, v, s): (r, v, s) for r, variants in ROUNDS.items() for v, settings in variants.items()
              for s in settings}
     rows = []
-    for revision in _experiments(json.loads(shown.stdout)):
+    for revision in experiment_revisions():
         if revision.get("name") not in names or not revision.get("data"):
             continue
         round_, variant, setting = names[revision["name"]]
