@@ -47,12 +47,24 @@ class DataParams(Section):
     clip_duration: float = Field(10.0, gt=0, le=60)
 
 
+BACKGROUND_KINDS = ("room_tone", "mains_hum", "ventilation", "distant_rumble", "fan", "washing_machine", "traffic",
+                    "rain", "babble", "exercise_machine")   # ifdsed/soundbank/backgrounds.py
+
+
 class SoundbankParams(Section):
     seed: int = Field(0, ge=0)
     clips_per_class: int = Field(24, ge=2)
     backgrounds: int = Field(8, ge=2)
     background_duration: float = Field(12.0, gt=0)
+    background_kinds: tuple[Literal[BACKGROUND_KINDS], ...] = Field(BACKGROUND_KINDS[:4], strict=False, min_length=1)
+    non_target_clips: int = Field(0, ge=0)   # per non-target kind and partition (ifdsed/soundbank/non_target.py)
     workers: int = Field(2, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _distinct_kinds(self) -> "SoundbankParams":
+        if len(set(self.background_kinds)) != len(self.background_kinds):
+            raise ValueError("background_kinds: a kind is listed twice")
+        return self
 
 
 class ExtraTestSet(Section):
@@ -109,6 +121,7 @@ class SynthParams(Section):
     max_polyphony: int = Field(2, ge=1, le=5)
     min_event_duration: float = Field(0.25, gt=0)
     min_gap: float = Field(0.15, ge=0)
+    max_non_target: int = Field(0, ge=0, le=10)   # unlabelled non-target events per clip, uniform in [0, x]
     workers: int = Field(2, ge=1, le=64)
 
 
@@ -125,6 +138,11 @@ class RealworldParams(Section):
     noise_floor_db: Range = (-65.0, -45.0)
     level_db: Range = (-32.0, -18.0)
     compression: Range = (1.0, 4.0)
+    mic_highpass_hz: Range = (80.0, 300.0)
+    mic_presence_db: Range = (3.0, 9.0)           # gain of the microphone's presence peak (1.5-5 kHz)
+    mic_lowpass: Range = (0.55, 0.9)              # the microphone's roll-off, a fraction of the Nyquist frequency
+    max_non_target: int = Field(0, ge=0, le=10)   # unlabelled non-target events per clip, uniform in [0, x]
+    background_levels: bool = False               # each clip's bed at a level drawn from its kind's range
     workers: int = Field(2, ge=1, le=64)
 
     @model_validator(mode="after")
@@ -135,6 +153,8 @@ class RealworldParams(Section):
             raise ValueError("compression is a ratio >= 1")
         if self.level_db[1] > 0 or self.noise_floor_db[1] > 0:
             raise ValueError("level_db and noise_floor_db are dBFS, at most 0")
+        if self.mic_highpass_hz[0] <= 0 or not 0 < self.mic_lowpass[0] <= self.mic_lowpass[1] < 1:
+            raise ValueError("mic_highpass_hz must be positive Hz and mic_lowpass a fraction of Nyquist in (0, 1)")
         return self
 
 

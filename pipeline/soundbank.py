@@ -3,15 +3,16 @@
 Run from the project root: ``python -m pipeline.soundbank``.
 
 Reads params.yaml: ``classes``, ``data.source``, ``data.sample_rate``, ``soundbank.*`` (seed, clips_per_class,
-backgrounds, background_duration) and ``real.soundbank``.
+backgrounds, background_duration, background_kinds, non_target_clips) and ``real.soundbank``.
 
 Writes ``data/soundbank/`` (its old content is replaced once the new one is complete: the embedded bank is
 built in ``data/soundbank.partial/`` and renamed into place, and a real soundbank is checked before anything is
 deleted, so a bad ``real.soundbank`` or an interrupted run never leaves a bank that looks complete):
 
 - ``data.source: embedded``: the procedural bank, two disjoint partitions ``synthetic/`` and ``realworld/``,
-  each ``foreground/<Class>/<Class>_<NNN>.wav`` and ``background/<kind>/<kind>_<NNN>.wav`` (16-bit PCM at
-  data.sample_rate), and ``manifest.tsv`` with paths relative to ``data/soundbank``.
+  each ``foreground/<Class>/<Class>_<NNN>.wav``, ``foreground/<non-target kind>/<kind>_<NNN>.wav`` and
+  ``background/<kind>/<kind>_<NNN>.wav`` (16-bit PCM at data.sample_rate), and ``manifest.tsv`` with paths
+  relative to ``data/soundbank``.
 - ``data.source: real``: only ``manifest.tsv``, indexing the user's DCASE 2020 soundbank at real.soundbank
   (partition ``synthetic``, absolute paths).
 
@@ -67,7 +68,8 @@ def main() -> int:
         workers = min(bank.workers, os.cpu_count() or 1)
         partial.mkdir(parents=True)
         manifest = build_embedded_bank(partial, params.classes, bank.clips_per_class, bank.backgrounds,
-                                       bank.background_duration, params.data.sample_rate, bank.seed, workers)
+                                       bank.background_duration, params.data.sample_rate, bank.seed, workers,
+                                       bank.background_kinds, bank.non_target_clips)
         _replace(partial, OUT)
         print(f"soundbank: built the embedded bank in {OUT}/ (synthetic/, realworld/, {MANIFEST_NAME})")
     else:

@@ -55,6 +55,14 @@ def test_project_params_are_valid_and_complete():
     ("train", "patience", 0, "train.patience: Input should be greater than or equal to 1 (got 0)"),
     ("train", "patience", "5", "train.patience: Input should be a valid integer (got '5')"),
     ("train", "selection", "foo", "train.selection: Input should be 'event_f1' or 'frame_f1' (got 'foo')"),
+    ("soundbank", "background_kinds", ["fan", "sauna"], "soundbank.background_kinds.1: Input should be 'room_tone', "),
+    ("soundbank", "background_kinds", ["fan", "fan"], "soundbank: background_kinds: a kind is listed twice"),
+    ("soundbank", "background_kinds", [], "soundbank.background_kinds: Tuple should have at least 1 item"),
+    ("soundbank", "non_target_clips", -1, "soundbank.non_target_clips: Input should be greater than or equal to 0"),
+    ("synth", "max_non_target", 11, "synth.max_non_target: Input should be less than or equal to 10"),
+    ("realworld", "mic_lowpass", [0.5, 1.2], "realworld: mic_highpass_hz must be positive Hz and "
+                                             "mic_lowpass a fraction of Nyquist in (0, 1)"),
+    ("realworld", "background_levels", "yes", "realworld.background_levels: Input should be a valid boolean"),
 ])
 def test_bad_values_name_the_key(section, key, value, expected):
     raw = project_params()

@@ -2,9 +2,10 @@
 
 A clip mixed by Scaper goes through, in order: a room (a synthetic impulse response with exponential decay
 of reverberation time rt60, mixed with the direct path at direct_to_reverb_db), a consumer microphone (a
-high-pass, a resonant presence peak and a low-pass roll-off), a compressor (the automatic gain control of a
-phone or camera, ratio drawn from `compression`), a recording level (RMS drawn from level_db) and a sensor
-noise floor (pinkish noise at noise_floor_db). Every draw comes from the clip's own generator.
+high-pass, a resonant presence peak and a low-pass roll-off, drawn from mic_highpass_hz, mic_presence_db and
+mic_lowpass), a compressor (the automatic gain control of a phone or camera, ratio drawn from `compression`), a
+recording level (RMS drawn from level_db) and a sensor noise floor (pinkish noise at noise_floor_db). Every draw
+comes from the clip's own generator.
 """
 from __future__ import annotations
 
@@ -34,10 +35,10 @@ def draw_conditions(rng: np.random.Generator, params: RealworldParams) -> Record
     return RecordingConditions(
         rt60=float(rng.uniform(*params.rt60)),
         direct_to_reverb_db=float(rng.uniform(*params.direct_to_reverb_db)),
-        highpass_hz=float(rng.uniform(80, 300)),
+        highpass_hz=float(rng.uniform(*params.mic_highpass_hz)),
         presence_hz=float(rng.uniform(1500, 5000)),
-        presence_gain_db=float(rng.uniform(3, 9)),
-        lowpass_fraction=float(rng.uniform(0.55, 0.9)),
+        presence_gain_db=float(rng.uniform(*params.mic_presence_db)),
+        lowpass_fraction=float(rng.uniform(*params.mic_lowpass)),
         compression_ratio=float(rng.uniform(*params.compression)),
         level_db=float(rng.uniform(*params.level_db)),
         noise_floor_db=float(rng.uniform(*params.noise_floor_db)),

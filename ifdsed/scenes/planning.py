@@ -34,7 +34,8 @@ class PlannedBackground:
 class ClipPlan:
     name: str
     background: PlannedBackground
-    events: tuple[PlannedEvent, ...]
+    events: tuple[PlannedEvent, ...]              # the labelled events
+    non_target: tuple[PlannedEvent, ...] = ()     # sounds outside the classes: mixed, never labelled
 
 
 def _fits(onset: float, duration: float, label: str, placed: list[tuple[str, float, float]],
@@ -89,6 +90,24 @@ def choose_background(backgrounds: pd.DataFrame, rng: np.random.Generator,
     # separately, which loses a sample (and fails the mix) unless both products are exact binary floats.
     source_time = np.floor(rng.uniform(0, spare) * 64) / 64
     return PlannedBackground(str(row["label"]), str(row["file"]), float(source_time))
+
+
+def plan_non_target(non_targets: pd.DataFrame, rng: np.random.Generator, max_events: int,
+                    snr_db: tuple[float, float], clip_duration: float) -> tuple[PlannedEvent, ...]:
+    """0..max_events non-target events (uniform count): a random kind and file each, the whole file (cut to the
+    clip), anywhere in the clip, SNR uniform in snr_db, free to overlap anything (as DCASE's recipe mixes FUSS
+    events). Draws nothing from rng when max_events is 0 or there are no non-target sources."""
+    if max_events == 0 or non_targets.empty:
+        return ()
+    kinds = sorted(non_targets["label"].unique())
+    events = []
+    for _ in range(int(rng.integers(0, max_events + 1))):
+        kind = str(kinds[int(rng.integers(len(kinds)))])
+        file, source_duration = choose_source(non_targets, kind, rng)
+        duration = float(np.floor(min(source_duration, clip_duration) * 1000) / 1000)
+        onset = round(float(rng.uniform(0.0, clip_duration - duration)), 3)
+        events.append(PlannedEvent(kind, file, 0.0, onset, duration, round(float(rng.uniform(*snr_db)), 2), 0.0))
+    return tuple(sorted(events, key=lambda event: (event.onset, event.label)))
 
 
 def clip_rng(seed: int, set_index: int, clip_index: int) -> np.random.Generator:

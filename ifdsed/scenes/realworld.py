@@ -5,11 +5,16 @@ co-occurrence, events per tagged class, event durations), mixed by Scaper from t
 partition (sources never used by the synthetic domain) and then recorded through the acoustic chain of
 ifdsed.scenes.acoustics, so the two domains differ in sources, label statistics and acoustics.
 
+Optional (params, off by default): 0..max_non_target unlabelled non-target events per clip, and each clip's
+background at a level drawn from its kind's range (background_levels: the events' SNRs, drawn in snr_db against
+a quiet room, drop by as much as the bed is louder than QUIET_ROOM_DB).
+
 The weak set exposes its clip tags only (tags.tsv); its timestamps go to `hidden_dir`, for analysis alone.
 """
 from __future__ import annotations
 
 from contextlib import closing
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -19,7 +24,8 @@ import pandas as pd
 from ifdsed.scenes.acoustics import record_with_seed
 from ifdsed.config import Params, RealworldParams
 from ifdsed.dcase.stats import load_stats, sample_clip_labels
-from ifdsed.scenes.planning import ClipPlan, PlannedEvent, choose_background, clip_rng, place_events
+from ifdsed.scenes.planning import ClipPlan, PlannedEvent, choose_background, clip_rng, place_events, plan_non_target
+from ifdsed.soundbank.backgrounds import BACKGROUND_LEVELS_DB, QUIET_ROOM_DB
 from ifdsed.scenes.render import ClipJob, MixSettings, render_sets, write_set_tables
 
 REALWORLD_SETS = ("weak", "validation", "test")  # also the keys of the statistics file
@@ -38,9 +44,17 @@ def choose_long_enough_source(foregrounds: pd.DataFrame, label: str, duration: f
     return str(row["file"]), float(row["duration"])
 
 
+def background_boost_db(label: str, rng: np.random.Generator) -> float:
+    """How many dB a bed of kind `label` is louder than a quiet room, at a level drawn from its kind's range
+    (0 for kinds without one, e.g. a user's own)."""
+    low, high = BACKGROUND_LEVELS_DB.get(label, (QUIET_ROOM_DB, QUIET_ROOM_DB))
+    return max(0.0, float(rng.uniform(low, high)) - QUIET_ROOM_DB)
+
+
 def plan_realworld_clip(name: str, rng: np.random.Generator, foregrounds: pd.DataFrame,
                         backgrounds: pd.DataFrame, set_stats: dict, pooled_stats: dict,
-                        realworld: RealworldParams, clip_duration: float) -> ClipPlan:
+                        realworld: RealworldParams, clip_duration: float,
+                        non_targets: pd.DataFrame | None = None) -> ClipPlan:
     background = choose_background(backgrounds, rng, clip_duration)
     requests = sample_clip_labels(set_stats, pooled_stats, rng, clip_duration, min_duration=0.25)
     labels, files, durations, source_times = [], [], [], []
@@ -53,9 +67,15 @@ def plan_realworld_clip(name: str, rng: np.random.Generator, foregrounds: pd.Dat
         source_times.append(round(float(rng.uniform(0, max(0.0, source_duration - duration - 0.001))), 3))
     snrs = rng.uniform(*realworld.snr_db, size=len(labels)).round(2)
     placed = place_events(durations, labels, rng, clip_duration, realworld.max_polyphony, realworld.min_gap)
+    others = (plan_non_target(non_targets, rng, realworld.max_non_target, realworld.snr_db, clip_duration)
+              if non_targets is not None else ())
+    if realworld.background_levels:
+        boost = background_boost_db(background.label, rng)
+        snrs = (snrs - boost).round(2)
+        others = tuple(replace(event, snr=round(event.snr - boost, 2)) for event in others)
     events = tuple(PlannedEvent(labels[i], files[i], source_times[i], onset, durations[i], float(snrs[i]), 0.0)
                    for i, onset in placed)
-    return ClipPlan(name, background, events)
+    return ClipPlan(name, background, events, others)
 
 
 def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: str, out_root: Path,
@@ -65,6 +85,7 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
     stats = load_stats()
     foregrounds = sources[sources["role"] == "foreground"]
     backgrounds = sources[sources["role"] == "background"]
+    non_targets = sources[sources["role"] == "non_target"]
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, ref_db=-40.0)
     recorder = partial(record_with_seed, sample_rate=params.data.sample_rate, params=realworld)
     n_clips = {"weak": realworld.weak_clips, "validation": realworld.validation_clips, "test": realworld.test_clips}
@@ -76,7 +97,7 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
         event_stats = stats["strong_pooled"] if set_name == "weak" else stats["sets"][set_name]
         rng = clip_rng(realworld.seed, set_index, clip_index)
         plan = plan_realworld_clip(f"rw_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
-                                   stats["sets"][set_name], event_stats, realworld, clip_duration)
+                                   stats["sets"][set_name], event_stats, realworld, clip_duration, non_targets)
         seed = int(rng.integers(2**31 - 1))
         return ClipJob(plan, seed, mix, str(set_dir / "audio"), None, recorder)
 

@@ -47,7 +47,10 @@ class MixSettings:
 
 
 def mix_with_scaper(plan: ClipPlan, mix: MixSettings, seed: int):
-    """Scaper mix of one plan -> (audio [samples] float64, jams.JAMS, events [(onset, offset, label)])."""
+    """Scaper mix of one plan -> (audio [samples] float64, jams.JAMS, events [(onset, offset, label)]).
+
+    The plan's non-target events are mixed like the others and kept in the JAMS annotation (the whole truth of
+    the mix), but never in the returned events, which become the label tables."""
     import scaper  # imported here: it is slow to import (render_sets imports it once, before its workers fork)
 
     soundscape = scaper.Scaper(mix.clip_duration, mix.fg_dir, mix.bg_dir, random_state=seed)
@@ -59,7 +62,7 @@ def mix_with_scaper(plan: ClipPlan, mix: MixSettings, seed: int):
     background = plan.background
     soundscape.add_background(label=("const", background.label), source_file=("const", background.source_file),
                               source_time=("const", background.source_time))
-    for event in plan.events:
+    for event in plan.events + plan.non_target:
         soundscape.add_event(
             label=("const", event.label), source_file=("const", event.source_file),
             source_time=("const", event.source_time), event_time=("const", event.onset),
@@ -68,7 +71,9 @@ def mix_with_scaper(plan: ClipPlan, mix: MixSettings, seed: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scaper warns about peak normalisation on loud mixes
         audio, jam, annotations, _ = soundscape.generate(fix_clipping=True, disable_sox_warnings=True)
-    events = [(round(float(onset), 3), round(float(offset), 3), str(label)) for onset, offset, label in annotations]
+    targets = {event.label for event in plan.events}
+    events = [(round(float(onset), 3), round(float(offset), 3), str(label)) for onset, offset, label in annotations
+              if label in targets]
     return audio[:, 0], jam, events
 
 
@@ -95,7 +100,7 @@ class ClipJob:
 
 
 def _sources(plan: ClipPlan) -> str:
-    return ", ".join([plan.background.source_file] + [event.source_file for event in plan.events])
+    return ", ".join([plan.background.source_file] + [event.source_file for event in plan.events + plan.non_target])
 
 
 def render_job(job: ClipJob) -> tuple[str, list[tuple[float, float, str]]]:

@@ -3,7 +3,8 @@
 Per clip: a background bed at ref_db LUFS, 1..max_events foreground events of uniformly drawn classes, each
 the whole of a source file (cut to the clip length when longer), SNR uniform in snr_db, pitch shift uniform in
 [-pitch_shift, pitch_shift] semitones, at most max_polyphony events at once, events shorter than
-min_event_duration dropped, events of one class at least min_gap apart.
+min_event_duration dropped, events of one class at least min_gap apart; then 0..max_non_target unlabelled
+non-target events (DCASE 2021's FUSS events), SNR uniform in snr_db, anywhere.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pandas as pd
 
 from ifdsed.config import Params, SynthParams
 from ifdsed.scenes.planning import (ClipPlan, PlannedEvent, choose_background, choose_source, clip_rng,
-                             place_events)
+                                    place_events, plan_non_target)
 from ifdsed.scenes.render import ClipJob, MixSettings, render_sets, write_set_tables
 
 SYNTHETIC_SETS = ("train", "test")  # index in this tuple seeds the set's random stream
@@ -23,7 +24,7 @@ SYNTHETIC_SETS = ("train", "test")  # index in this tuple seeds the set's random
 
 def plan_synthetic_clip(name: str, rng: np.random.Generator, foregrounds: pd.DataFrame,
                         backgrounds: pd.DataFrame, classes: tuple[str, ...], synth: SynthParams,
-                        clip_duration: float) -> ClipPlan:
+                        clip_duration: float, non_targets: pd.DataFrame | None = None) -> ClipPlan:
     """Draw one clip's background and events (all random choices come from rng)."""
     background = choose_background(backgrounds, rng, clip_duration)
     n_events = int(rng.integers(1, synth.max_events + 1))
@@ -42,7 +43,9 @@ def plan_synthetic_clip(name: str, rng: np.random.Generator, foregrounds: pd.Dat
     placed = place_events(durations, labels, rng, clip_duration, synth.max_polyphony, synth.min_gap)
     events = tuple(PlannedEvent(labels[i], files[i], source_times[i], onset, durations[i], float(snrs[i]),
                                 float(pitches[i])) for i, onset in placed)
-    return ClipPlan(name, background, events)
+    others = (plan_non_target(non_targets, rng, synth.max_non_target, synth.snr_db, clip_duration)
+              if non_targets is not None else ())
+    return ClipPlan(name, background, events, others)
 
 
 def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: str, out_root: Path,
@@ -54,6 +57,7 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
     synth, clip_duration = params.synth, params.data.clip_duration
     foregrounds = sources[sources["role"] == "foreground"]
     backgrounds = sources[sources["role"] == "background"]
+    non_targets = sources[sources["role"] == "non_target"]
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, synth.ref_db)
     n_clips = {"train": synth.train_clips, "test": synth.test_clips}
     sizes = {name: n_clips[name] for name in SYNTHETIC_SETS if name in sets}  # index: place in SYNTHETIC_SETS
@@ -65,7 +69,7 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
         set_dir = out_root / set_name
         rng = clip_rng(synth.seed, SYNTHETIC_SETS.index(set_name), clip_index)
         plan = plan_synthetic_clip(f"syn_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
-                                   params.classes, synth, clip_duration)
+                                   params.classes, synth, clip_duration, non_targets)
         seed = int(rng.integers(2**31 - 1))
         return ClipJob(plan, seed, mix, str(set_dir / "audio"), str(set_dir / "jams"))
 

@@ -5,8 +5,8 @@ sorted by partition, role, label, path; durations to the millisecond; same conte
 
 ==============  ================================================================================================
 ``partition``   ``synthetic`` or ``realworld`` (the embedded bank has both, disjoint; a real bank is ``synthetic``)
-``role``        ``foreground`` or ``background``
-``label``       the class of a foreground clip, the kind of a background bed (its folder name)
+``role``        ``foreground``, ``background`` or ``non_target`` (a sound outside the classes, never labelled)
+``label``       the class of a foreground clip, the kind of a background bed or non-target sound (its folder)
 ``path``        the audio file: relative to the bank root (embedded) or absolute (real soundbank);
                 ``root / path`` is right in both cases
 ``duration``    seconds
@@ -16,6 +16,7 @@ sorted by partition, role, label, path; durations to the millisecond; same conte
 Layout of each embedded partition (the DCASE 2020 task 4 soundbank layout that Scaper reads)::
 
     <root>/<partition>/foreground/<Class>/<Class>_<NNN>.wav
+    <root>/<partition>/foreground/<non-target kind>/<kind>_<NNN>.wav   (Scaper mixes them as events)
     <root>/<partition>/background/<kind>/<kind>_<NNN>.wav
 """
 from __future__ import annotations
@@ -37,7 +38,9 @@ from ..errors import InputError
 from ..io.atomic import atomic_path
 from .manifest import MANIFEST_NAME, manifest_table, write_manifest
 from ..io.audio import AudioCheck, inspect_audio
-from .synthesizers import BACKGROUND_SYNTHESIZERS, CLASS_SYNTHESIZERS
+from .backgrounds import BACKGROUND_SYNTHESIZERS, QUIET_KINDS
+from .non_target import NON_TARGET_SYNTHESIZERS
+from .synthesizers import CLASS_SYNTHESIZERS
 
 PARTITIONS = ("synthetic", "realworld")
 ROLES = ("foreground", "background")
@@ -47,6 +50,7 @@ MIN_SOURCE_SECONDS = 0.1   # a real soundbank file shorter than this is skipped:
 # Stable indices for seeding: a clip's seed does not depend on which other classes are requested.
 _CLASS_INDEX = {label: index for index, label in enumerate(CLASS_SYNTHESIZERS)}
 _KIND_INDEX = {kind: index for index, kind in enumerate(BACKGROUND_SYNTHESIZERS)}
+_NON_TARGET_INDEX = {kind: index for index, kind in enumerate(NON_TARGET_SYNTHESIZERS)}
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,11 @@ def _check_classes(classes: Sequence[str]) -> None:
 
 
 def _plan(classes: Sequence[str], clips_per_class: int, backgrounds: int, background_duration: float,
-          sample_rate: int, seed: int, root: Path) -> list[_Job]:
-    """Every file of both partitions, each with entropy (seed, partition, role, label, clip index)."""
-    kinds = list(BACKGROUND_SYNTHESIZERS)
+          sample_rate: int, seed: int, root: Path, background_kinds: Sequence[str],
+          non_target_clips: int) -> list[_Job]:
+    """Every file of both partitions, each with entropy (seed, partition, role, label, clip index): the beds
+    spread over `background_kinds` in turn, `non_target_clips` of each non-target kind."""
+    kinds = list(background_kinds)
     jobs = []
     for p, partition in enumerate(PARTITIONS):
         for label in classes:
@@ -84,6 +90,10 @@ def _plan(classes: Sequence[str], clips_per_class: int, backgrounds: int, backgr
             jobs.append(_Job(str(root), f"{partition}/background/{kind}/{kind}_{clip:03d}.wav", partition,
                              "background", kind, (seed, p, 1, _KIND_INDEX[kind], clip), sample_rate,
                              background_duration))
+        for kind in NON_TARGET_SYNTHESIZERS:
+            for clip in range(non_target_clips):
+                jobs.append(_Job(str(root), f"{partition}/foreground/{kind}/{kind}_{clip:03d}.wav", partition,
+                                 "non_target", kind, (seed, p, 2, _NON_TARGET_INDEX[kind], clip), sample_rate, 0.0))
     return jobs
 
 
@@ -98,6 +108,8 @@ def _render(job: _Job) -> dict:
     rng = np.random.default_rng(np.random.SeedSequence(job.entropy))
     if job.role == "foreground":
         audio = CLASS_SYNTHESIZERS[job.label](rng, job.sample_rate)
+    elif job.role == "non_target":
+        audio = NON_TARGET_SYNTHESIZERS[job.label](rng, job.sample_rate)
     else:
         audio = BACKGROUND_SYNTHESIZERS[job.label](rng, job.sample_rate, job.duration)
     _write_wav(Path(job.root) / job.path, audio, job.sample_rate)
@@ -115,22 +127,32 @@ def _run(jobs: list[_Job], workers: int) -> list[dict]:
 
 
 def build_embedded_bank(root: Path, classes: Sequence[str], clips_per_class: int, backgrounds: int,
-                        background_duration: float, sample_rate: int, seed: int, workers: int = 2) -> pd.DataFrame:
+                        background_duration: float, sample_rate: int, seed: int, workers: int = 2,
+                        background_kinds: Sequence[str] = QUIET_KINDS,
+                        non_target_clips: int = 0) -> pd.DataFrame:
     """Synthesise the embedded sound bank under `root` and return its manifest (also written to root/manifest.tsv).
 
     Two disjoint partitions, ``synthetic`` and ``realworld``, each with `clips_per_class` foreground clips per
-    class and `backgrounds` background beds of `background_duration` seconds spread over the background kinds.
+    class, `backgrounds` background beds of `background_duration` seconds spread over `background_kinds` in turn
+    (ifdsed/soundbank/backgrounds.py), and `non_target_clips` clips of each non-target kind
+    (ifdsed/soundbank/non_target.py; role ``non_target``, in the foreground folder, where Scaper finds them).
     Every file has its own generator seeded from (seed, partition, role, label, clip index), so the bytes do not
     depend on `workers` (processes; 1 runs in this process). Existing partition folders under `root` are
     replaced. Raises ValueError naming the class when a class in `classes` has no synthesizer.
     """
     _check_classes(classes)
-    if clips_per_class < 1 or backgrounds < 1 or background_duration <= 0:
-        raise ValueError("clips_per_class and backgrounds must be >= 1 and background_duration > 0")
+    if clips_per_class < 1 or backgrounds < 1 or background_duration <= 0 or non_target_clips < 0:
+        raise ValueError("clips_per_class and backgrounds must be >= 1, background_duration > 0 and "
+                         "non_target_clips >= 0")
+    unknown = [kind for kind in background_kinds if kind not in BACKGROUND_SYNTHESIZERS]
+    if unknown:
+        raise InputError(f"soundbank.background_kinds: no synthesizer for {unknown[0]!r} (known: "
+                         f"{', '.join(BACKGROUND_SYNTHESIZERS)})")
     root = Path(root)
     for partition in PARTITIONS:
         shutil.rmtree(root / partition, ignore_errors=True)
-    jobs = _plan(classes, clips_per_class, backgrounds, background_duration, sample_rate, seed, root)
+    jobs = _plan(classes, clips_per_class, backgrounds, background_duration, sample_rate, seed, root,
+                 background_kinds, non_target_clips)
     manifest = manifest_table(_run(jobs, workers))
     write_manifest(manifest, root / MANIFEST_NAME)
     return manifest

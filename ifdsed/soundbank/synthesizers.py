@@ -1,14 +1,13 @@
-"""Procedural synthesizers for the ten DCASE classes and for domestic background beds.
+"""Procedural synthesizers for the ten DCASE classes (the foreground events of the embedded sound bank).
 
 Nothing can be downloaded on the machines this project runs on, so the built-in sound bank is made here.
 Each class has one function ``synth(rng, sr) -> np.ndarray`` that returns one mono float32 event whose
 pitch, timbre, envelope and duration are all drawn from ``rng`` (the only source of randomness), with its
 peak between 0.5 and 0.89. Durations follow the real events: short ones (Dog, Cat, Dishes, Speech,
 Alarm_bell_ringing) and long, stationary-ish ones (Blender, Vacuum_cleaner, Frying, Running_water,
-Electric_shaver_toothbrush); ``CLASS_DURATIONS`` lists each class's range in seconds.
-
-Background beds, ``bed(rng, sr, duration) -> np.ndarray``, are low-level domestic noise floors (room tone,
-mains hum, ventilation, distant traffic rumble) with an RMS between -50 and -36 dBFS.
+Electric_shaver_toothbrush); ``CLASS_DURATIONS`` lists each class's range in seconds. Background beds are in
+ifdsed/soundbank/backgrounds.py, sounds outside the ten classes in ifdsed/soundbank/non_target.py, the shared
+building blocks in ifdsed/soundbank/dsp.py.
 
 Everything is vectorised over samples: the only Python loops run over harmonics, partials or events.
 """
@@ -17,10 +16,11 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy import fft, signal
+from scipy import signal
 
-PEAK_RANGE = (0.5, 0.89)          # peak of every foreground event (16-bit safe, below 0.9)
-TWO_PI = 2.0 * np.pi
+from .dsp import (TWO_PI, attack_release, band_noise, below_nyquist, bubbles, butter_filter, colored_noise,
+                  cosine_interp, draw_samples, finish_event, formant_gain, harmonic_sum, impulse_events, log_uniform,
+                  oscillator_phase, raised, rms, seconds_to_samples, smooth, smooth_curve, unit_rms)
 
 # Durations in seconds of each class's events (inclusive range).
 CLASS_DURATIONS: dict[str, tuple[float, float]] = {
@@ -36,164 +36,9 @@ CLASS_DURATIONS: dict[str, tuple[float, float]] = {
     "Vacuum_cleaner": (2.0, 10.0),
 }
 
-# RMS level range (dBFS) of each background kind.
-BACKGROUND_LEVELS_DB: dict[str, tuple[float, float]] = {
-    "room_tone": (-50.0, -40.0),
-    "mains_hum": (-48.0, -38.0),
-    "ventilation": (-46.0, -36.0),
-    "distant_rumble": (-47.0, -37.0),
-}
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Small DSP helpers
-# --------------------------------------------------------------------------------------------------------------
-
-def _samples(sr: int, seconds: float) -> int:
-    return max(1, int(round(seconds * sr)))
-
-
 def _draw_length(rng: np.random.Generator, sr: int, label: str) -> int:
     """A duration in samples, uniform over the class's range."""
-    low, high = CLASS_DURATIONS[label]
-    return min(max(_samples(sr, rng.uniform(low, high)), int(np.ceil(low * sr))), int(high * sr))
-
-
-def _log_uniform(rng: np.random.Generator, low: float, high: float, size=None):
-    return np.exp(rng.uniform(np.log(low), np.log(high), size))
-
-
-def _below_nyquist(sr: int, hz: float) -> float:
-    return min(float(hz), 0.45 * sr)
-
-
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x)) + 1e-20))
-
-
-def _unit_rms(x: np.ndarray) -> np.ndarray:
-    return x / _rms(x)
-
-
-def _filter(x: np.ndarray, sr: int, kind: str, cutoff, order: int = 4) -> np.ndarray:
-    """Butterworth filter (lowpass, highpass or bandpass); cutoffs are kept below 0.45 sr."""
-    if kind == "bandpass":
-        high = _below_nyquist(sr, cutoff[1])
-        cutoff = (min(float(cutoff[0]), 0.7 * high), high)
-    else:
-        cutoff = _below_nyquist(sr, cutoff)
-    sos = signal.butter(order, cutoff, btype=kind, fs=sr, output="sos")
-    return signal.sosfilt(sos, x)
-
-
-def _colored_noise(rng: np.random.Generator, n: int, sr: int, exponent: float, corner: float = 20.0) -> np.ndarray:
-    """Unit-RMS noise with a power spectrum ~ 1 / f**exponent (0 white, 1 pink, 2 brown) above `corner` Hz,
-    rolled off below it like a microphone's high-pass (so brown noise does not drift)."""
-    size = fft.next_fast_len(n, real=True)                   # shaped at a fast FFT size, then cut to n
-    spectrum = fft.rfft(rng.standard_normal(size))
-    freq = fft.rfftfreq(size, 1.0 / sr)
-    spectrum *= np.maximum(freq, corner) ** (-exponent / 2.0) * (freq / np.hypot(freq, corner)) ** 2
-    return _unit_rms(fft.irfft(spectrum, size)[:n])
-
-
-def _band_noise(rng: np.random.Generator, n: int, sr: int, low: float, high: float,
-                exponent: float = 0.0) -> np.ndarray:
-    """Unit-RMS coloured noise limited to [low, high] Hz."""
-    return _unit_rms(_filter(_colored_noise(rng, n, sr, exponent), sr, "bandpass", (low, high)))
-
-
-def _cosine_interp(x: np.ndarray, xp, fp) -> np.ndarray:
-    """Interpolate through the knots (xp increasing) with raised-cosine segments: smooth, no overshoot."""
-    xp = np.asarray(xp, dtype=float)
-    fp = np.asarray(fp, dtype=float)
-    x = np.clip(x, xp[0], xp[-1])
-    segment = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
-    width = np.maximum(xp[segment + 1] - xp[segment], 1e-12)
-    weight = 0.5 - 0.5 * np.cos(np.pi * (x - xp[segment]) / width)
-    return fp[segment] * (1.0 - weight) + fp[segment + 1] * weight
-
-
-def _smooth_curve(rng: np.random.Generator, n: int, sr: int, rate_hz: float) -> np.ndarray:
-    """A random curve of unit scale with about `rate_hz` independent values per second."""
-    points = int(np.ceil(n / sr * rate_hz)) + 2
-    knots = np.arange(points) / rate_hz
-    return _cosine_interp(np.arange(n) / sr, knots, rng.standard_normal(points))
-
-
-def _smooth(x: np.ndarray, sr: int, seconds: float) -> np.ndarray:
-    """Zero-phase smoothing with a Hann window `seconds` long (for gates and step contours)."""
-    width = max(3, int(round(seconds * sr)) | 1)
-    window = np.hanning(width)
-    window /= window.sum()
-    padded = np.pad(x, width // 2, mode="edge")
-    return signal.oaconvolve(padded, window, mode="valid")
-
-
-def _raised(x: np.ndarray) -> np.ndarray:
-    """Raised-cosine ramp of x clipped to [0, 1]."""
-    return 0.5 - 0.5 * np.cos(np.pi * np.clip(x, 0.0, 1.0))
-
-
-def _attack_release(n: int, sr: int, attack: float, release: float) -> np.ndarray:
-    """Envelope rising over `attack` s and falling over the last `release` s (raised cosines)."""
-    t = np.arange(n) / sr
-    end = n / sr
-    return _raised(t / max(attack, 1e-4)) * _raised((end - t) / max(release, 1e-4))
-
-
-def _phase(rng: np.random.Generator, freq: np.ndarray, sr: int) -> np.ndarray:
-    """Running phase (radians) of an oscillator following `freq` (Hz, one value per sample), random start."""
-    return TWO_PI * np.cumsum(freq) / sr + rng.uniform(0.0, TWO_PI)
-
-
-def _harmonics(phase: np.ndarray, f0: np.ndarray, sr: int, gain: Callable[[int, np.ndarray], np.ndarray],
-               max_harmonics: int, fmax: float | None = None) -> np.ndarray:
-    """Sum of sin(k * phase) weighted by gain(k, k * f0), partials faded out before `fmax` (default 0.45 sr)."""
-    limit = _below_nyquist(sr, fmax or sr)
-    count = int(min(max_harmonics, limit // max(float(np.min(f0)), 1.0)))
-    out = np.zeros_like(phase)
-    fundamental = np.exp(1j * phase)
-    partial = fundamental.copy()                             # exp(i k phase), by complex multiplication
-    for k in range(1, max(count, 1) + 1):
-        freq = k * f0
-        rolloff = np.clip((limit - freq) / (0.1 * limit), 0.0, 1.0)
-        out += gain(k, freq) * rolloff * partial.imag
-        partial *= fundamental
-    return out
-
-
-def _formant_gain(freq: np.ndarray, formants, bandwidths, amplitudes, floor: float = 0.02) -> np.ndarray:
-    """Spectral envelope at `freq`: a floor plus one Lorentzian peak per formant (formants may vary in time)."""
-    gain = np.full(np.shape(freq), floor)
-    for centre, width, amplitude in zip(formants, bandwidths, amplitudes):
-        gain = gain + amplitude / (1.0 + ((freq - centre) / (0.5 * width)) ** 2)
-    return gain
-
-
-def _fade_ends(x: np.ndarray, sr: int, seconds: float) -> np.ndarray:
-    """Raised-cosine fade-in and fade-out of `seconds` (at most a quarter of the signal each), in place."""
-    ramp = min(_samples(sr, seconds), len(x) // 4)
-    if ramp > 0:
-        window = _raised(np.arange(ramp) / ramp)
-        x[:ramp] *= window
-        x[len(x) - ramp:] *= window[::-1]
-    return x
-
-
-def _finish(x: np.ndarray, sr: int, rng: np.random.Generator, fade: float = 0.005) -> np.ndarray:
-    """Remove DC, fade the ends (no clicks), scale the peak into PEAK_RANGE, return float32."""
-    x = _fade_ends(x - np.mean(x), sr, fade)
-    peak = float(np.max(np.abs(x)))
-    if not np.isfinite(peak) or peak < 1e-9:
-        raise RuntimeError("a synthesizer produced silence or non-finite audio")
-    return (x * (rng.uniform(*PEAK_RANGE) / peak)).astype(np.float32)
-
-
-def _finish_background(x: np.ndarray, sr: int, rng: np.random.Generator, kind: str) -> np.ndarray:
-    """Remove DC, fade the ends, scale to an RMS level drawn from the kind's range, return float32."""
-    x = _fade_ends(x - np.mean(x), sr, 0.05)
-    level = 10.0 ** (rng.uniform(*BACKGROUND_LEVELS_DB[kind]) / 20.0)
-    return (x * (level / _rms(x))).astype(np.float32)
+    return draw_samples(rng, sr, CLASS_DURATIONS[label])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -209,24 +54,24 @@ def _beeper(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     position = t % cycle
     index = position // (beep + gap)
     gate = ((index < group) & (position - index * (beep + gap) < beep)).astype(float)
-    gate = _smooth(gate, sr, 0.004)
-    f = _below_nyquist(sr, float(_log_uniform(rng, 1200, 4000)))
+    gate = smooth(gate, sr, 0.004)
+    f = below_nyquist(sr, float(log_uniform(rng, 1200, 4000)))
     brightness = rng.uniform(0.0, 0.7)
-    tone = _harmonics(_phase(rng, np.full(n, f), sr), np.full(n, f), sr,
+    tone = harmonic_sum(oscillator_phase(rng, np.full(n, f), sr), np.full(n, f), sr,
                       lambda k, _: (k % 2) * brightness ** ((k - 1) / 2) / k, max_harmonics=9)
     return tone * gate
 
 
 def _electric_bell(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     """A clapper striking an inharmonic bell 12-25 times a second, continuously or in rings."""
-    f1 = float(_log_uniform(rng, 500, 2000))
+    f1 = float(log_uniform(rng, 500, 2000))
     ratios = np.array([1.0, 2.1, 2.9, 4.2, 5.4]) * (1.0 + rng.normal(0.0, 0.03, 5))
     ratios[0] = 1.0
     keep = f1 * ratios < 0.45 * sr
     ratios = ratios[keep]
-    taus = float(_log_uniform(rng, 0.15, 0.8)) / ratios ** 0.6
+    taus = float(log_uniform(rng, 0.15, 0.8)) / ratios ** 0.6
     amps = rng.uniform(0.2, 1.0, ratios.size) / np.sqrt(ratios)
-    t_ir = np.arange(min(n, _samples(sr, 5 * taus.max()))) / sr
+    t_ir = np.arange(min(n, seconds_to_samples(sr, 5 * taus.max()))) / sr
     ir = np.sum(amps[:, None] * np.exp(-t_ir / taus[:, None])
                 * np.sin(TWO_PI * f1 * ratios[:, None] * t_ir + rng.uniform(0, TWO_PI, (ratios.size, 1))), axis=0)
 
@@ -244,23 +89,23 @@ def _electric_bell(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
 def _siren(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     """Two alternating tones, or a tone wailing between two pitches."""
     t = np.arange(n) / sr
-    low = float(_log_uniform(rng, 500, 1500))
-    high = _below_nyquist(sr, low * rng.uniform(1.2, 1.6))
+    low = float(log_uniform(rng, 500, 1500))
+    high = below_nyquist(sr, low * rng.uniform(1.2, 1.6))
     if rng.random() < 0.5:
         half = rng.uniform(0.2, 0.7)
-        switch = _smooth(((t // half) % 2).astype(float), sr, 0.01)
+        switch = smooth(((t // half) % 2).astype(float), sr, 0.01)
     else:
-        switch = _raised(0.5 - 0.5 * np.cos(TWO_PI * rng.uniform(0.5, 3.0) * t))
+        switch = raised(0.5 - 0.5 * np.cos(TWO_PI * rng.uniform(0.5, 3.0) * t))
     f0 = low + (high - low) * switch
     tilt = rng.uniform(1.0, 2.5)
-    return _harmonics(_phase(rng, f0, sr), f0, sr, lambda k, _: k ** -tilt, max_harmonics=6)
+    return harmonic_sum(oscillator_phase(rng, f0, sr), f0, sr, lambda k, _: k ** -tilt, max_harmonics=6)
 
 
 def alarm_bell_ringing(rng: np.random.Generator, sr: int) -> np.ndarray:
     """An alarm, 1-6 s: a beeper, an electric bell or a siren (type, pitch, rhythm drawn from rng)."""
     n = _draw_length(rng, sr, "Alarm_bell_ringing")
     kind = (_beeper, _electric_bell, _siren)[int(rng.integers(3))]
-    return _finish(kind(rng, n, sr), sr, rng)
+    return finish_event(kind(rng, n, sr), sr, rng)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -274,7 +119,7 @@ def _load_profile(rng: np.random.Generator, n: int, sr: int, low: float, high: f
     knots = [0.0]
     while knots[-1] < duration:
         knots.append(knots[-1] + rng.uniform(*segment))
-    return _cosine_interp(np.arange(n) / sr, knots, rng.uniform(low, high, len(knots)))
+    return cosine_interp(np.arange(n) / sr, knots, rng.uniform(low, high, len(knots)))
 
 
 def _spin(n: int, sr: int, up: float | None, down: float | None, floor: float = 0.25) -> np.ndarray:
@@ -282,9 +127,9 @@ def _spin(n: int, sr: int, up: float | None, down: float | None, floor: float = 
     t = np.arange(n) / sr
     ramp = np.ones(n)
     if up:
-        ramp *= floor + (1.0 - floor) * _raised(t / up)
+        ramp *= floor + (1.0 - floor) * raised(t / up)
     if down:
-        ramp *= floor + (1.0 - floor) * _raised((n / sr - t) / down)
+        ramp *= floor + (1.0 - floor) * raised((n / sr - t) / down)
     return ramp
 
 
@@ -293,17 +138,17 @@ def blender(rng: np.random.Generator, sr: int) -> np.ndarray:
     n = _draw_length(rng, sr, "Blender")
     speed = _load_profile(rng, n, sr, 0.7, 1.05, (0.3, 1.5))
     speed *= _spin(n, sr, rng.uniform(0.1, 0.5), rng.uniform(0.2, 0.6) if rng.random() < 0.5 else None)
-    speed *= 1.0 + 0.01 * _smooth_curve(rng, n, sr, 30.0)
-    f0 = float(_log_uniform(rng, 150, 450)) * speed
+    speed *= 1.0 + 0.01 * smooth_curve(rng, n, sr, 30.0)
+    f0 = float(log_uniform(rng, 150, 450)) * speed
 
     tilt = rng.uniform(0.5, 1.2)
     gains = rng.lognormal(0.0, 0.5, 30) * np.arange(1, 31) ** -tilt
-    motor = _unit_rms(_harmonics(_phase(rng, f0, sr), f0, sr, lambda k, _: gains[k - 1], 30, fmax=6000))
-    blades = _band_noise(rng, n, sr, rng.uniform(150, 400), rng.uniform(2500, 6000), rng.uniform(0.5, 1.3))
+    motor = unit_rms(harmonic_sum(oscillator_phase(rng, f0, sr), f0, sr, lambda k, _: gains[k - 1], 30, fmax=6000))
+    blades = band_noise(rng, n, sr, rng.uniform(150, 400), rng.uniform(2500, 6000), rng.uniform(0.5, 1.3))
     mix = motor + rng.uniform(0.3, 1.0) * blades * speed
 
-    chop = np.clip(1.0 + rng.uniform(0.2, 0.6) * _smooth_curve(rng, n, sr, rng.uniform(3, 12)), 0.2, None)
-    return _finish(mix * chop * speed ** 2, sr, rng)
+    chop = np.clip(1.0 + rng.uniform(0.2, 0.6) * smooth_curve(rng, n, sr, rng.uniform(3, 12)), 0.2, None)
+    return finish_event(mix * chop * speed ** 2, sr, rng)
 
 
 def vacuum_cleaner(rng: np.random.Generator, sr: int) -> np.ndarray:
@@ -313,114 +158,81 @@ def vacuum_cleaner(rng: np.random.Generator, sr: int) -> np.ndarray:
     speed = _load_profile(rng, n, sr, 0.95, 1.03, (0.5, 2.0))
     for _ in range(int(rng.integers(0, 3))):                 # nozzle blocked: the motor speeds up
         centre, width = rng.uniform(0, n / sr), rng.uniform(0.3, 1.5)
-        speed *= 1.0 + rng.uniform(0.05, 0.15) * _raised(1.0 - np.abs(t - centre) / width)
+        speed *= 1.0 + rng.uniform(0.05, 0.15) * raised(1.0 - np.abs(t - centre) / width)
     speed *= _spin(n, sr, rng.uniform(0.5, 1.5) if rng.random() < 0.4 else None, None, floor=0.2)
-    f_motor = float(_log_uniform(rng, 300, 600)) * speed
+    f_motor = float(log_uniform(rng, 300, 600)) * speed
 
-    air = _band_noise(rng, n, sr, rng.uniform(80, 250), rng.uniform(3500, 7500), rng.uniform(0.2, 1.0))
+    air = band_noise(rng, n, sr, rng.uniform(80, 250), rng.uniform(3500, 7500), rng.uniform(0.2, 1.0))
     for _ in range(int(rng.integers(1, 3))):                 # broad resonances of the hose and body
-        centre = float(_log_uniform(rng, 300, 3000))
-        air += rng.uniform(0.3, 1.0) * _band_noise(rng, n, sr, centre / 1.25, centre * 1.25)
-    motor = _unit_rms(_harmonics(_phase(rng, f_motor, sr), f_motor, sr, lambda k, _: k ** -1.0, 6))
+        centre = float(log_uniform(rng, 300, 3000))
+        air += rng.uniform(0.3, 1.0) * band_noise(rng, n, sr, centre / 1.25, centre * 1.25)
+    motor = unit_rms(harmonic_sum(oscillator_phase(rng, f_motor, sr), f_motor, sr, lambda k, _: k ** -1.0, 6))
     blades = int(rng.integers(5, 12))
-    whine = np.sin(blades * _phase(rng, f_motor, sr)) * np.clip((0.45 * sr - blades * f_motor) / (0.05 * sr), 0, 1)
+    audible = np.clip((0.45 * sr - blades * f_motor) / (0.05 * sr), 0, 1)   # fade the whine out below Nyquist
+    whine = np.sin(blades * oscillator_phase(rng, f_motor, sr)) * audible
 
-    strokes = np.clip(1.0 + rng.uniform(0.1, 0.35) * _smooth_curve(rng, n, sr, rng.uniform(0.5, 2.0)), 0.3, None)
-    mix = _unit_rms(air) * strokes + rng.uniform(0.05, 0.3) * motor + rng.uniform(0.05, 0.4) * whine
-    return _finish(mix * speed ** 2, sr, rng)
+    strokes = np.clip(1.0 + rng.uniform(0.1, 0.35) * smooth_curve(rng, n, sr, rng.uniform(0.5, 2.0)), 0.3, None)
+    mix = unit_rms(air) * strokes + rng.uniform(0.05, 0.3) * motor + rng.uniform(0.05, 0.4) * whine
+    return finish_event(mix * speed ** 2, sr, rng)
 
 
 def electric_shaver_toothbrush(rng: np.random.Generator, sr: int) -> np.ndarray:
     """An electric shaver or a sonic toothbrush, 2-10 s: a buzzing harmonic motor loaded by skin or teeth."""
     n = _draw_length(rng, sr, "Electric_shaver_toothbrush")
     shaver = rng.random() < 0.5
-    load = _smooth_curve(rng, n, sr, rng.uniform(0.5, 2.0))
+    load = smooth_curve(rng, n, sr, rng.uniform(0.5, 2.0))
     if shaver:
-        f0 = float(_log_uniform(rng, 90, 250)) * (1.0 - 0.02 * np.clip(load, 0, None))
+        f0 = float(log_uniform(rng, 90, 250)) * (1.0 - 0.02 * np.clip(load, 0, None))
         tilt, count = rng.uniform(0.3, 0.8), 60
     else:
         f0 = rng.uniform(200, 320) * (1.0 - 0.04 * np.clip(load, 0, None))
         tilt, count = rng.uniform(0.8, 1.4), 30
-    f0 = f0 * (1.0 + 0.003 * _smooth_curve(rng, n, sr, 20.0))
+    f0 = f0 * (1.0 + 0.003 * smooth_curve(rng, n, sr, 20.0))
     gains = rng.lognormal(0.0, 0.4, count) * np.arange(1, count + 1) ** -tilt
-    buzz = _unit_rms(_harmonics(_phase(rng, f0, sr), f0, sr, lambda k, _: gains[k - 1], count))
-    buzz = _filter(buzz, sr, "highpass", rng.uniform(80, 200), order=2)
+    buzz = unit_rms(harmonic_sum(oscillator_phase(rng, f0, sr), f0, sr, lambda k, _: gains[k - 1], count))
+    buzz = butter_filter(buzz, sr, "highpass", rng.uniform(80, 200), order=2)
 
     if shaver:                                               # cutting hairs: bright noise
-        mix = buzz + rng.uniform(0.1, 0.5) * _unit_rms(_filter(rng.standard_normal(n), sr, "highpass",
+        mix = buzz + rng.uniform(0.1, 0.5) * unit_rms(butter_filter(rng.standard_normal(n), sr, "highpass",
                                                                 rng.uniform(3000, 5000)))
         strokes = 1.0 + 0.15 * load
     else:                                                    # brushing strokes
         strokes = 1.0 + rng.uniform(0.2, 0.6) * np.sin(TWO_PI * rng.uniform(1.5, 4.0) * np.arange(n) / sr)
         mix = buzz
-    return _finish(mix * np.clip(strokes, 0.2, None), sr, rng)
+    return finish_event(mix * np.clip(strokes, 0.2, None), sr, rng)
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Textures: Frying, Running_water
 # --------------------------------------------------------------------------------------------------------------
 
-def _impulse_events(rng: np.random.Generator, n: int, sr: int, rate: float, intensity: np.ndarray,
-                    tau: float, band: tuple[float, float]) -> np.ndarray:
-    """Poisson clicks (heavy-tailed amplitudes, rate shaped by `intensity`) through a decaying noise kernel."""
-    count = rng.poisson(rate * n / sr * float(np.max(intensity)))
-    positions = rng.integers(0, n, count)
-    keep = rng.random(count) < intensity[positions] / np.max(intensity)
-    amplitudes = rng.lognormal(0.0, 0.5, count) * rng.choice([-1.0, 1.0], count)
-    impulses = np.bincount(positions[keep], weights=amplitudes[keep], minlength=n)
-    t = np.arange(_samples(sr, 8 * tau)) / sr
-    kernel = rng.standard_normal(t.size) * np.exp(-t / tau)
-    return _filter(signal.oaconvolve(impulses, kernel)[:n], sr, "bandpass", band)
-
-
 def frying(rng: np.random.Generator, sr: int) -> np.ndarray:
     """Frying, 2-10 s: dense Poisson crackles and sparser pops over a sizzling high-frequency hiss."""
     n = _draw_length(rng, sr, "Frying")
-    intensity = np.exp(0.4 * _smooth_curve(rng, n, sr, rng.uniform(0.2, 1.0)))
-    crackle = _impulse_events(rng, n, sr, float(_log_uniform(rng, 80, 800)), intensity,
+    intensity = np.exp(0.4 * smooth_curve(rng, n, sr, rng.uniform(0.2, 1.0)))
+    crackle = impulse_events(rng, n, sr, float(log_uniform(rng, 80, 800)), intensity,
                               rng.uniform(0.0002, 0.0015), (rng.uniform(1000, 3000), 0.45 * sr))
-    pops = _impulse_events(rng, n, sr, rng.uniform(0.5, 4.0), intensity, rng.uniform(0.003, 0.01),
+    pops = impulse_events(rng, n, sr, rng.uniform(0.5, 4.0), intensity, rng.uniform(0.003, 0.01),
                            (rng.uniform(300, 600), rng.uniform(2000, 4000)))
-    hiss = _unit_rms(_filter(_colored_noise(rng, n, sr, rng.uniform(-0.5, 0.3)), sr, "highpass",
+    hiss = unit_rms(butter_filter(colored_noise(rng, n, sr, rng.uniform(-0.5, 0.3)), sr, "highpass",
                              rng.uniform(2000, 5000)))
-    hiss *= (1.0 + 0.3 * _smooth_curve(rng, n, sr, 2.0)) * intensity
+    hiss *= (1.0 + 0.3 * smooth_curve(rng, n, sr, 2.0)) * intensity
     crackle /= np.max(np.abs(crackle)) + 1e-12
     pops *= rng.uniform(0.2, 0.6) / (np.max(np.abs(pops)) + 1e-12)
-    return _finish(crackle + pops + rng.uniform(0.3, 1.0) * _rms(crackle) * hiss, sr, rng)
-
-
-def _bubbles(rng: np.random.Generator, n: int, sr: int, rate: float, freq_range: tuple[float, float],
-             tau_range: tuple[float, float], chunk: int = 512) -> np.ndarray:
-    """Poisson bubbles: decaying sinusoids whose pitch rises (Minnaert resonance of a bubble at the surface)."""
-    count = rng.poisson(rate * n / sr)
-    t = np.arange(_samples(sr, 5 * tau_range[1])) / sr
-    attack = 1.0 - np.exp(-t / 0.0005)                       # a soft 0.5 ms onset: no click
-    out = np.zeros(n)
-    for start in range(0, count, chunk):                      # chunks bound the memory, not a sample loop
-        m = min(chunk, count - start)
-        onsets = rng.integers(0, n, m)
-        freq = _log_uniform(rng, *freq_range, m)[:, None]
-        tau = _log_uniform(rng, *tau_range, m)[:, None]
-        rise = rng.uniform(0.05, 0.3, m)[:, None]
-        wave = (rng.lognormal(0.0, 0.6, m)[:, None] * np.exp(-t / tau) * attack
-                * np.sin(TWO_PI * freq * (t + rise * t ** 2 / (2 * tau))))
-        index = onsets[:, None] + np.arange(t.size)
-        inside = index < n
-        out += np.bincount(index[inside], weights=wave[inside], minlength=n)
-    return out
+    return finish_event(crackle + pops + rng.uniform(0.3, 1.0) * rms(crackle) * hiss, sr, rng)
 
 
 def running_water(rng: np.random.Generator, sr: int) -> np.ndarray:
     """Running water, 2-10 s: band-limited noise with bubbly amplitude modulation and bubble chirps."""
     n = _draw_length(rng, sr, "Running_water")
-    centre = float(_log_uniform(rng, 500, 2500))
+    centre = float(log_uniform(rng, 500, 2500))
     spread = 2.0 ** (rng.uniform(1.0, 3.0) / 2.0)
-    flow = _band_noise(rng, n, sr, centre / spread, centre * spread, rng.uniform(0.0, 1.0))
-    gurgle = np.clip(1.0 + rng.uniform(0.2, 0.6) * _smooth_curve(rng, n, sr, rng.uniform(8, 40)), 0.05, None)
-    bubbles = _bubbles(rng, n, sr, float(_log_uniform(rng, 30, 300)),
-                       (centre / 2, _below_nyquist(sr, centre * 2)), (0.003, 0.015))
-    mix = flow * gurgle + rng.uniform(0.3, 1.5) * _unit_rms(bubbles)
-    return _finish(mix * (1.0 + 0.1 * _smooth_curve(rng, n, sr, 0.5)), sr, rng)
+    flow = band_noise(rng, n, sr, centre / spread, centre * spread, rng.uniform(0.0, 1.0))
+    gurgle = np.clip(1.0 + rng.uniform(0.2, 0.6) * smooth_curve(rng, n, sr, rng.uniform(8, 40)), 0.05, None)
+    chirps = bubbles(rng, n, sr, float(log_uniform(rng, 30, 300)),
+                     (centre / 2, below_nyquist(sr, centre * 2)), (0.003, 0.015))
+    mix = flow * gurgle + rng.uniform(0.3, 1.5) * unit_rms(chirps)
+    return finish_event(mix * (1.0 + 0.1 * smooth_curve(rng, n, sr, 0.5)), sr, rng)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -429,11 +241,11 @@ def running_water(rng: np.random.Generator, sr: int) -> np.ndarray:
 
 def _dish_object(rng: np.random.Generator, sr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An object's modes: inharmonic partial frequencies, decay times and amplitudes."""
-    f1 = min(float(_log_uniform(rng, 700, 4500)), 0.4 * sr)
+    f1 = min(float(log_uniform(rng, 700, 4500)), 0.4 * sr)
     ratios = np.array([1.0, rng.uniform(2.2, 2.9), rng.uniform(3.8, 5.2), rng.uniform(5.5, 7.5),
                        rng.uniform(8.0, 10.0)])
     ratios = ratios[f1 * ratios < 0.45 * sr]
-    taus = float(_log_uniform(rng, 0.05, 0.4)) / ratios ** 0.7
+    taus = float(log_uniform(rng, 0.05, 0.4)) / ratios ** 0.7
     amps = rng.uniform(0.3, 1.0, ratios.size) * ratios ** -0.3
     return f1 * ratios, taus, amps
 
@@ -444,7 +256,7 @@ def _clink(rng: np.random.Generator, modes, n: int, sr: int) -> np.ndarray:
     t = np.arange(n) / sr
     ring = np.sum(amps[:, None] * np.exp(-t / taus[:, None])
                   * np.sin(TWO_PI * freqs[:, None] * t + rng.uniform(0, TWO_PI, (freqs.size, 1))), axis=0)
-    click = _filter(rng.standard_normal(n), sr, "highpass", 2000) * np.exp(-t / rng.uniform(0.002, 0.005))
+    click = butter_filter(rng.standard_normal(n), sr, "highpass", 2000) * np.exp(-t / rng.uniform(0.002, 0.005))
     return ring + rng.uniform(0.1, 0.5) * click
 
 
@@ -455,29 +267,29 @@ def dishes(rng: np.random.Generator, sr: int) -> np.ndarray:
     onsets = np.concatenate([[0.0], np.cumsum(rng.uniform(0.04, 0.3, int(rng.integers(0, 5))))])
     tail = 3.0 * max(float(modes[1][0]) for modes in objects)
     duration = float(np.clip(onsets[-1] + tail + rng.uniform(0.0, 0.2), low, high))
-    n = min(max(_samples(sr, duration), int(np.ceil(low * sr))), int(high * sr))
+    n = min(max(seconds_to_samples(sr, duration), int(np.ceil(low * sr))), int(high * sr))
     out = np.zeros(n)
     for onset in onsets[onsets < duration - 0.03]:
-        start = _samples(sr, onset) if onset > 0 else 0
+        start = seconds_to_samples(sr, onset) if onset > 0 else 0
         modes = objects[int(rng.integers(len(objects)))]
         out[start:] += rng.uniform(0.3, 1.0) * _clink(rng, modes, n - start, sr)
-    return _finish(out, sr, rng, fade=0.002)
+    return finish_event(out, sr, rng, fade=0.002)
 
 
 def _bark(rng: np.random.Generator, n: int, sr: int, f0: float, formants: np.ndarray) -> np.ndarray:
     """One bark: a harmonic voice with a rise-fall pitch, rough jitter and a noisy onset."""
     t = np.arange(n) / sr
     u = t / max(t[-1], 1e-9)
-    contour = _cosine_interp(u, [0.0, rng.uniform(0.15, 0.35), 1.0],
+    contour = cosine_interp(u, [0.0, rng.uniform(0.15, 0.35), 1.0],
                              [0.9 * f0, f0 * (1 + rng.uniform(0.05, 0.3)), f0 * (1 - rng.uniform(0.1, 0.4))])
-    contour *= 1.0 + rng.uniform(0.01, 0.05) * _smooth_curve(rng, n, sr, 60.0)
+    contour *= 1.0 + rng.uniform(0.01, 0.05) * smooth_curve(rng, n, sr, 60.0)
     tilt = rng.uniform(0.5, 1.0)
-    voice = _unit_rms(_harmonics(_phase(rng, contour, sr), contour, sr,
-                                 lambda k, fk: _formant_gain(fk, formants, (200, 300, 400), (1.0, 0.6, 0.3))
+    voice = unit_rms(harmonic_sum(oscillator_phase(rng, contour, sr), contour, sr,
+                                 lambda k, fk: formant_gain(fk, formants, (200, 300, 400), (1.0, 0.6, 0.3))
                                  * k ** -tilt, 30, fmax=7000))
-    envelope = (_raised(t / rng.uniform(0.003, 0.01)) * np.exp(-t / (n / sr * rng.uniform(0.3, 0.6)))
-                * _raised((1.0 - u) / 0.2))
-    noise = _band_noise(rng, n, sr, 300, 6000)
+    envelope = (raised(t / rng.uniform(0.003, 0.01)) * np.exp(-t / (n / sr * rng.uniform(0.3, 0.6)))
+                * raised((1.0 - u) / 0.2))
+    noise = band_noise(rng, n, sr, 300, 6000)
     onset = np.exp(-t / rng.uniform(0.01, 0.04))
     return envelope * (voice + noise * (rng.uniform(0.3, 1.0) * onset + rng.uniform(0.05, 0.2)))
 
@@ -493,32 +305,32 @@ def dog(rng: np.random.Generator, sr: int) -> np.ndarray:
     slot = n // barks
     out = np.zeros(n)
     for index in range(barks):
-        length = int(min(slot * rng.uniform(0.45, 0.8), _samples(sr, 0.35)))
+        length = int(min(slot * rng.uniform(0.45, 0.8), seconds_to_samples(sr, 0.35)))
         start = index * slot + (int(rng.integers(0, max(1, slot - length))) if index else 0)
         out[start:start + length] += rng.uniform(0.6, 1.0) * _bark(rng, length, sr, f0 * rng.uniform(0.93, 1.07),
                                                                    formants)
-    return _finish(out, sr, rng)
+    return finish_event(out, sr, rng)
 
 
 def _meow(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
     """One meow: a rise-fall pitch glide with vibrato and an 'ee-ow' formant movement."""
     t = np.arange(n) / sr
     u = t / max(t[-1], 1e-9)
-    start = float(_log_uniform(rng, 380, 650))
+    start = float(log_uniform(rng, 380, 650))
     knots = [0.0, rng.uniform(0.2, 0.6), 1.0]
-    f0 = _cosine_interp(u, knots, [start, start * rng.uniform(1.15, 1.7), start * rng.uniform(0.6, 1.0)])
+    f0 = cosine_interp(u, knots, [start, start * rng.uniform(1.15, 1.7), start * rng.uniform(0.6, 1.0)])
     f0 *= 1.0 + rng.uniform(0.005, 0.02) * np.sin(TWO_PI * rng.uniform(5, 8) * t)
     scale = rng.uniform(0.85, 1.2)
-    f1 = _cosine_interp(u, knots, scale * np.array([rng.uniform(400, 600), rng.uniform(800, 1100),
+    f1 = cosine_interp(u, knots, scale * np.array([rng.uniform(400, 600), rng.uniform(800, 1100),
                                                     rng.uniform(500, 700)]))
-    f2 = _cosine_interp(u, knots, scale * np.array([rng.uniform(1800, 2400), rng.uniform(1400, 1800),
+    f2 = cosine_interp(u, knots, scale * np.array([rng.uniform(1800, 2400), rng.uniform(1400, 1800),
                                                     rng.uniform(900, 1300)]))
     tilt = rng.uniform(0.6, 1.1)
-    voice = _unit_rms(_harmonics(_phase(rng, f0, sr), f0, sr,
-                                 lambda k, fk: _formant_gain(fk, (f1, f2, 3000.0 * scale), (150, 200, 300),
+    voice = unit_rms(harmonic_sum(oscillator_phase(rng, f0, sr), f0, sr,
+                                 lambda k, fk: formant_gain(fk, (f1, f2, 3000.0 * scale), (150, 200, 300),
                                                              (1.0, 0.7, 0.3)) * k ** -tilt, 25))
-    breath = rng.uniform(0.02, 0.08) * _band_noise(rng, n, sr, 1000, 5000)
-    envelope = _attack_release(n, sr, rng.uniform(0.03, 0.08), n / sr * rng.uniform(0.2, 0.4))
+    breath = rng.uniform(0.02, 0.08) * band_noise(rng, n, sr, 1000, 5000)
+    envelope = attack_release(n, sr, rng.uniform(0.03, 0.08), n / sr * rng.uniform(0.2, 0.4))
     return envelope * (voice + breath)
 
 
@@ -532,7 +344,7 @@ def cat(rng: np.random.Generator, sr: int) -> np.ndarray:
         length = int(slot * rng.uniform(0.7, 0.95)) if meows > 1 else n
         start = index * slot + (int(rng.integers(0, slot - length + 1)) if index else 0)
         out[start:start + length] += _meow(rng, length, sr)
-    return _finish(out, sr, rng)
+    return finish_event(out, sr, rng)
 
 
 # Vowel formants F1-F3 (Hz) of an adult male voice: a, i, u, e, o, ae, er, schwa.
@@ -563,7 +375,7 @@ def speech(rng: np.random.Generator, sr: int) -> np.ndarray:
     """Speech, 0.8-4 s: a phrase of formant-synthesised syllables with consonants, pauses and intonation."""
     n = _draw_length(rng, sr, "Speech")
     t = np.arange(n) / sr
-    f0_base = float(_log_uniform(rng, 85, 280))               # from a low male voice to a child
+    f0_base = float(log_uniform(rng, 85, 280))               # from a low male voice to a child
     scale = (1.0 + 0.25 * np.log(f0_base / 100.0) / np.log(2.8)) * rng.uniform(0.93, 1.07)
     plan = _syllable_plan(rng, n, sr)
     share, position, kind = plan["share"], plan["position"], plan["consonant"]
@@ -572,87 +384,33 @@ def speech(rng: np.random.Generator, sr: int) -> np.ndarray:
 
     voicing = plan["stress"] * np.sqrt(np.sin(np.pi * vowel_position)) * ~in_consonant
     voicing += 0.35 * plan["stress"] * (in_consonant & (kind == _NASAL_CONSONANT))
-    voicing = _smooth(voicing * ~plan["pause"], sr, 0.015)
+    voicing = smooth(voicing * ~plan["pause"], sr, 0.015)
     targets = np.where((in_consonant & (kind == _NASAL_CONSONANT))[:, None], _NASAL, _VOWELS[plan["vowel"]])
-    formants = [_smooth(targets[:, j] * scale, sr, 0.04) for j in range(3)]
+    formants = [smooth(targets[:, j] * scale, sr, 0.04) for j in range(3)]
 
-    f0 = f0_base * (1.12 - 0.25 * t / t[-1]) * (1.0 + _smooth(plan["accent"] * plan["stress"], sr, 0.08))
+    f0 = f0_base * (1.12 - 0.25 * t / t[-1]) * (1.0 + smooth(plan["accent"] * plan["stress"], sr, 0.08))
     if rng.random() < 0.2:                                    # a question: final rise
-        f0 *= 1.0 + rng.uniform(0.2, 0.4) * _raised((t / t[-1] - 0.8) / 0.2)
-    f0 *= 1.0 + 0.01 * _smooth_curve(rng, n, sr, 40.0)
+        f0 *= 1.0 + rng.uniform(0.2, 0.4) * raised((t / t[-1] - 0.8) / 0.2)
+    f0 *= 1.0 + 0.01 * smooth_curve(rng, n, sr, 40.0)
     tilt = rng.uniform(0.7, 1.2)
     bandwidths = (rng.uniform(60, 100), rng.uniform(80, 130), rng.uniform(120, 180))
-    voice = _harmonics(_phase(rng, f0, sr), f0, sr,
-                       lambda k, fk: _formant_gain(fk, formants, bandwidths, (1.0, 0.7, 0.4)) * k ** -tilt,
+    voice = harmonic_sum(oscillator_phase(rng, f0, sr), f0, sr,
+                       lambda k, fk: formant_gain(fk, formants, bandwidths, (1.0, 0.7, 0.4)) * k ** -tilt,
                        80, fmax=5000)
-    voice = _unit_rms(voice) * voicing
+    voice = unit_rms(voice) * voicing
 
     consonant_position = position / share
     frication = (in_consonant & (kind == _FRICATIVE)) * np.sin(np.pi * np.clip(consonant_position, 0, 1))
     burst_time = (consonant_position - 0.6) * share * plan["length"] / sr
     burst = (in_consonant & (kind == _PLOSIVE) & (burst_time > 0)) * np.exp(-np.abs(burst_time) / 0.008)
-    hiss = _unit_rms(_filter(rng.standard_normal(n), sr, "bandpass", (rng.uniform(2500, 4500), 9000)))
+    hiss = unit_rms(butter_filter(rng.standard_normal(n), sr, "bandpass", (rng.uniform(2500, 4500), 9000)))
     noise = (hiss * (rng.uniform(0.3, 0.8) * frication + 0.8 * burst) * plan["stress"] * ~plan["pause"]
-             + rng.uniform(0.02, 0.1) * voicing * _band_noise(rng, n, sr, 500, 3500))
-    return _finish(voice + noise, sr, rng)
+             + rng.uniform(0.02, 0.1) * voicing * band_noise(rng, n, sr, 500, 3500))
+    return finish_event(voice + noise, sr, rng)
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Background beds
-# --------------------------------------------------------------------------------------------------------------
-
-def _floor_noise(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
-    """Unit-RMS pink-to-brown room noise, low-passed: the floor under every bed."""
-    noise = _colored_noise(rng, n, sr, rng.uniform(1.0, 2.0))
-    return _unit_rms(_filter(noise, sr, "lowpass", rng.uniform(2000, 8000), order=2))
-
-
-def _drift(rng: np.random.Generator, n: int, sr: int, depth: float) -> np.ndarray:
-    """A slow level drift of about +-depth (relative), for stationary-ish beds."""
-    return 1.0 + depth * np.tanh(_smooth_curve(rng, n, sr, rng.uniform(0.05, 0.3)))
-
-
-def room_tone(rng: np.random.Generator, sr: int, duration: float) -> np.ndarray:
-    """Room tone: quiet pink-to-brown noise with a slow level drift."""
-    n = _samples(sr, duration)
-    return _finish_background(_floor_noise(rng, n, sr) * _drift(rng, n, sr, 0.1), sr, rng, "room_tone")
-
-
-def mains_hum(rng: np.random.Generator, sr: int, duration: float) -> np.ndarray:
-    """Mains hum of a transformer or fridge (50 or 60 Hz family) over room tone."""
-    n = _samples(sr, duration)
-    mains = float(rng.choice([50.0, 60.0])) * (1.0 + rng.normal(0.0, 0.002))
-    fundamental = mains * (2.0 if rng.random() < 0.5 else 1.0)  # magnetostriction hums at twice the mains
-    f0 = fundamental * (1.0 + 0.0005 * _smooth_curve(rng, n, sr, 0.5))
-    gains = rng.lognormal(0.0, 0.7, 10) * np.where(np.arange(1, 11) % 2 == 1, 1.0, rng.uniform(0.1, 0.6))
-    gains *= np.arange(1, 11) ** -rng.uniform(0.5, 1.5)
-    hum = _unit_rms(_harmonics(_phase(rng, f0, sr), f0, sr, lambda k, _: gains[k - 1], 10))
-    bed = hum * _drift(rng, n, sr, 0.05) + rng.uniform(0.1, 0.5) * _floor_noise(rng, n, sr)
-    return _finish_background(bed, sr, rng, "mains_hum")
-
-
-def ventilation(rng: np.random.Generator, sr: int, duration: float) -> np.ndarray:
-    """Ventilation or a range hood: broadband fan noise with a weak blade-pass tone."""
-    n = _samples(sr, duration)
-    air = _band_noise(rng, n, sr, rng.uniform(80, 300), rng.uniform(1500, 5000), rng.uniform(0.5, 1.2))
-    blade_pass = rng.uniform(10, 30) * int(rng.integers(3, 8))
-    f0 = np.full(n, blade_pass) * (1.0 + 0.002 * _smooth_curve(rng, n, sr, 1.0))
-    tone = _unit_rms(_harmonics(_phase(rng, f0, sr), f0, sr, lambda k, _: k ** -1.5, 4))
-    bed = (air + rng.uniform(0.05, 0.3) * tone) * _drift(rng, n, sr, 0.08) + 0.2 * _floor_noise(rng, n, sr)
-    return _finish_background(bed, sr, rng, "ventilation")
-
-
-def distant_rumble(rng: np.random.Generator, sr: int, duration: float) -> np.ndarray:
-    """Distant traffic through a window: low-passed brown noise with slow swells, over room tone."""
-    n = _samples(sr, duration)
-    rumble = _unit_rms(_filter(_colored_noise(rng, n, sr, 2.0), sr, "lowpass", rng.uniform(60, 250)))
-    swells = 1.0 + 0.25 * np.tanh(_smooth_curve(rng, n, sr, rng.uniform(0.05, 0.2)))
-    bed = rumble * swells + rng.uniform(0.2, 0.5) * _floor_noise(rng, n, sr)
-    return _finish_background(bed, sr, rng, "distant_rumble")
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Registries
+# Registry
 # --------------------------------------------------------------------------------------------------------------
 
 CLASS_SYNTHESIZERS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
@@ -666,11 +424,4 @@ CLASS_SYNTHESIZERS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] 
     "Running_water": running_water,
     "Speech": speech,
     "Vacuum_cleaner": vacuum_cleaner,
-}
-
-BACKGROUND_SYNTHESIZERS: dict[str, Callable[[np.random.Generator, int, float], np.ndarray]] = {
-    "room_tone": room_tone,
-    "mains_hum": mains_hum,
-    "ventilation": ventilation,
-    "distant_rumble": distant_rumble,
 }

@@ -69,3 +69,13 @@ def test_same_generator_same_recording():
     other = record(burst(), SR, np.random.default_rng(6), params)
     assert np.array_equal(first, again)
     assert not np.allclose(first, other)
+
+
+def test_microphone_draws_come_from_the_params():
+    from ifdsed.scenes.acoustics import draw_conditions
+    params = RealworldParams(mic_highpass_hz=(40.0, 50.0), mic_presence_db=(-6.0, -5.0), mic_lowpass=(0.3, 0.31))
+    for seed in range(20):
+        conditions = draw_conditions(np.random.default_rng(seed), params)
+        assert 40.0 <= conditions.highpass_hz <= 50.0
+        assert -6.0 <= conditions.presence_gain_db <= -5.0
+        assert 0.3 <= conditions.lowpass_fraction <= 0.31

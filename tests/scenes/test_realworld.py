@@ -10,6 +10,7 @@ from ifdsed.config import DCASE_CLASSES, RealworldParams, parse_params
 from ifdsed.dcase.stats import load_stats
 from ifdsed.scenes.planning import clip_rng
 from ifdsed.scenes.realworld import REALWORLD_SETS, plan_realworld_clip
+from ifdsed.soundbank.backgrounds import BACKGROUND_LEVELS_DB, QUIET_ROOM_DB
 from ifdsed.soundbank.bank import build_embedded_bank
 from ifdsed.soundbank.manifest import load_sources
 from tests.helpers import CLASSES, SR, digests
@@ -99,3 +100,54 @@ def test_simulated_realworld_sets_are_byte_identical_run_after_run(tmp_path, tin
     assert simulate("b", workers=2) == first
     other = simulate("c", workers=1, seed=8)
     assert other.keys() == first.keys() and all(other[name] != first[name] for name in first if ".wav" in name)
+
+
+def test_non_target_events_and_background_levels_change_only_what_they_should():
+    """max_non_target adds unlabelled events; background_levels lowers every SNR of a clip by one boost, drawn
+    from the bed's kind (at most its loudest level above QUIET_ROOM_DB), and moves no event."""
+    stats, sources = load_stats(), fake_sources()
+    extra = pd.DataFrame([("non_target", kind, f"{kind}.wav", 3.0) for kind in ("door", "music")]
+                         + [("background", "fan", "fan.wav", 12.0)], columns=sources.columns)
+    sources = pd.concat([sources, extra], ignore_index=True)
+    foregrounds, backgrounds = sources[sources.role == "foreground"], sources[sources.role == "background"]
+    non_targets = sources[sources.role == "non_target"]
+    rich = RealworldParams(max_non_target=3, background_levels=True)
+    counts, boosts = [], {"room_tone": [], "fan": []}
+    for i in range(200):
+        plain = plan_realworld_clip("c", clip_rng(7, 1, i), foregrounds, backgrounds, stats["sets"]["validation"],
+                                    stats["sets"]["validation"], RealworldParams(), 10.0, non_targets)
+        other = plan_realworld_clip("c", clip_rng(7, 1, i), foregrounds, backgrounds, stats["sets"]["validation"],
+                                    stats["sets"]["validation"], rich, 10.0, non_targets)
+        assert plain.non_target == () and plain.background == other.background
+        assert [(e.label, e.onset, e.duration) for e in plain.events] == \
+            [(e.label, e.onset, e.duration) for e in other.events]
+        shifts = {round(a.snr - b.snr, 2) for a, b in zip(plain.events, other.events)}
+        assert len(shifts) <= 1
+        if shifts:
+            boosts[other.background.label].append(shifts.pop())
+        counts.append(len(other.non_target))
+        assert {event.label for event in other.non_target} <= {"door", "music"}
+        assert all(0 <= event.onset and event.onset + event.duration <= 10.0 for event in other.non_target)
+    assert set(counts) == {0, 1, 2, 3}
+    low, high = BACKGROUND_LEVELS_DB["fan"]
+    assert 0 <= min(boosts["fan"]) and max(boosts["fan"]) <= high - QUIET_ROOM_DB + 0.01
+    assert np.mean(boosts["fan"]) > np.mean(boosts["room_tone"]) + 5        # loud beds bury events deeper
+    assert max(boosts["room_tone"]) <= BACKGROUND_LEVELS_DB["room_tone"][1] - QUIET_ROOM_DB + 0.01
+
+
+def test_simulated_non_target_events_reach_no_label_table(tmp_path, tiny_params):
+    from ifdsed.scenes.realworld import simulate_sets
+    from ifdsed.io.tables import read_events, read_tags, split_tags
+    raw = json.loads(json.dumps(tiny_params))
+    raw["realworld"].update(weak_clips=3, validation_clips=2, test_clips=2, max_non_target=3, background_levels=True,
+                            workers=2)
+    build_embedded_bank(tmp_path / "bank", CLASSES, 2, 2, 11.0, SR, seed=0, workers=1,
+                        background_kinds=["fan", "babble"], non_target_clips=1)
+    sources, fg_dir, bg_dir = load_sources("realworld", tmp_path / "bank" / "manifest.tsv")
+    out = tmp_path / "out"
+    simulate_sets(parse_params(raw), sources, fg_dir, bg_dir, out, out / "hidden")
+    tables = [out / name / "events.tsv" for name in ("validation", "test")] + [out / "hidden" / "weak_events.tsv"]
+    labels = set().union(*(set(read_events(path)["event_label"]) for path in tables))
+    tags = {tag for name in REALWORLD_SETS for row in read_tags(out / name / "tags.tsv").itertuples()
+            for tag in split_tags(row.event_labels)}
+    assert labels and labels | tags <= set(CLASSES)

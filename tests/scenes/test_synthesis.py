@@ -8,6 +8,7 @@ import soundfile
 from ifdsed.config import parse_params
 from ifdsed.soundbank.manifest import load_sources
 from ifdsed.soundbank.bank import build_embedded_bank
+from ifdsed.soundbank.non_target import NON_TARGET_SYNTHESIZERS
 from ifdsed.scenes.synthesis import synthesize_sets
 from ifdsed.io.tables import read_clips, read_events, read_tags, split_tags
 from tests import helpers
@@ -102,3 +103,25 @@ def test_leaving_the_test_set_out_changes_no_byte_of_the_train_set(bank, tiny_pa
     assert digests(tmp_path / "train") == digests(first / "train")
     test_only = synthesize_sets(parse_params(raw), sources, fg_dir, bg_dir, tmp_path / "t", sets=("test",))
     assert list(test_only) == ["test"] and digests(tmp_path / "t" / "test") == digests(first / "test")
+
+
+def test_non_target_events_are_mixed_and_never_labelled(tiny_params, tmp_path):
+    """With non-target sounds in the bank and synth.max_non_target > 0: the JAMS holds them (they were mixed),
+    no label table names them, and the labelled events are those of the same plan without them."""
+    bank = tiny_params["soundbank"]
+    root = tmp_path / "bank"
+    build_embedded_bank(root, tiny_params["classes"], bank["clips_per_class"], bank["backgrounds"],
+                        bank["background_duration"], 16000, bank["seed"], workers=1, non_target_clips=1)
+    out = synthesize(root, tiny_params, tmp_path / "with", max_non_target=3, workers=2)
+    mixed = set()
+    for jams_file in sorted((out / "train" / "jams").glob("*.jams")):
+        observations = jams.load(str(jams_file)).annotations[0].data
+        mixed |= {obs.value["label"] for obs in observations if obs.value["role"] == "foreground"}
+    non_target = set(NON_TARGET_SYNTHESIZERS)
+    assert mixed & non_target, "no non-target event was mixed"
+    for name in ("train", "test"):
+        labels = set(read_events(out / name / "events.tsv")["event_label"])
+        tags = {tag for row in read_tags(out / name / "tags.tsv").itertuples() for tag in split_tags(row.event_labels)}
+        assert labels | tags <= set(tiny_params["classes"])
+    without = synthesize(root, tiny_params, tmp_path / "without", workers=2)
+    assert read_events(out / "train" / "events.tsv").equals(read_events(without / "train" / "events.tsv"))

@@ -15,6 +15,7 @@ import soundfile as sf
 from ifdsed.errors import InputError
 from ifdsed.soundbank.bank import build_embedded_bank, index_soundbank
 from ifdsed.soundbank.manifest import MANIFEST_COLUMNS, read_manifest
+from ifdsed.soundbank.non_target import NON_TARGET_SYNTHESIZERS
 from tests.helpers import digests, run_stage, write_params
 
 SR = 16000
@@ -98,6 +99,28 @@ def test_bank_clip_does_not_depend_on_the_other_classes(bank, tmp_path):
                         sample_rate=SR, seed=0, workers=1)
     path = "synthetic/foreground/Speech/Speech_000.wav"
     assert (tmp_path / path).read_bytes() == (root / path).read_bytes()
+
+
+def test_bank_with_loud_beds_and_non_target_sounds(bank, tmp_path):
+    """Beds go to background_kinds in turn; non_target_clips of each non-target kind sit in the foreground folder
+    (where Scaper finds them) with role non_target; the class clips stay byte for byte the same."""
+    root, _ = bank
+    kinds = ["fan", "rain"]
+    manifest = build_embedded_bank(tmp_path, seed=0, workers=2, background_kinds=kinds, non_target_clips=2, **BANK)
+    for partition in ("synthetic", "realworld"):
+        rows = manifest[manifest["partition"] == partition]
+        beds = rows[rows["role"] == "background"]
+        assert sorted(beds["path"]) == sorted(f"{partition}/background/{kind}/{kind}_{index:03d}.wav"
+                                              for kind, index in [("fan", 0), ("rain", 0), ("fan", 1)])
+        others = rows[rows["role"] == "non_target"]
+        assert sorted(others["label"].unique()) == sorted(NON_TARGET_SYNTHESIZERS)
+        assert (others.groupby("label").size() == 2).all()
+        assert all(path.startswith(f"{partition}/foreground/{label}/") for path, label in
+                   zip(others["path"], others["label"]))
+    before, after = wav_digests(root), wav_digests(tmp_path)
+    assert all(after[path] == digest for path, digest in before.items() if "/foreground/" in path)
+    with pytest.raises(InputError, match=r"soundbank.background_kinds.*'sauna'"):
+        build_embedded_bank(tmp_path / "x", seed=0, workers=1, background_kinds=["sauna"], **BANK)
 
 
 def test_bank_rebuild_replaces_old_files(tmp_path):
