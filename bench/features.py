@@ -15,8 +15,8 @@ machine may be shared, alternating exposes both to the same load, and the minimu
 The files are in the page cache for both. The 1-minute load average before and after is printed and kept.
 
 - max_abs_diff_db = 10 / ln(10) * max |log-mel(extractor) - log-mel(librosa)| over every clip, frame and band:
-  the largest difference of 10 * log10(mel + log_offset), in dB; store_max_abs_diff_db: the same after the
-  store's float16 rounding.
+  the largest difference of 10 * log10(mel + log_offset), in dB; store_max_abs_diff_db: the same in the
+  store's dtype (float32 since issue #16: the same figure).
 - cpu_time_ratio = the librosa loop's process CPU time / the extractor's (all threads of each, numpy's BLAS
   threads included on the librosa side).
 
@@ -114,7 +114,7 @@ def scenario(name: str, config: LogMelConfig, file_rate: int, args) -> dict:
     print(f"{name:9s} {file_rate} Hz files -> {config.sample_rate} Hz: extractor {result['clips_per_s']} clips/s, "
           f"librosa {result['librosa_clips_per_s']} clips/s, speedup {result['speedup']}x "
           f"(CPU time ratio {result['cpu_time_ratio']}), "
-          f"max |diff| {result['max_abs_diff_db']} dB (float16 store {result['store_max_abs_diff_db']} dB)")
+          f"max |diff| {result['max_abs_diff_db']} dB (store, {np.dtype(STORE_DTYPE).name}: {result['store_max_abs_diff_db']} dB)")
     return result
 
 

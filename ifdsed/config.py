@@ -54,10 +54,10 @@ BACKGROUND_KINDS = ("room_tone", "mains_hum", "ventilation", "distant_rumble", "
 class SoundbankParams(Section):
     seed: int = Field(0, ge=0)
     clips_per_class: int = Field(24, ge=2)
-    backgrounds: int = Field(8, ge=2)
+    backgrounds: int = Field(20, ge=2)
     background_duration: float = Field(12.0, gt=0)
-    background_kinds: tuple[Literal[BACKGROUND_KINDS], ...] = Field(BACKGROUND_KINDS[:4], strict=False, min_length=1)
-    non_target_clips: int = Field(0, ge=0)   # per non-target kind and partition (ifdsed/soundbank/non_target.py)
+    background_kinds: tuple[Literal[BACKGROUND_KINDS], ...] = Field(BACKGROUND_KINDS, strict=False, min_length=1)
+    non_target_clips: int = Field(8, ge=0)   # per non-target kind and partition (ifdsed/soundbank/non_target.py)
     workers: int = Field(2, ge=1, le=64)
 
     @model_validator(mode="after")
@@ -121,7 +121,7 @@ class SynthParams(Section):
     max_polyphony: int = Field(2, ge=1, le=5)
     min_event_duration: float = Field(0.25, gt=0)
     min_gap: float = Field(0.15, ge=0)
-    max_non_target: int = Field(0, ge=0, le=10)   # unlabelled non-target events per clip, uniform in [0, x]
+    max_non_target: int = Field(2, ge=0, le=10)   # unlabelled non-target events per clip, uniform in [0, x]
     workers: int = Field(2, ge=1, le=64)
 
 
@@ -133,16 +133,16 @@ class RealworldParams(Section):
     max_polyphony: int = Field(3, ge=1, le=5)
     min_gap: float = Field(0.15, ge=0)
     snr_db: Range = (0.0, 20.0)
-    rt60: Range = (0.2, 0.8)
+    rt60: Range = (0.15, 1.2)
     direct_to_reverb_db: Range = (-3.0, 9.0)
-    noise_floor_db: Range = (-65.0, -45.0)
-    level_db: Range = (-32.0, -18.0)
-    compression: Range = (1.0, 4.0)
-    mic_highpass_hz: Range = (80.0, 300.0)
-    mic_presence_db: Range = (3.0, 9.0)           # gain of the microphone's presence peak (1.5-5 kHz)
-    mic_lowpass: Range = (0.55, 0.9)              # the microphone's roll-off, a fraction of the Nyquist frequency
-    max_non_target: int = Field(0, ge=0, le=10)   # unlabelled non-target events per clip, uniform in [0, x]
-    background_levels: bool = False               # each clip's bed at a level drawn from its kind's range
+    noise_floor_db: Range = (-70.0, -40.0)
+    level_db: Range = (-36.0, -16.0)
+    compression: Range = (1.0, 6.0)
+    mic_highpass_hz: Range = (50.0, 400.0)
+    mic_presence_db: Range = (0.0, 10.0)          # gain of the microphone's presence peak (1.5-5 kHz)
+    mic_lowpass: Range = (0.4, 0.95)              # the microphone's roll-off, a fraction of the Nyquist frequency
+    max_non_target: int = Field(2, ge=0, le=10)   # unlabelled non-target events per clip, uniform in [0, x]
+    background_levels: bool = True                # each clip's bed at a level drawn from its kind's range
     workers: int = Field(2, ge=1, le=64)
 
     @model_validator(mode="after")

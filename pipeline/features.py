@@ -4,7 +4,7 @@ Reads  params.yaml (classes, data.clip_duration, features) and the five clip set
        data/synthetic/{train,test}, data/realworld/{weak,validation,test}, and the extra test sets data/extra/<name>
        (stored as extra_<name>): clips.tsv (the audio paths, absolute or
        relative to the project root), tags.tsv, events.tsv where the set has one (not the weak set).
-Writes data/features/: <set>.npy (float16 [clips, frames, n_mels]), <set>.tsv (row filename event_labels),
+Writes data/features/: <set>.npy (float32 [clips, frames, n_mels]), <set>.tsv (row filename event_labels),
        <set>_tags.npy (uint8 [clips, classes]), <set>_frame_labels.npy (uint8 [clips, frames, classes], strong
        sets only), normalization.npz (per-band mean and std of synthetic_train + realworld_weak only) and
        features.json (the settings). See ifdsed/features/.

@@ -29,6 +29,7 @@ import yaml
 
 from ifdsed.config import DCASE_CLASSES, FeaturesParams, parse_params
 from ifdsed.features.logmel import LogMelConfig, LogMelExtractor
+from ifdsed.features.store import STORE_DTYPE
 from ifdsed.inference.files import predict_files
 from ifdsed.inference.settings import detector_extra
 from ifdsed.io.audio import read_clip
@@ -53,7 +54,7 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", "ifdsed", "pipelin
 def tiny_params() -> dict:
     """The project's params.yaml shrunk so a whole data pipeline runs in seconds (a fresh dict each call)."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["soundbank"].update(clips_per_class=3, backgrounds=2, background_duration=11.0)
+    raw["soundbank"].update(clips_per_class=3, backgrounds=2, background_duration=11.0, non_target_clips=1)
     raw["synth"].update(train_clips=6, test_clips=3, workers=2)
     raw["realworld"].update(weak_clips=6, validation_clips=4, test_clips=4, workers=2)
     raw["model"].update(channels=[8, 8, 8])
@@ -225,7 +226,7 @@ def complete_sets(root: Path) -> None:
 # ================================================================================== a tiny hand-made feature store
 # Class c lights up mel band c during its events (5 frames of 20, two classes per clip), so a few epochs of a
 # tiny model learn it. The layout is the one `ifdsed.features.store.build_store` writes: per set <set>.npy
-# (float16 [clips, frames, mels]), <set>_tags.npy, <set>_frame_labels.npy (strong sets), <set>.tsv, plus
+# (float32 [clips, frames, mels]), <set>_tags.npy, <set>_frame_labels.npy (strong sets), <set>.tsv, plus
 # normalization.npz and features.json.
 FRAMES, MELS = 20, 64
 FRAME_SECONDS = 0.5  # the store's hop: 20 frames make a 10 s clip
@@ -245,7 +246,7 @@ def write_toy_set(root: Path, name: str, n_clips: int, rng: np.random.Generator,
             frames[clip, start:start + 5, c] = 1
             tags[clip, c] = 1
             features[clip, start:start + 5, c] += 3.0
-    np.save(root / f"{name}.npy", features.astype(np.float16))
+    np.save(root / f"{name}.npy", features.astype(STORE_DTYPE))
     np.save(root / f"{name}_tags.npy", tags)
     if strong:
         np.save(root / f"{name}_frame_labels.npy", frames)

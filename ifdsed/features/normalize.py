@@ -22,7 +22,7 @@ class Normalizer:
         self.std = torch.from_numpy(std).to(device)
 
     def __call__(self, features: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """features [..., n_mels] (a float16 store slice or a float32 tensor) -> float32 tensor [..., n_mels] on
+        """features [..., n_mels] (a store slice or a tensor) -> float32 tensor [..., n_mels] on
         the normaliser's device."""
         if isinstance(features, np.ndarray):
             features = torch.from_numpy(features.astype(np.float32))

@@ -1,6 +1,6 @@
 """The on-disk feature store (`build_store`, `load_feature_set`), one folder, by default ``data/features/``:
 
-- ``<set>.npy``               log-mel features, float16, [clips, frames, n_mels], rows in clips.tsv order
+- ``<set>.npy``               log-mel features, float32, [clips, frames, n_mels], rows in clips.tsv order
 - ``<set>.tsv``               index: ``row  filename  event_labels``
 - ``<set>_tags.npy``          clip tags, uint8 [clips, classes]
 - ``<set>_frame_labels.npy``  strong labels, uint8 [clips, frames, classes]; only sets with an events.tsv
@@ -8,8 +8,9 @@
                               TRAINING sets only (`TRAIN_SETS`)
 - ``features.json``           the extraction config, classes and sets: what later stages check
 
-float16 halves the disk and page-cache footprint of a store that training reads at random, and its rounding
-(at most 0.008 in log units for |value| < 32, i.e. 0.034 dB) is far below anything a detector can use.
+float32, the extractor's own precision: prediction on audio then needs no rounding step, and the exported ONNX
+detector (whose STFT differs from torch's in the last bit) reproduces the probabilities to 1e-4 on every frame.
+(Until issue #16 the store held float16, whose rounding a last-bit difference could flip by one step.)
 The store is built in a sibling ``.partial`` folder and renamed into place at the end, so an interrupted run
 never leaves a folder that looks complete.
 """
@@ -33,10 +34,10 @@ from ifdsed.features.labels import clip_tags, frame_labels
 from ifdsed.features.logmel import FeatureError, LogMelConfig, LogMelExtractor, extract_files
 from ifdsed.io.tables import read_clips, read_events, read_tags
 
-STORE_DTYPE = np.float16
-STORE_FORMAT = 1
+STORE_DTYPE = np.float32
+STORE_FORMAT = 2
 INFO_FILE, NORMALIZATION_FILE = "features.json", "normalization.npz"
-STD_FLOOR = 1e-3  # log units; a band with less spread than float16 resolution is not scaled up into noise
+STD_FLOOR = 1e-3  # log units; a band with (almost) no spread is not scaled up into noise
 
 
 class MissingStoreError(IfdsedError, FileNotFoundError):

@@ -5,9 +5,8 @@ settings, the normalisation statistics and the post-processing (thresholds, per-
 params.yaml is never read. Evaluation (stored features), prediction (audio files, `ifdsed.inference.files`) and
 training's per-epoch validation all run through `Detector`:
 
-1. features: from audio (`audio_outputs`: the log-mel extractor, then rounded to float16 exactly as the feature
-   store holds them, so a clip gives the same outputs whether it comes from a file or from the store) or
-   stored features (`feature_outputs`);
+1. features: from audio (`audio_outputs`: the log-mel extractor, in the feature store's dtype, so a clip gives
+   the same outputs whether it comes from a file or from the store) or stored features (`feature_outputs`);
 2. the one normaliser (`ifdsed.features.normalize.Normalizer`) and the model's ATP branch (`model_outputs`) ->
    frame probabilities [N, T, C] and clip probabilities [N, C], in batches (the batch size changes the outputs
    by float rounding at most, below 1e-6: oneDNN picks its convolution kernels by batch size);
@@ -97,7 +96,7 @@ class Detector:
         return outputs["frame_probs"].float().cpu().numpy(), outputs["clip_probs"].float().cpu().numpy()
 
     def feature_outputs(self, features: np.ndarray, batch_size: int = FEATURE_BATCH) -> tuple[np.ndarray, np.ndarray]:
-        """Stored features [N, T, n_mels] (float16, memory-mapped) -> frame_probs [N, T, C], clip_probs [N, C]."""
+        """Stored features [N, T, n_mels] (memory-mapped) -> frame_probs [N, T, C], clip_probs [N, C]."""
         chunks = [self.model_outputs(batch) for batch in _batches(features, batch_size)]
         return np.concatenate([f for f, _ in chunks]), np.concatenate([c for _, c in chunks])
 
@@ -110,7 +109,7 @@ class Detector:
             with torch.inference_mode():
                 audio = torch.from_numpy(batch).to(self.device)                             # [b, samples]
                 log_mel = self.extractor(audio)                                             # [b, T, n_mels]
-                log_mel = log_mel.to(STORE_DTYPE).float()   # rounded as the feature store holds features
+                log_mel = log_mel.to(STORE_DTYPE).float()   # as the feature store holds features (float32: as is)
             frame_probs, clip_probs = self.model_outputs(log_mel)
             frames.append(frame_probs)                                                      # [b, T, C]
             clips.append(clip_probs)                                                        # [b, C]

@@ -5,7 +5,7 @@
     audio [W, clip_samples] float32, mono, at the checkpoint's sample rate (10 s windows; shorter ones are
     zero-padded by the front end, longer ones cut)
       -> log-mel front end (`LogMelExtractor`: torch STFT, librosa's mel filterbank, log)
-      -> rounded to float16 and back, as the feature store holds features (what the model was trained on)
+      -> in the feature store's dtype (what the model was trained on; float32: no rounding)
       -> per-band normalisation with the training sets' statistics
       -> the SEDModel's ATP branch
       -> frame_probs [W, T, C], clip_probs [W, C], and log_mel [W, T, n_mels] (before normalisation, for plots)
@@ -53,7 +53,9 @@ class AudioDetector(nn.Module):
         self.register_buffer("std", torch.as_tensor(detector.normalize.std).float().cpu())     # [n_mels]
 
     def forward(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        log_mel = self.extractor(audio).to(STORE_DTYPE).float()                  # [W, T, n_mels], store-rounded
+        log_mel = self.extractor(audio)                                          # [W, T, n_mels]
+        if STORE_DTYPE != torch.float32:
+            log_mel = log_mel.to(STORE_DTYPE).float()                           # rounded as the store holds it
         outputs = self.model((log_mel - self.mean) / self.std)
         return outputs["frame_probs"], outputs["clip_probs"], log_mel
 

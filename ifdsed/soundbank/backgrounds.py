@@ -4,7 +4,7 @@ Each kind has one function ``bed(rng, sr, duration) -> np.ndarray`` (mono float3
 ``rng``), scaled to an RMS level drawn from the kind's range in ``BACKGROUND_LEVELS_DB``. Two families:
 
 - quiet, stationary noise floors: room tone, mains hum, ventilation, distant traffic rumble (-50 to -36 dBFS);
-- loud or changing sources of real homes (-44 to -20 dBFS): a fan or air conditioner, a washing machine,
+- loud or changing sources of real homes (-44 to -24 dBFS): a fan or air conditioner, a washing machine,
   traffic and rain through a window, television or radio babble, an exercise machine.
 
 Scaper normalises every bed to its ref_db, so these levels matter where a domain keeps them: the simulated
@@ -29,11 +29,11 @@ BACKGROUND_LEVELS_DB: dict[str, tuple[float, float]] = {
     "ventilation": (-46.0, -36.0),
     "distant_rumble": (-47.0, -37.0),
     "fan": (-40.0, -26.0),
-    "washing_machine": (-42.0, -24.0),
-    "traffic": (-42.0, -24.0),
-    "rain": (-44.0, -26.0),
-    "babble": (-42.0, -26.0),
-    "exercise_machine": (-38.0, -20.0),
+    "washing_machine": (-42.0, -26.0),
+    "traffic": (-42.0, -26.0),
+    "rain": (-44.0, -28.0),
+    "babble": (-42.0, -28.0),
+    "exercise_machine": (-38.0, -24.0),
 }
 QUIET_KINDS = ("room_tone", "mains_hum", "ventilation", "distant_rumble")    # the bank's default beds
 PEAK_LIMIT = 0.9        # no bed peaks above this (16-bit safe)

@@ -2,7 +2,7 @@
 and one inference path: a clip gives the same events, and the same outputs to float rounding, whether it comes
 from its audio file (`pipeline.predict`'s path) or from the feature store (`pipeline.evaluate`'s path).
 
-The features are the same bits either way (the audio path rounds its log-mel to float16 as the store does);
+The features are the same bits either way (the audio path keeps its log-mel in the store's dtype, float32);
 the model's outputs may differ in the last bits only because the two paths batch differently (evaluation 64
 clips, prediction 8 windows), and oneDNN picks its convolution kernels by batch size."""
 from __future__ import annotations

@@ -112,10 +112,11 @@ def test_non_target_events_and_background_levels_change_only_what_they_should():
     foregrounds, backgrounds = sources[sources.role == "foreground"], sources[sources.role == "background"]
     non_targets = sources[sources.role == "non_target"]
     rich = RealworldParams(max_non_target=3, background_levels=True)
+    plain_params = RealworldParams(max_non_target=0, background_levels=False)
     counts, boosts = [], {"room_tone": [], "fan": []}
     for i in range(200):
         plain = plan_realworld_clip("c", clip_rng(7, 1, i), foregrounds, backgrounds, stats["sets"]["validation"],
-                                    stats["sets"]["validation"], RealworldParams(), 10.0, non_targets)
+                                    stats["sets"]["validation"], plain_params, 10.0, non_targets)
         other = plan_realworld_clip("c", clip_rng(7, 1, i), foregrounds, backgrounds, stats["sets"]["validation"],
                                     stats["sets"]["validation"], rich, 10.0, non_targets)
         assert plain.non_target == () and plain.background == other.background
