@@ -78,9 +78,11 @@ def footsteps(rng: np.random.Generator, sr: int) -> np.ndarray:
 def keyboard(rng: np.random.Generator, sr: int) -> np.ndarray:
     """Typing: key clicks at 4-10 a second in bursts, with the odd heavier space bar."""
     n = draw_samples(rng, sr, NON_TARGET_DURATIONS["keyboard"])
-    bursts = np.clip(1.0 + 1.5 * smooth_curve(rng, n, sr, rng.uniform(0.5, 2.0)), 0.0, None)   # pauses to think
-    clicks = impulse_events(rng, n, sr, rng.uniform(4, 10), bursts, rng.uniform(0.001, 0.004),
-                            (rng.uniform(1000, 2500), rng.uniform(5000, 7500)))
+    bursts = np.clip(1.0 + 1.5 * smooth_curve(rng, n, sr, rng.uniform(0.5, 2.0)), 0.3, None)   # slower, then faster
+    band, tau = (rng.uniform(1000, 2500), rng.uniform(5000, 7500)), rng.uniform(0.001, 0.004)
+    clicks = np.zeros(n)
+    while not np.any(clicks):                                # a short burst may draw no key at all: draw again
+        clicks = impulse_events(rng, n, sr, rng.uniform(4, 10), bursts, tau, band)
     thunks = impulse_events(rng, n, sr, rng.uniform(0.3, 1.5), bursts, 0.008, (150, 1500))
     return finish_event(clicks + rng.uniform(0.2, 0.6) * thunks, sr, rng)
 
