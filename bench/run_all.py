@@ -51,6 +51,8 @@ BENCHMARKS = {
     "predict": (_module("predict"), _module("predict", "--clips", "10", "--long", "1", "--repeats", "1")),
     "memory": (_module("memory"), _module("memory", "--scales", "default", "paper", "--max-steps", "3")),
     "pipeline": (_module("repro"), _module("repro", "--quick")),   # the DVC pipeline, timed by bench/repro.py
+    # quality, not speed: the pipeline's trained models on real recordings (needs `make repro` first)
+    "real_audio": (_module("real_audio"), _module("real_audio", "--mixes", "20")),
 }
 
 
@@ -152,6 +154,10 @@ ROWS = [
     ("predict", "prediction real-time factor", ["realtime_factor", "cores_used"], ">= 1000", None),
     ("predict", "the same, exported by pipeline.export, in ONNX Runtime",
      ["onnx_realtime_factor", "onnx_cpu_realtime_factor"], "beside the PyTorch path", None),
+    ("real_audio", "trained models on real recordings: event and 1 s segment F1 (macro, the classes present)",
+     ["event_f1_macro", "segment_f1_macro", "models", "mixes", "classes"], "", None),
+    ("real_audio", "false alarms on real ambiences with no target sound",
+     ["false_alarms_per_minute", "background_windows_with_alarm", "background_windows"], "", None),
 ]
 
 

@@ -8,9 +8,8 @@ Every setting is one experiment named sweep-r<round>-<variant>-<setting>: the va
 overrides, and the study's schedule (SCHEDULE: at most 40 epochs, patience 10, selection on validation event F1)
 on the seeds SEEDS. Only the train and diagnose stages run, so no test set is scored. A setting's score is the
 mean over its seeds of the best validation event-based macro F1 (`best_validation_score` in
-results/train/seed_<seed>/metrics.json). Round 0 is every variant at params.yaml's values (run as experiments, or
-taken from the 40-epoch probe's curves when none ran: `round_zero_from_probe`); each later round gives every
-variant the same number of settings. The pseudo-label quality (diagnose: hidden timestamps) is reported
+results/train/seed_<seed>/metrics.json). Round 0 is every variant at params.yaml's values; each later round gives
+every variant the same number of settings. The pseudo-label quality (diagnose: hidden timestamps) is reported
 beside the score and plays no part in the choice.
 """
 from __future__ import annotations
@@ -41,7 +40,6 @@ ROUNDS: dict[int, dict[str, list[dict]]] = {
         "SEDB&IFD": [{"train.ifd_warmup": 5}, {"model.ifd_theta": 0.3}, {"model.ifd_theta": 0.7}]},
 }
 OUT = Path("docs/ifd-study/sweep.csv")
-PROBE = Path("docs/ifd-study/probe-40-epochs.csv")
 
 
 def experiment_name(round_: int, variant: str, setting: dict) -> str:
@@ -96,39 +94,6 @@ def collect() -> pd.DataFrame:
     return table.sort_values(["round", "variant", "setting"], key=lambda c: c.map(order) if c.name == "variant" else c)
 
 
-def round_zero_from_probe(probe: Path = PROBE) -> pd.DataFrame:
-    """Round 0 (every variant at params.yaml's values) from the 40-epoch probe's curves, which ran without early
-    stopping: SCHEDULE's patience applied to each seed's validation event F1 per epoch. Early stopping changes
-    nothing before the epoch it stops at, so this is what the round-0 experiments give (checked: the default
-    `make repro` baseline seeds stop and select exactly where the probe's curves say)."""
-    curves = pd.read_csv(probe)
-    patience, epochs = SCHEDULE["train.patience"], SCHEDULE["train.epochs"]
-    rows = []
-    for variant in VARIANTS:
-        scores, best_epochs, stops = [], [], []
-        for seed in SEEDS:
-            curve = curves[(curves.variant == variant) & (curves.seed == seed)].sort_values("epoch")
-            best, best_epoch, waited, stop = -1.0, 0, 0, len(curve)
-            for epoch, score in zip(curve["epoch"], curve["validation_event_f1_macro"]):
-                if score > best:
-                    best, best_epoch, waited = score, epoch, 0
-                else:
-                    waited += 1
-                if waited >= patience and epoch < epochs:
-                    stop = epoch
-                    break
-            scores.append(best), best_epochs.append(best_epoch), stops.append(stop)
-        series = pd.Series(scores)
-        rows.append({"round": 0, "variant": variant, "setting": "params.yaml (40-epoch probe, patience applied)",
-                     "seeds": " ".join(map(str, SEEDS)), "validation_event_f1_mean": series.mean(),
-                     "validation_event_f1_std": series.std(ddof=1),
-                     "validation_event_f1_per_seed": " ".join(f"{x:.4f}" for x in scores),
-                     "best_epochs": " ".join(map(str, best_epochs)), "epochs_run": " ".join(map(str, stops)),
-                     "pseudo_label_precision_mean": None, "pseudo_label_recall_mean": None,
-                     "experiment": probe.name})
-    return pd.DataFrame(rows)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -139,8 +104,6 @@ def main() -> None:
         queue(args.round)
         return
     table = collect()
-    if not (table["round"] == 0).any() and PROBE.is_file():   # round 0 not run as experiments: from the probe
-        table = pd.concat([round_zero_from_probe(), table], ignore_index=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False, float_format="%.4f")
     print(table.drop(columns=["experiment"]).to_string(index=False))

@@ -55,20 +55,3 @@ def test_the_curves_figures_are_drawn_from_a_long_table(tmp_path):
     written = draw(table, tmp_path)
     assert [path.name for path in written] == ["validation.png", "pseudo_labels.png"]   # no data: no figure
     assert all(path.stat().st_size > 1000 for path in written) and set(FIGURES) >= {"validation", "pairs"}
-
-
-def test_round_zero_from_the_probe_applies_the_schedules_patience(tmp_path, monkeypatch):
-    import study.sweep as sweep
-    monkeypatch.setattr(sweep, "SCHEDULE", {**SCHEDULE, "train.patience": 2, "train.epochs": 6})
-    rows = []
-    for variant in VARIANTS:
-        for seed, curve in ((1, [0.1, 0.3, 0.2, 0.25, 0.9, 0.95]), (2, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6])):
-            rows += [(variant, seed, epoch, score, 0.0) for epoch, score in enumerate(curve, start=1)]
-    probe = tmp_path / "probe.csv"
-    pd.DataFrame(rows, columns=["variant", "seed", "epoch", "validation_event_f1_macro",
-                                "validation_frame_f1_macro"]).to_csv(probe, index=False)
-    table = sweep.round_zero_from_probe(probe)
-    row = table[table.variant == "IFD"].iloc[0]
-    # seed 1 stops after epoch 4 (epochs 3 and 4 without a better score than 0.3): the 0.9 of epoch 5 is never seen
-    assert (row["best_epochs"], row["epochs_run"]) == ("2 6", "4 6")
-    assert row["validation_event_f1_mean"] == pytest.approx((0.3 + 0.6) / 2)
