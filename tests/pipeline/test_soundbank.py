@@ -17,7 +17,8 @@ SR = 16000
 
 def _write_params(folder: Path, **sections) -> None:
     params = {"classes": ["Cat", "Dishes"], "data": {"source": "embedded", "sample_rate": SR},
-              "soundbank": {"seed": 3, "clips_per_class": 2, "backgrounds": 2, "background_duration": 1.0}}
+              "soundbank": {"seed": 3, "clips_per_class": 2, "backgrounds": 2, "background_duration": 1.0,
+                            "non_target_clips": 1}}
     params.update(sections)
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
 
@@ -31,7 +32,9 @@ def test_stage_embedded(tmp_path, monkeypatch, capsys):
     out = tmp_path / "data" / "soundbank"
     assert sorted(p.name for p in out.iterdir()) == ["manifest.tsv", "realworld", "synthetic"]
     manifest = read_manifest(out / "manifest.tsv")
-    assert len(manifest) == 2 * (2 * 2 + 2) and all((out / path).exists() for path in manifest["path"])
+    # per partition: 2 clips of 2 classes, 2 beds, 1 clip of each of the 6 non-target sounds
+    assert len(manifest) == 2 * (2 * 2 + 2 + 6) and all((out / path).exists() for path in manifest["path"])
+    assert (manifest["role"] == "non_target").sum() == 12
     assert "synthetic" in capsys.readouterr().out
 
 
@@ -70,7 +73,7 @@ def test_an_interrupted_soundbank_stage_keeps_the_previous_bank(tmp_path, monkey
     from pipeline import soundbank as stage
     raw = json.loads(json.dumps(tiny_params))
     raw["classes"] = ["Dog"]
-    raw["soundbank"].update(clips_per_class=2, backgrounds=2, background_duration=1.0, workers=1)
+    raw["soundbank"].update(clips_per_class=2, backgrounds=2, background_duration=1.0, workers=1, non_target_clips=0)
     monkeypatch.chdir(tmp_path)
     write_params(tmp_path, raw)
     manifest = tmp_path / "data" / "soundbank" / "manifest.tsv"
