@@ -439,3 +439,16 @@ def check_result(result, detector, duration: float) -> None:
     assert (events.offset > events.onset).all()
     assert always_event(result) == pytest.approx((0.0, min(duration, len(result.frame_probs) * hop)))
     assert NEVER not in set(events.event_label)
+
+
+def sanity_bank(root: Path, sr: int) -> Path:
+    """A real-soundbank layout for the sanity sets: two Dog and one Speech tone, a 25 s street ambience."""
+    rng = np.random.default_rng(0)
+    for label, seconds in (("Dog", 0.8), ("Dog", 1.5), ("Speech", 2.0)):
+        folder = root / "foreground" / label
+        folder.mkdir(parents=True, exist_ok=True)
+        sf.write(folder / f"{label}_{len(list(folder.iterdir()))}.wav",
+                 0.5 * np.sin(np.arange(int(seconds * sr)) * 0.1 * rng.uniform(1, 2)), sr)
+    (root / "background" / "street").mkdir(parents=True)
+    sf.write(root / "background" / "street" / "street.wav", 0.05 * rng.standard_normal(25 * sr), sr)
+    return root

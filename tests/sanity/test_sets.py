@@ -2,30 +2,17 @@
 for the same seed."""
 from __future__ import annotations
 
-import numpy as np
 import soundfile as sf
 
 from ifdsed.io.tables import read_clips, read_events
 from ifdsed.sanity.sets import make_sanity_sets
-from tests.helpers import digests
+from tests.helpers import digests, sanity_bank
 
 SR = 16000
 
 
-def bank(root):
-    rng = np.random.default_rng(0)
-    for label, seconds in (("Dog", 0.8), ("Dog", 1.5), ("Speech", 2.0)):
-        folder = root / "foreground" / label
-        folder.mkdir(parents=True, exist_ok=True)
-        sf.write(folder / f"{label}_{len(list(folder.iterdir()))}.wav",
-                 0.5 * np.sin(np.arange(int(seconds * SR)) * 0.1 * rng.uniform(1, 2)), SR)
-    (root / "background" / "street").mkdir(parents=True)
-    sf.write(root / "background" / "street" / "street.wav", 0.05 * rng.standard_normal(25 * SR), SR)
-    return root
-
-
 def test_mixes_and_windows(tmp_path):
-    root = bank(tmp_path / "bank")
+    root = sanity_bank(tmp_path / "bank", SR)
     sizes = make_sanity_sets(root, tmp_path / "a", SR, 10.0, seed=3, mixes=6)
     assert sizes["mixes"] == 6 and sizes["background_windows"] == 2        # 25 s of ambience: two whole windows
     events = read_events(tmp_path / "a" / "mixes" / "events.tsv")
