@@ -7,7 +7,8 @@
 - a tiny, learnable hand-made feature store in the features stage's layout (the training and scoring tests);
 - models and checkpoints: random batches, a training step, the tensors a checkpoint file holds, tiny
   detectors, a pickled payload that runs code;
-- prediction on files: running the detector, and the checks every result must pass.
+- prediction on files: running the detector, and the checks every result must pass;
+- a real-soundbank layout for the real-audio sanity sets (`sanity_bank`).
 """
 from __future__ import annotations
 
