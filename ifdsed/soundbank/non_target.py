@@ -54,9 +54,10 @@ def door(rng: np.random.Generator, sr: int) -> np.ndarray:
         slam = _impact(rng, sr, rng.uniform(50, 150), rng.uniform(0.03, 0.1), 1.0)
         latch = _impact(rng, sr, rng.uniform(1500, 4000), 0.004, 0.5)
         rattles = int(rng.integers(1, 5))
+        rattle_times = 0.05 + np.sort(rng.uniform(0, 0.3 * end, rattles))
+        rattle_levels = rng.uniform(0.1, 0.4, rattles)
         sound = (_strike(n, sr, np.array([0.02]), np.ones(1), slam)
-                 + _strike(n, sr, 0.05 + np.sort(rng.uniform(0, 0.3 * end, rattles)), rng.uniform(0.1, 0.4, rattles),
-                           latch))
+                 + _strike(n, sr, rattle_times, rattle_levels, latch))
     return finish_event(butter_filter(sound, sr, "lowpass", rng.uniform(2000, 6000)), sr, rng)
 
 
@@ -68,10 +69,11 @@ def footsteps(rng: np.random.Generator, sr: int) -> np.ndarray:
     times = times + rng.normal(0.0, 0.02, times.size)
     heel = _impact(rng, sr, rng.uniform(60, 150), rng.uniform(0.01, 0.03), rng.uniform(0.2, 0.6))
     scuff = butter_filter(_impact(rng, sr, 1000.0, 0.02, 3.0), sr, "bandpass", (rng.uniform(800, 2000), 6000))
-    loudness = rng.uniform(0.6, 1.0, times.size) * np.linspace(rng.uniform(0.3, 1.0), rng.uniform(0.3, 1.0),
-                                                               times.size)   # coming closer or going away
-    sound = _strike(n, sr, times, loudness, heel) + rng.uniform(0.1, 0.4) * _strike(n, sr, times + 0.04, loudness,
-                                                                                    scuff)
+    step_loudness = rng.uniform(0.6, 1.0, times.size)
+    approach = np.linspace(rng.uniform(0.3, 1.0), rng.uniform(0.3, 1.0), times.size)   # coming closer or going away
+    loudness = step_loudness * approach
+    scuff_level = rng.uniform(0.1, 0.4)
+    sound = _strike(n, sr, times, loudness, heel) + scuff_level * _strike(n, sr, times + 0.04, loudness, scuff)
     return finish_event(sound, sr, rng)
 
 
