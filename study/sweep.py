@@ -3,6 +3,7 @@
     python -m study.sweep queue --round 1     # queue the round's settings (dvc exp run --queue ... train diagnose)
     dvc queue start -j 1                      # run them; `dvc queue status` / `dvc queue logs <name>` to follow
     python -m study.sweep collect             # every finished sweep experiment -> docs/ifd-study/sweep.csv
+    python -m study.sweep table               # that file as docs/ifd-study.md's Markdown table
 
 Every setting is one experiment named sweep-r<round>-<variant>-<setting>: the variant's branches, the setting's
 overrides, and the study's schedule (SCHEDULE: at most 40 epochs, patience 10, selection on validation event F1)
@@ -94,14 +95,36 @@ def collect() -> pd.DataFrame:
     return table.sort_values(["round", "variant", "setting"], key=lambda c: c.map(order) if c.name == "variant" else c)
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """The collected search as the Markdown table of docs/ifd-study.md, with each setting's gain over its
+    variant's round-0 score (params.yaml's values)."""
+    defaults = table[table["round"] == 0].set_index("variant")["validation_event_f1_mean"]
+    lines = ["| round | variant | setting | validation event F1 | vs params.yaml | per seed | best epochs | "
+             "epochs run | pseudo-label precision |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in table.itertuples():
+        gain = (f"{row.validation_event_f1_mean - defaults[row.variant]:+.3f}"
+                if row.round and row.variant in defaults else "")
+        precision = "" if pd.isna(row.pseudo_label_precision_mean) else f"{row.pseudo_label_precision_mean:.2f}"
+        per_seed, best, run = (text.replace(" ", ", ") for text in
+                               (row.validation_event_f1_per_seed, row.best_epochs, row.epochs_run))
+        lines.append(f"| {row.round} | {row.variant} | {row.setting} | {row.validation_event_f1_mean:.3f} +- "
+                     f"{row.validation_event_f1_std:.3f} | {gain} | {per_seed} | {best} | {run} | {precision} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("queue").add_argument("--round", type=int, choices=sorted(ROUNDS), required=True)
     commands.add_parser("collect").add_argument("--out", type=Path, default=OUT)
+    commands.add_parser("table").add_argument("--csv", type=Path, default=OUT)
     args = parser.parse_args()
     if args.command == "queue":
         queue(args.round)
+        return
+    if args.command == "table":
+        print(markdown(pd.read_csv(args.csv, dtype={"validation_event_f1_per_seed": str, "best_epochs": str,
+                                                    "epochs_run": str})))
         return
     table = collect()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -55,3 +55,17 @@ def test_the_curves_figures_are_drawn_from_a_long_table(tmp_path):
     written = draw(table, tmp_path)
     assert [path.name for path in written] == ["validation.png", "pseudo_labels.png"]   # no data: no figure
     assert all(path.stat().st_size > 1000 for path in written) and set(FIGURES) >= {"validation", "pairs"}
+
+
+def test_the_search_table_shows_each_settings_gain_over_its_variants_defaults():
+    import study.sweep as sweep
+    table = pd.DataFrame([
+        {"round": 0, "variant": "IFD", "setting": "params.yaml", "validation_event_f1_mean": 0.30,
+         "validation_event_f1_std": 0.01, "validation_event_f1_per_seed": "0.2900 0.3100", "best_epochs": "10 12",
+         "epochs_run": "20 22", "pseudo_label_precision_mean": 0.6},
+        {"round": 1, "variant": "IFD", "setting": "model.lambda_ifd=0.3", "validation_event_f1_mean": 0.325,
+         "validation_event_f1_std": 0.02, "validation_event_f1_per_seed": "0.3100 0.3400", "best_epochs": "9 40",
+         "epochs_run": "19 40", "pseudo_label_precision_mean": float("nan")}])
+    lines = sweep.markdown(table).splitlines()
+    assert lines[2] == "| 0 | IFD | params.yaml | 0.300 +- 0.010 |  | 0.2900, 0.3100 | 10, 12 | 20, 22 | 0.60 |"
+    assert lines[3] == "| 1 | IFD | model.lambda_ifd=0.3 | 0.325 +- 0.020 | +0.025 | 0.3100, 0.3400 | 9, 40 | 19, 40 |  |"
