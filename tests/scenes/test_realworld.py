@@ -85,7 +85,8 @@ def test_simulated_realworld_sets_are_byte_identical_run_after_run(tmp_path, tin
     from ifdsed.scenes.realworld import simulate_sets
     raw = json.loads(json.dumps(tiny_params))
     raw["realworld"].update(weak_clips=2, validation_clips=1, test_clips=1)
-    build_embedded_bank(tmp_path / "bank", CLASSES, 2, 2, 11.0, SR, seed=0, workers=1)
+    build_embedded_bank(tmp_path / "bank", CLASSES, 2, 2, 11.0, SR, seed=0, workers=1,
+                        background_kinds=["exercise_machine", "rain"], non_target_clips=1)   # as the default has
     sources, fg_dir, bg_dir = load_sources("realworld", tmp_path / "bank" / "manifest.tsv")
 
     def simulate(name: str, workers: int, seed: int = 7) -> dict[str, str]:
