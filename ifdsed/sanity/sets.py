@@ -39,10 +39,9 @@ def bank_sources(bank: Path) -> tuple[pd.DataFrame, list[str]]:
     return sources, classes
 
 
-def write_mixes(bank: Path, out: Path, sample_rate: int, clip_duration: float, seed: int, mixes: int,
-                workers: int = 2) -> pd.DataFrame:
-    """out/mixes/ (see the module docstring); returns its events table."""
-    sources, classes = bank_sources(bank)
+def write_mixes(bank: Path, sources: pd.DataFrame, classes: list[str], out: Path, sample_rate: int,
+                clip_duration: float, seed: int, mixes: int, workers: int = 2) -> pd.DataFrame:
+    """out/mixes/ (see the module docstring) from the bank's `bank_sources`; returns its events table."""
     recipe = SynthParams(seed=seed, train_clips=mixes, ref_db=-40, **MIX_RECIPE)
     mix = MixSettings(str(Path(bank) / "foreground"), str(Path(bank) / "background"), sample_rate, clip_duration,
                       recipe.ref_db)
@@ -60,9 +59,8 @@ def write_mixes(bank: Path, out: Path, sample_rate: int, clip_duration: float, s
     return events
 
 
-def write_background_windows(bank: Path, out: Path, sample_rate: int, clip_duration: float) -> list[str]:
-    """out/background/: every whole window of every ambience in the bank; returns the filenames."""
-    sources, _ = bank_sources(bank)
+def write_background_windows(sources: pd.DataFrame, out: Path, sample_rate: int, clip_duration: float) -> list[str]:
+    """out/background/: every whole window of every ambience among `sources`; returns the filenames."""
     window = int(round(clip_duration * sample_rate))
     filenames = []
     for row in sources[sources.role == "background"].itertuples():
@@ -79,7 +77,8 @@ def write_background_windows(bank: Path, out: Path, sample_rate: int, clip_durat
 def make_sanity_sets(bank: Path, out: Path, sample_rate: int, clip_duration: float, seed: int = 0,
                      mixes: int = 60, workers: int = 2) -> dict:
     """Both sets; returns their sizes and the classes the mixes hold."""
-    events = write_mixes(bank, out, sample_rate, clip_duration, seed, mixes, workers)
-    windows = write_background_windows(bank, out, sample_rate, clip_duration)
+    sources, classes = bank_sources(bank)          # every file decoded and checked once
+    events = write_mixes(bank, sources, classes, out, sample_rate, clip_duration, seed, mixes, workers)
+    windows = write_background_windows(sources, out, sample_rate, clip_duration)
     return {"mixes": mixes, "mix_events": len(events), "classes": sorted(events["event_label"].unique()),
             "background_windows": len(windows)}
