@@ -5,9 +5,9 @@ co-occurrence, events per tagged class, event durations), mixed by Scaper from t
 partition (sources never used by the synthetic domain) and then recorded through the acoustic chain of
 ifdsed.scenes.acoustics, so the two domains differ in sources, label statistics and acoustics.
 
-Per params (both on by default since issue #16): 0..max_non_target unlabelled non-target events per clip, and each clip's
-background at a level drawn from its kind's range (background_levels: the events' SNRs, drawn in snr_db against
-a quiet room, drop by as much as the bed is louder than QUIET_ROOM_DB).
+Per params (both on by default since issue #16): 0..max_non_target unlabelled non-target events per clip, and
+each clip's background at a level drawn from its kind's range (background_levels: the events' SNRs, drawn in
+snr_db against a quiet room, drop by as much as the bed is louder than QUIET_ROOM_DB).
 
 The weak set exposes its clip tags only (tags.tsv); its timestamps go to `hidden_dir`, for analysis alone.
 """
