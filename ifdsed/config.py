@@ -51,6 +51,9 @@ BACKGROUND_KINDS = ("room_tone", "mains_hum", "ventilation", "distant_rumble", "
                     "rain", "babble", "exercise_machine")   # ifdsed/soundbank/backgrounds.py
 
 
+VARIANT_CLASSES = ("Cat", "Dishes", "Running_water")   # the classes with extra source kinds (soundbank/variants.py)
+
+
 class SoundbankParams(Section):
     seed: int = Field(0, ge=0)
     clips_per_class: int = Field(24, ge=2)
@@ -58,12 +61,15 @@ class SoundbankParams(Section):
     background_duration: float = Field(12.0, gt=0)
     background_kinds: tuple[Literal[BACKGROUND_KINDS], ...] = Field(BACKGROUND_KINDS, strict=False, min_length=1)
     non_target_clips: int = Field(8, ge=0)   # per non-target kind and partition (ifdsed/soundbank/non_target.py)
+    source_variants: tuple[Literal[VARIANT_CLASSES], ...] = Field((), strict=False)   # ifdsed/soundbank/variants.py
     workers: int = Field(2, ge=1, le=64)
 
     @model_validator(mode="after")
     def _distinct_kinds(self) -> "SoundbankParams":
         if len(set(self.background_kinds)) != len(self.background_kinds):
             raise ValueError("background_kinds: a kind is listed twice")
+        if len(set(self.source_variants)) != len(self.source_variants):
+            raise ValueError("source_variants: a class is listed twice")
         return self
 
 

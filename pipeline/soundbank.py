@@ -3,7 +3,7 @@
 Run from the project root: ``python -m pipeline.soundbank``.
 
 Reads params.yaml: ``classes``, ``data.source``, ``data.sample_rate``, ``soundbank.*`` (seed, clips_per_class,
-backgrounds, background_duration, background_kinds, non_target_clips) and ``real.soundbank``.
+backgrounds, background_duration, background_kinds, non_target_clips, source_variants) and ``real.soundbank``.
 
 Writes ``data/soundbank/`` (its old content is replaced once the new one is complete: the embedded bank is
 built in ``data/soundbank.partial/`` and renamed into place, and a real soundbank is checked before anything is
@@ -69,7 +69,7 @@ def main() -> int:
         partial.mkdir(parents=True)
         manifest = build_embedded_bank(partial, params.classes, bank.clips_per_class, bank.backgrounds,
                                        bank.background_duration, params.data.sample_rate, bank.seed, workers,
-                                       bank.background_kinds, bank.non_target_clips)
+                                       bank.background_kinds, bank.non_target_clips, bank.source_variants)
         _replace(partial, OUT)
         print(f"soundbank: built the embedded bank in {OUT}/ (synthetic/, realworld/, {MANIFEST_NAME})")
     else:

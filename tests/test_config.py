@@ -58,6 +58,8 @@ def test_project_params_are_valid_and_complete():
     ("soundbank", "background_kinds", ["fan", "sauna"], "soundbank.background_kinds.1: Input should be 'room_tone', "),
     ("soundbank", "background_kinds", ["fan", "fan"], "soundbank: background_kinds: a kind is listed twice"),
     ("soundbank", "background_kinds", [], "soundbank.background_kinds: Tuple should have at least 1 item"),
+    ("soundbank", "source_variants", ["Cat", "Dog"], "soundbank.source_variants.1: Input should be 'Cat', "),
+    ("soundbank", "source_variants", ["Cat", "Cat"], "soundbank: source_variants: a class is listed twice"),
     ("soundbank", "non_target_clips", -1, "soundbank.non_target_clips: Input should be greater than or equal to 0"),
     ("synth", "max_non_target", 11, "synth.max_non_target: Input should be less than or equal to 10"),
     ("realworld", "mic_lowpass", [0.5, 1.2], "realworld: mic_highpass_hz must be positive Hz and "

@@ -41,6 +41,7 @@ from ..io.audio import AudioCheck, inspect_audio
 from .backgrounds import BACKGROUND_SYNTHESIZERS, QUIET_KINDS
 from .non_target import NON_TARGET_SYNTHESIZERS
 from .synthesizers import CLASS_SYNTHESIZERS
+from .variants import CLASS_VARIANTS
 
 PARTITIONS = ("synthetic", "realworld")
 ROLES = ("foreground", "background")
@@ -64,6 +65,7 @@ class _Job:
     entropy: tuple[int, ...]
     sample_rate: int
     duration: float           # requested duration of a background bed (unused for foregrounds)
+    variants: bool = False    # a foreground of a class in source_variants: drawn from its extra kinds too
 
 
 def _check_classes(classes: Sequence[str]) -> None:
@@ -75,16 +77,18 @@ def _check_classes(classes: Sequence[str]) -> None:
 
 def _plan(classes: Sequence[str], clips_per_class: int, backgrounds: int, background_duration: float,
           sample_rate: int, seed: int, root: Path, background_kinds: Sequence[str],
-          non_target_clips: int) -> list[_Job]:
+          non_target_clips: int, source_variants: Sequence[str]) -> list[_Job]:
     """Every file of both partitions, each with entropy (seed, partition, role, label, clip index): the beds
-    spread over `background_kinds` in turn, `non_target_clips` of each non-target kind."""
+    spread over `background_kinds` in turn, `non_target_clips` of each non-target kind, the foregrounds of the
+    classes in `source_variants` drawn from their extra kinds too."""
     kinds = list(background_kinds)
     jobs = []
     for p, partition in enumerate(PARTITIONS):
         for label in classes:
             for clip in range(clips_per_class):
                 jobs.append(_Job(str(root), f"{partition}/foreground/{label}/{label}_{clip:03d}.wav", partition,
-                                 "foreground", label, (seed, p, 0, _CLASS_INDEX[label], clip), sample_rate, 0.0))
+                                 "foreground", label, (seed, p, 0, _CLASS_INDEX[label], clip), sample_rate, 0.0,
+                                 label in source_variants))
         for bed in range(backgrounds):
             kind, clip = kinds[bed % len(kinds)], bed // len(kinds)
             jobs.append(_Job(str(root), f"{partition}/background/{kind}/{kind}_{clip:03d}.wav", partition,
@@ -103,11 +107,23 @@ def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
         sf.write(tmp, audio, sample_rate, subtype="PCM_16", format="WAV")
 
 
+def _foreground_synthesizer(job: _Job):
+    """The class's first synthesizer, or (source_variants) one of it and its extra kinds with equal chance, drawn by
+    a generator of its own: the clip's generator is left as it was, so a clip that keeps the first synthesizer
+    has the bytes it has without the option."""
+    first = CLASS_SYNTHESIZERS[job.label]
+    if not job.variants:
+        return first
+    choices = [first, *CLASS_VARIANTS[job.label].values()]
+    chooser = np.random.default_rng(np.random.SeedSequence(job.entropy, spawn_key=(1,)))
+    return choices[int(chooser.integers(len(choices)))]
+
+
 def _render(job: _Job) -> dict:
     """Synthesise and write one file; return its manifest row."""
     rng = np.random.default_rng(np.random.SeedSequence(job.entropy))
     if job.role == "foreground":
-        audio = CLASS_SYNTHESIZERS[job.label](rng, job.sample_rate)
+        audio = _foreground_synthesizer(job)(rng, job.sample_rate)
     elif job.role == "non_target":
         audio = NON_TARGET_SYNTHESIZERS[job.label](rng, job.sample_rate)
     else:
@@ -128,14 +144,16 @@ def _run(jobs: list[_Job], workers: int) -> list[dict]:
 
 def build_embedded_bank(root: Path, classes: Sequence[str], clips_per_class: int, backgrounds: int,
                         background_duration: float, sample_rate: int, seed: int, workers: int = 2,
-                        background_kinds: Sequence[str] = QUIET_KINDS,
-                        non_target_clips: int = 0) -> pd.DataFrame:
+                        background_kinds: Sequence[str] = QUIET_KINDS, non_target_clips: int = 0,
+                        source_variants: Sequence[str] = ()) -> pd.DataFrame:
     """Synthesise the embedded sound bank under `root` and return its manifest (also written to root/manifest.tsv).
 
     Two disjoint partitions, ``synthetic`` and ``realworld``, each with `clips_per_class` foreground clips per
     class, `backgrounds` background beds of `background_duration` seconds spread over `background_kinds` in turn
     (ifdsed/soundbank/backgrounds.py), and `non_target_clips` clips of each non-target kind
     (ifdsed/soundbank/non_target.py; role ``non_target``, in the foreground folder, where Scaper finds them).
+    The clips of the classes in `source_variants` are drawn from the class's first synthesizer and its extra
+    source kinds (ifdsed/soundbank/variants.py).
     Every file has its own generator seeded from (seed, partition, role, label, clip index), so the bytes do not
     depend on `workers` (processes; 1 runs in this process). Existing partition folders under `root` are
     replaced. Raises ValueError naming the class when a class in `classes` has no synthesizer.
@@ -148,11 +166,15 @@ def build_embedded_bank(root: Path, classes: Sequence[str], clips_per_class: int
     if unknown:
         raise InputError(f"soundbank.background_kinds: no synthesizer for {unknown[0]!r} (known: "
                          f"{', '.join(BACKGROUND_SYNTHESIZERS)})")
+    unknown = [label for label in source_variants if label not in CLASS_VARIANTS]
+    if unknown:
+        raise InputError(f"soundbank.source_variants: no extra source kinds for {unknown[0]!r} (known: "
+                         f"{', '.join(CLASS_VARIANTS)})")
     root = Path(root)
     for partition in PARTITIONS:
         shutil.rmtree(root / partition, ignore_errors=True)
     jobs = _plan(classes, clips_per_class, backgrounds, background_duration, sample_rate, seed, root,
-                 background_kinds, non_target_clips)
+                 background_kinds, non_target_clips, tuple(source_variants))
     manifest = manifest_table(_run(jobs, workers))
     write_manifest(manifest, root / MANIFEST_NAME)
     return manifest

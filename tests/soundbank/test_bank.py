@@ -123,6 +123,23 @@ def test_bank_with_loud_beds_and_non_target_sounds(bank, tmp_path):
         build_embedded_bank(tmp_path / "x", seed=0, workers=1, background_kinds=["sauna"], **BANK)
 
 
+def test_bank_source_variants(bank, tmp_path):
+    """source_variants draws a listed class's clips from its first synthesizer and its extra kinds: some clips
+    change, those that keep the first synthesizer and every other class's clips keep their bytes; a class
+    without extra kinds is refused by name."""
+    root, _ = bank
+    options = {**BANK, "classes": ["Dog", "Cat"], "clips_per_class": 6}
+    build_embedded_bank(root / "plain", seed=0, workers=2, **options)
+    build_embedded_bank(tmp_path, seed=0, workers=2, source_variants=["Cat"], **options)
+    before, after = wav_digests(root / "plain"), wav_digests(tmp_path)
+    assert before.keys() == after.keys()
+    changed = {path for path in before if before[path] != after[path]}
+    assert changed and all("/foreground/Cat/" in path for path in changed)
+    assert len(changed) < sum("/foreground/Cat/" in path for path in before)    # some clips keep the first kind
+    with pytest.raises(InputError, match=r"soundbank.source_variants.*'Dog'"):
+        build_embedded_bank(tmp_path / "x", seed=0, workers=1, source_variants=["Dog"], **BANK)
+
+
 def test_bank_rebuild_replaces_old_files(tmp_path):
     stale = tmp_path / "synthetic" / "foreground" / "Dog" / "Dog_099.wav"
     stale.parent.mkdir(parents=True)
