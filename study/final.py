@@ -1,7 +1,10 @@
 """The IFD study's final comparison (issue #15): the four variants at their settings selected on validation
-(`SELECTED`, from docs/ifd-study/sweep.csv), SEEDS seeds each, the whole pipeline, both test sets.
+(study.sweep.select, from the committed docs/ifd-study/sweep.csv), SEEDS seeds each, the whole pipeline, both
+test sets.
 
     python -m study.final queue               # one DVC experiment per variant: final-<variant>
+                                              # (--variant V: only V; a variant whose search is not complete
+                                              # cannot be queued)
     dvc queue start -j 1                      # run them (about 2 hours on the 2-core VM)
     python -m study.final collect             # -> docs/ifd-study/final.csv, and the Markdown table
 
@@ -23,11 +26,9 @@ import pandas as pd
 
 from ifdsed.evaluation.summary import welch_p
 from study.experiments import experiment_revisions
-from study.sweep import SCHEDULE, VARIANTS   # one schedule for the search and the final comparison
+from study.sweep import SCHEDULE, VARIANTS, read_table, select   # one schedule for the search and the final
 
 SEEDS = tuple(range(1, 9))
-# variant -> params overrides chosen on validation (docs/ifd-study.md#the-search); {}: params.yaml's values
-SELECTED: dict[str, dict] = {variant: {} for variant in VARIANTS}
 SET_METRICS = {"real_test": ("event_f1_macro", "tagging_f1_macro", "psds1"),
                "syn_test": ("event_f1_macro", "tagging_f1_macro", "psds1")}
 SEED_METRICS = {"both": ("domain_gap_accuracy", "domain_gap_accuracy_events"),
@@ -51,10 +52,17 @@ def final_name(variant: str) -> str:
     return "final-" + variant.lower().replace("&", "-")
 
 
-def queue() -> None:
-    for variant, (ifd, sedb) in VARIANTS.items():
+def queue(variants: list[str]) -> None:
+    """Queue final-<variant> for each variant, at the setting the selection rule picks from the search."""
+    selected = select(read_table())
+    missing = [variant for variant in variants if variant not in selected]
+    if missing:
+        raise SystemExit(f"study.final: the search of {', '.join(missing)} is not complete in "
+                         "docs/ifd-study/sweep.csv (python -m study.sweep collect)")
+    for variant in variants:
+        ifd, sedb = VARIANTS[variant]
         overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE,
-                     **SELECTED[variant]}
+                     **selected[variant]}
         command = ["dvc", "exp", "run", "--queue", "--name", final_name(variant)]
         for key, value in overrides.items():
             command += ["-S", f"{key}={json.dumps(value)}"]
@@ -108,11 +116,12 @@ def markdown(table: pd.DataFrame) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("queue")
+    commands.add_parser("queue").add_argument("--variant", choices=list(VARIANTS), action="append",
+                                              help="only this variant (repeatable; default: all four)")
     commands.add_parser("collect").add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.command == "queue":
-        queue()
+        queue(args.variant or list(VARIANTS))
         return
     table = final_table(summaries())
     args.out.parent.mkdir(parents=True, exist_ok=True)

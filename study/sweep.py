@@ -4,6 +4,7 @@
     dvc queue start -j 1                      # run them; `dvc queue status` / `dvc queue logs <name>` to follow
     python -m study.sweep collect             # every finished sweep experiment -> docs/ifd-study/sweep.csv
     python -m study.sweep table               # that file as docs/ifd-study.md's Markdown table
+    python -m study.sweep select              # each variant's setting by the selection rule (study/final.py runs it)
 
 Every setting is one experiment named sweep-r<round>-<variant>-<setting>: the variant's branches, the setting's
 overrides, and the study's schedule (SCHEDULE: at most 40 epochs, patience 10, selection on validation event F1)
@@ -12,6 +13,10 @@ mean over its seeds of the best validation event-based macro F1 (`best_validatio
 results/train/seed_<seed>/metrics.json). Round 0 is every variant at params.yaml's values; each later round gives
 every variant the same number of settings. The pseudo-label quality (diagnose: hidden timestamps) is reported
 beside the score and plays no part in the choice.
+
+The selection rule (`select`), fixed before the search ran: for each variant, the setting with the highest score
+replaces params.yaml's values if it is more than MARGIN above the variant's round-0 score; otherwise the variant
+keeps params.yaml's values. A variant is selected only once all its settings of every round are in the table.
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ ROUNDS: dict[int, dict[str, list[dict]]] = {
         "SEDB&IFD": [{"train.ifd_warmup": 5}, {"model.ifd_theta": 0.3}, {"model.ifd_theta": 0.7}]},
 }
 OUT = Path("docs/ifd-study/sweep.csv")
+MARGIN = 0.01   # two seeds cannot tell smaller differences apart (their std is 0.02-0.04)
 
 
 def experiment_name(round_: int, variant: str, setting: dict) -> str:
@@ -95,6 +101,25 @@ def collect() -> pd.DataFrame:
     return table.sort_values(["round", "variant", "setting"], key=lambda c: c.map(order) if c.name == "variant" else c)
 
 
+def read_table(path: Path = OUT) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={"validation_event_f1_per_seed": str, "best_epochs": str, "epochs_run": str})
+
+
+def select(table: pd.DataFrame) -> dict[str, dict]:
+    """{variant: the params overrides the selection rule picks} for every variant whose settings have all run
+    ({}: params.yaml's values)."""
+    scores = dict(zip(table["experiment"], table["validation_event_f1_mean"]))
+    chosen = {}
+    for variant in VARIANTS:
+        settings = [(experiment_name(r, variant, s), s) for r in sorted(ROUNDS) for s in ROUNDS[r][variant]]
+        if not all(name in scores for name, _ in settings):
+            continue
+        default = scores[experiment_name(0, variant, {})]
+        name, setting = max(settings[1:], key=lambda item: scores[item[0]])
+        chosen[variant] = dict(setting) if scores[name] - default > MARGIN else {}
+    return chosen
+
+
 def markdown(table: pd.DataFrame) -> str:
     """The collected search as the Markdown table of docs/ifd-study.md, with each setting's gain over its
     variant's round-0 score (params.yaml's values)."""
@@ -118,13 +143,18 @@ def main() -> None:
     commands.add_parser("queue").add_argument("--round", type=int, choices=sorted(ROUNDS), required=True)
     commands.add_parser("collect").add_argument("--out", type=Path, default=OUT)
     commands.add_parser("table").add_argument("--csv", type=Path, default=OUT)
+    commands.add_parser("select").add_argument("--csv", type=Path, default=OUT)
     args = parser.parse_args()
     if args.command == "queue":
         queue(args.round)
         return
     if args.command == "table":
-        print(markdown(pd.read_csv(args.csv, dtype={"validation_event_f1_per_seed": str, "best_epochs": str,
-                                                    "epochs_run": str})))
+        print(markdown(read_table(args.csv)))
+        return
+    if args.command == "select":
+        chosen = select(read_table(args.csv))
+        for variant in VARIANTS:
+            print(f"{variant}: " + (json.dumps(chosen[variant]) if variant in chosen else "not all settings have run"))
         return
     table = collect()
     args.out.parent.mkdir(parents=True, exist_ok=True)

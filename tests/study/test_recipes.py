@@ -69,3 +69,24 @@ def test_the_search_table_shows_each_settings_gain_over_its_variants_defaults():
     lines = sweep.markdown(table).splitlines()
     assert lines[2] == "| 0 | IFD | params.yaml | 0.300 +- 0.010 |  | 0.2900, 0.3100 | 10, 12 | 20, 22 | 0.60 |"
     assert lines[3] == "| 1 | IFD | model.lambda_ifd=0.3 | 0.325 +- 0.020 | +0.025 | 0.3100, 0.3400 | 9, 40 | 19, 40 |  |"
+
+
+def test_the_selection_rule_takes_the_best_setting_only_beyond_the_margin_and_only_when_complete():
+    """A variant whose best setting is more than MARGIN above its round-0 score gets that setting; one within the
+    margin keeps params.yaml's values ({}); one whose search has not finished is not selected at all."""
+    import study.sweep as sweep
+
+    def scores(variant: str, gain: float) -> list[dict]:
+        """Round 0 at 0.30, the first round-1 setting at 0.30 + gain, every other setting at 0.27."""
+        rows = []
+        for round_, variants in sweep.ROUNDS.items():
+            for index, setting in enumerate(variants[variant]):
+                score = 0.30 if round_ == 0 else 0.30 + gain if (round_, index) == (1, 0) else 0.27
+                rows.append({"experiment": sweep.experiment_name(round_, variant, setting),
+                             "validation_event_f1_mean": score})
+        return rows
+
+    table = pd.DataFrame(scores("baseline", 0.005) + scores("IFD", 0.05) + scores("SEDB", -0.02)
+                         + scores("SEDB&IFD", 0.05)[:-1])            # SEDB&IFD: its last setting has not run
+    chosen = sweep.select(table)
+    assert chosen == {"baseline": {}, "IFD": sweep.ROUNDS[1]["IFD"][0], "SEDB": {}}
