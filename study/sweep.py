@@ -1,6 +1,7 @@
 """The IFD study's hyper-parameter search on validation only (issue #15), as DVC queue experiments.
 
-    python -m study.sweep queue --round 1     # queue the round's settings (dvc exp run --queue ... train diagnose)
+    python -m study.sweep queue --round 1     # queue the round's settings (dvc exp run --queue ... train diagnose;
+                                              # --variant V: only V's)
     dvc queue start -j 1                      # run them; `dvc queue status` / `dvc queue logs <name>` to follow
     python -m study.sweep collect             # every finished sweep experiment -> docs/ifd-study/sweep.csv
     python -m study.sweep table               # that file as docs/ifd-study.md's Markdown table
@@ -55,8 +56,9 @@ def experiment_name(round_: int, variant: str, setting: dict) -> str:
     return "-".join(["sweep", f"r{round_}", variant.lower().replace("&", "-")] + parts)
 
 
-def queue(round_: int) -> None:
-    for variant, settings in ROUNDS[round_].items():
+def queue(round_: int, variants: list[str]) -> None:
+    for variant in variants:
+        settings = ROUNDS[round_][variant]
         ifd, sedb = VARIANTS[variant]
         for setting in settings:
             overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE, **setting}
@@ -140,13 +142,16 @@ def markdown(table: pd.DataFrame) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("queue").add_argument("--round", type=int, choices=sorted(ROUNDS), required=True)
+    queuing = commands.add_parser("queue")
+    queuing.add_argument("--round", type=int, choices=sorted(ROUNDS), required=True)
+    queuing.add_argument("--variant", choices=list(VARIANTS), action="append",
+                         help="only this variant's settings (repeatable; default: all four)")
     commands.add_parser("collect").add_argument("--out", type=Path, default=OUT)
     commands.add_parser("table").add_argument("--csv", type=Path, default=OUT)
     commands.add_parser("select").add_argument("--csv", type=Path, default=OUT)
     args = parser.parse_args()
     if args.command == "queue":
-        queue(args.round)
+        queue(args.round, args.variant or list(VARIANTS))
         return
     if args.command == "table":
         print(markdown(read_table(args.csv)))
