@@ -26,7 +26,7 @@ import pandas as pd
 
 from ifdsed.evaluation.summary import welch_p
 from study.experiments import experiment_revisions
-from study.sweep import SCHEDULE, VARIANTS, read_table, select   # one schedule for the search and the final
+from study.sweep import BASE, SCHEDULE, VARIANTS, read_table, select   # one schedule for the search and the final
 
 SEEDS = tuple(range(1, 9))
 SET_METRICS = {"real_test": ("event_f1_macro", "tagging_f1_macro", "psds1"),
@@ -61,7 +61,7 @@ def queue(variants: list[str]) -> None:
                          "docs/ifd-study/sweep.csv (python -m study.sweep collect)")
     for variant in variants:
         ifd, sedb = VARIANTS[variant]
-        overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE,
+        overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE, **BASE,
                      **selected[variant]}
         command = ["dvc", "exp", "run", "--queue", "--name", final_name(variant)]
         for key, value in overrides.items():

@@ -7,8 +7,8 @@
     python -m study.sweep table               # that file as docs/ifd-study.md's Markdown table
     python -m study.sweep select              # each variant's setting by the selection rule (study/final.py runs it)
 
-Every setting is one experiment named sweep-r<round>-<variant>-<setting>: the variant's branches, the setting's
-overrides, and the study's schedule (SCHEDULE: at most 40 epochs, patience 10, selection on validation event F1)
+Every setting is one experiment named sweep-r<round>-<variant>-<setting>: the variant's branches, the search's
+starting values (BASE), the setting's overrides, and the study's schedule (SCHEDULE: at most 40 epochs, patience 10, selection on validation event F1)
 on the seeds SEEDS. Only the train and diagnose stages run, so no test set is scored. A setting's score is the
 mean over its seeds of the best validation event-based macro F1 (`best_validation_score` in
 results/train/seed_<seed>/metrics.json). Round 0 is every variant at params.yaml's values; each later round gives
@@ -33,6 +33,10 @@ from study.experiments import experiment_revisions
 
 VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
 SCHEDULE = {"train.epochs": 40, "train.patience": 10, "train.selection": "event_f1"}
+# The values the search started from (params.yaml's when it ran) of every key a setting changes: passed explicitly
+# with every experiment, so that a later default (a selected setting moved into params.yaml) changes no recipe.
+BASE = {"train.synthetic_fraction": 0.5, "train.batch_size": 16, "train.lr": 0.0018, "train.ifd_warmup": 0,
+        "model.lambda_ifd": 1.0, "model.lambda_sedb": 1.0, "model.ifd_theta": 0.5}
 SEEDS = (1, 2)
 # round -> variant -> settings (each a dict of params overrides); the same number of settings for every variant
 ROUNDS: dict[int, dict[str, list[dict]]] = {
@@ -61,7 +65,8 @@ def queue(round_: int, variants: list[str]) -> None:
         settings = ROUNDS[round_][variant]
         ifd, sedb = VARIANTS[variant]
         for setting in settings:
-            overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE, **setting}
+            overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE, **BASE,
+                         **setting}
             command = ["dvc", "exp", "run", "--queue", "--name", experiment_name(round_, variant, setting)]
             for key, value in overrides.items():
                 command += ["-S", f"{key}={json.dumps(value)}"]

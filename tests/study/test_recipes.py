@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from study.final import COLUMNS, PAPER, final_table, markdown
+import study.sweep as sweep
 from study.sweep import ROUNDS, SCHEDULE, VARIANTS, experiment_name
 
 
@@ -24,7 +25,8 @@ def test_experiment_names_are_unique_valid_ref_names_and_settings_name_real_para
         for variant, settings in variants.items():
             for setting in settings:
                 names.append(experiment_name(round_, variant, setting))
-                for key in {**setting, **SCHEDULE}:
+                assert set(setting) <= set(sweep.BASE), setting   # every setting's key has its starting value
+                for key in {**setting, **SCHEDULE, **sweep.BASE}:
                     section, name = key.split(".")
                     assert name in params[section], key     # `dvc exp run -S` fails for keys not in params.yaml
     assert len(names) == len(set(names))
@@ -58,7 +60,6 @@ def test_the_curves_figures_are_drawn_from_a_long_table(tmp_path):
 
 
 def test_the_search_table_shows_each_settings_gain_over_its_variants_defaults():
-    import study.sweep as sweep
     table = pd.DataFrame([
         {"round": 0, "variant": "IFD", "setting": "params.yaml", "validation_event_f1_mean": 0.30,
          "validation_event_f1_std": 0.01, "validation_event_f1_per_seed": "0.2900 0.3100", "best_epochs": "10 12",
@@ -74,7 +75,6 @@ def test_the_search_table_shows_each_settings_gain_over_its_variants_defaults():
 def test_the_selection_rule_takes_the_best_setting_only_beyond_the_margin_and_only_when_complete():
     """A variant whose best setting is more than MARGIN above its round-0 score gets that setting; one within the
     margin keeps params.yaml's values ({}); one whose search has not finished is not selected at all."""
-    import study.sweep as sweep
 
     def scores(variant: str, gain: float) -> list[dict]:
         """Round 0 at 0.30, the first round-1 setting at 0.30 + gain, every other setting at 0.27."""
