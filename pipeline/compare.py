@@ -1,9 +1,11 @@
-"""The paper's Table 1 and Table 2 across DVC experiments: `python -m pipeline.compare [--out results]`.
+"""The paper's Table 1 and Table 2 across DVC experiments:
+`python -m pipeline.compare [--out results] [--experiments NAME ...]`.
 
 Reads every experiment of the current commit (and the workspace) through `dvc exp show --json`: the params
 model.ifd / model.sedb name the variant, results/metrics.json gives its mean, std and seed count. When several
 experiments share a variant, the newest one is used, and the workspace only when no experiment has that variant
-(the output names the experiments used). Writes <out>/table1.md,
+(the output names the experiments used). `--experiments` names the experiments to compare instead (from any
+commit; one per variant). Writes <out>/table1.md,
 <out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label quality of every variant in
 <out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv, and prints the Markdown. It warns
 when the variants' results do not share their provenance (code revision, metric package versions, evaluated
@@ -49,9 +51,11 @@ def training_energy(metrics: dict) -> dict:
             "cost/training_energy_seeds": len(values), "cost/energy_method": runs[0].get("method")}
 
 
-def collect_summaries() -> tuple[dict[str, dict], dict[str, str]]:
-    """{variant: summary metrics} and {variant: experiment name}, the newest experiment of each variant."""
-    shown = subprocess.run(["dvc", "exp", "show", "--json"], capture_output=True, text=True)
+def collect_summaries(experiments: list[str] | None = None) -> tuple[dict[str, dict], dict[str, str]]:
+    """{variant: summary metrics} and {variant: experiment name}, the newest experiment of each variant; with
+    `experiments`, only the experiments of those names, from any commit."""
+    command = ["dvc", "exp", "show", "--json"] + (["--all-commits"] if experiments else [])
+    shown = subprocess.run(command, capture_output=True, text=True)
     if shown.returncode != 0:
         raise SystemExit(f"compare: `dvc exp show --json` failed:\n{shown.stderr}")
     found = []
@@ -60,6 +64,8 @@ def collect_summaries() -> tuple[dict[str, dict], dict[str, str]]:
         model = (((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}).get("model") or {}
         metrics = data.get("metrics") or {}
         summary = (metrics.get(SUMMARY_FILE) or {}).get("data")
+        if experiments and revision.get("name") not in experiments:
+            continue
         if summary and "ifd" in model and "sedb" in model:
             summary = {**summary, **training_energy(metrics)}
             name = revision.get("name") or revision.get("rev")
@@ -98,8 +104,13 @@ def cost_markdown(summaries: dict[str, dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=paths.RESULTS)
+    parser.add_argument("--experiments", nargs="+", metavar="NAME",
+                        help="compare these experiments (any commit) instead of the newest of each variant")
     args = parser.parse_args()
-    summaries, sources = collect_summaries()
+    summaries, sources = collect_summaries(args.experiments)
+    missing = sorted(set(args.experiments or []) - set(sources.values()))
+    if missing:
+        raise SystemExit(f"compare: no finished experiment named {', '.join(missing)} (or two of one variant)")
     if not summaries:
         raise SystemExit("compare: no experiment with results/metrics.json; run `dvc repro` or `dvc exp run` first")
     for line in comparability_warnings(summaries):

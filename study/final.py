@@ -5,6 +5,9 @@ test sets.
     python -m study.final queue               # one DVC experiment per variant: final-<variant>
                                               # (--variant V: only V; a variant whose search is not complete
                                               # cannot be queued)
+    python -m study.final queue --reference   # final-baseline-start: the baseline at the search's starting
+                                              # values, so that each variant can also be set against a baseline
+                                              # that differs from it by its branches alone
     dvc queue start -j 1                      # run them (about 2 hours on the 2-core VM)
     python -m study.final collect             # -> docs/ifd-study/final.csv, and the Markdown table
 
@@ -50,25 +53,37 @@ OUT = Path("docs/ifd-study/final.csv")
 COLUMNS = ["variant", "seeds", "test_set", "metric", "mean", "std", "p_vs_baseline"]
 
 
+REFERENCE = "final-baseline-start"   # the baseline at the search's starting values (study.sweep.BASE)
+
+
 def final_name(variant: str) -> str:
     return "final-" + variant.lower().replace("&", "-")
 
 
-def queue(variants: list[str]) -> None:
-    """Queue final-<variant> for each variant, at the setting the selection rule picks from the search."""
+def queue(variants: list[str], reference: bool = False) -> None:
+    """Queue final-<variant> for each variant, at the setting the selection rule picks from the search; with
+    `reference`, also REFERENCE: the baseline at the search's starting values (BASE), against which every
+    variant differs by its branches and their own settings only."""
+    if reference:
+        _queue(REFERENCE, VARIANTS["baseline"], {})
+    if not variants:
+        return
     selected = select(read_table())
     missing = [variant for variant in variants if variant not in selected]
     if missing:
         raise SystemExit(f"study.final: the search of {', '.join(missing)} is not complete in "
                          "docs/ifd-study/sweep.csv (python -m study.sweep collect)")
     for variant in variants:
-        ifd, sedb = VARIANTS[variant]
-        overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE, **BASE,
-                     **selected[variant]}
-        command = ["dvc", "exp", "run", "--queue", "--name", final_name(variant)]
-        for key, value in overrides.items():
-            command += ["-S", f"{key}={json.dumps(value)}"]
-        subprocess.run(command, check=True)
+        _queue(final_name(variant), VARIANTS[variant], selected[variant])
+
+
+def _queue(name: str, branches: tuple[bool, bool], setting: dict) -> None:
+    ifd, sedb = branches
+    overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE, **BASE, **setting}
+    command = ["dvc", "exp", "run", "--queue", "--name", name]
+    for key, value in overrides.items():
+        command += ["-S", f"{key}={json.dumps(value)}"]
+    subprocess.run(command, check=True)
 
 
 def summaries() -> dict[str, dict]:
@@ -118,12 +133,15 @@ def markdown(table: pd.DataFrame) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("queue").add_argument("--variant", choices=list(VARIANTS), action="append",
-                                              help="only this variant (repeatable; default: all four)")
+    queuing = commands.add_parser("queue")
+    queuing.add_argument("--variant", choices=list(VARIANTS), action="append",
+                         help="only this variant (repeatable; default: all four, or none with --reference)")
+    queuing.add_argument("--reference", action="store_true",
+                         help=f"also {REFERENCE}: the baseline at the search's starting values")
     commands.add_parser("collect").add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.command == "queue":
-        queue(args.variant or list(VARIANTS))
+        queue(args.variant or ([] if args.reference else list(VARIANTS)), args.reference)
         return
     table = final_table(summaries())
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -93,3 +93,11 @@ def test_two_queued_experiments_run_with_two_workers_and_show_up(tmp_path, tiny_
     output = run(["python", "-m", "pipeline.compare", "--out", "tables"], repo)
     table = (repo / "tables/table1.md").read_text()
     assert "| IFD | 1 |" in table and "| SEDB | 1 |" in table, output
+
+    # --experiments: only the named experiments (any commit); a name with no finished experiment is an error
+    output = run(["python", "-m", "pipeline.compare", "--out", "named", "--experiments", "sedb-run"], repo)
+    table = (repo / "named/table1.md").read_text()
+    assert "| SEDB | 1 |" in table and "| IFD |" not in table, output
+    missing = subprocess.run(["python", "-m", "pipeline.compare", "--out", "x", "--experiments", "no-such-run"],
+                             cwd=repo, env=environment(repo), capture_output=True, text=True, timeout=300)
+    assert missing.returncode != 0 and "no-such-run" in missing.stderr

@@ -1,5 +1,6 @@
 """The IFD study's recipes (study/): the search gives every variant the same budget under valid experiment names,
 and the final table has the columns the study publishes, with Welch's p against the baseline."""
+import json
 import re
 
 import pandas as pd
@@ -90,3 +91,29 @@ def test_the_selection_rule_takes_the_best_setting_only_beyond_the_margin_and_on
                          + scores("SEDB&IFD", 0.05)[:-1])            # SEDB&IFD: its last setting has not run
     chosen = sweep.select(table)
     assert chosen == {"baseline": {}, "IFD": sweep.ROUNDS[1]["IFD"][0], "SEDB": {}}
+
+
+def test_the_final_queue_passes_the_search_start_and_each_variants_selected_setting(monkeypatch):
+    """study.final queue: every experiment gets the schedule, the 8 seeds and BASE, then the variant's selected
+    setting on top; --reference queues the baseline at BASE alone; an incomplete search refuses to queue."""
+    import study.final as final
+    selected = {"baseline": {"train.lr": 0.0036}, "IFD": {"model.ifd_theta": 0.3}}
+    monkeypatch.setattr(final, "read_table", lambda: None)
+    monkeypatch.setattr(final, "select", lambda table: selected)
+    commands = []
+    monkeypatch.setattr(final.subprocess, "run", lambda command, check: commands.append(command))
+    final.queue(["IFD"], reference=True)
+
+    def overrides(command):
+        pairs = [command[i + 1].split("=", 1) for i, word in enumerate(command) if word == "-S"]
+        return {key: json.loads(value) for key, value in pairs}
+
+    (reference, ifd) = commands
+    assert reference[reference.index("--name") + 1] == final.REFERENCE
+    assert overrides(reference) == {"model.ifd": False, "model.sedb": False, "train.seeds": list(final.SEEDS),
+                                    **SCHEDULE, **sweep.BASE}
+    assert ifd[ifd.index("--name") + 1] == "final-ifd"
+    assert overrides(ifd) == {"model.ifd": True, "model.sedb": False, "train.seeds": list(final.SEEDS),
+                              **SCHEDULE, **sweep.BASE, "model.ifd_theta": 0.3}
+    with pytest.raises(SystemExit, match="SEDB"):
+        final.queue(["SEDB"])
