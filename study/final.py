@@ -22,15 +22,13 @@ The paper's own figures (`PAPER`, its Tables 1 and 2) are printed beside the eve
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 
 from ifdsed.evaluation.summary import welch_p
 from study.experiments import experiment_revisions
-from study.sweep import BASE, SCHEDULE, VARIANTS, read_table, select   # one schedule for the search and the final
+from study.sweep import VARIANTS, queue_experiment, read_table, select   # one recipe for the search and the final
 
 SEEDS = tuple(range(1, 9))
 SET_METRICS = {"real_test": ("event_f1_macro", "tagging_f1_macro", "psds1"),
@@ -65,7 +63,7 @@ def queue(variants: list[str], reference: bool = False) -> None:
     `reference`, also REFERENCE: the baseline at the search's starting values (BASE), against which every
     variant differs by its branches and their own settings only."""
     if reference:
-        _queue(REFERENCE, VARIANTS["baseline"], {})
+        queue_experiment(REFERENCE, "baseline", SEEDS, {})
     if not variants:
         return
     selected = select(read_table())
@@ -74,16 +72,7 @@ def queue(variants: list[str], reference: bool = False) -> None:
         raise SystemExit(f"study.final: the search of {', '.join(missing)} is not complete in "
                          "docs/ifd-study/sweep.csv (python -m study.sweep collect)")
     for variant in variants:
-        _queue(final_name(variant), VARIANTS[variant], selected[variant])
-
-
-def _queue(name: str, branches: tuple[bool, bool], setting: dict) -> None:
-    ifd, sedb = branches
-    overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE, **BASE, **setting}
-    command = ["dvc", "exp", "run", "--queue", "--name", name]
-    for key, value in overrides.items():
-        command += ["-S", f"{key}={json.dumps(value)}"]
-    subprocess.run(command, check=True)
+        queue_experiment(final_name(variant), variant, SEEDS, selected[variant])
 
 
 def summaries() -> dict[str, dict]:

@@ -8,8 +8,8 @@
     python -m study.sweep select              # each variant's setting by the selection rule (study/final.py runs it)
 
 Every setting is one experiment named sweep-r<round>-<variant>-<setting>: the variant's branches, the search's
-starting values (BASE), the setting's overrides, and the study's schedule (SCHEDULE: at most 40 epochs, patience 10, selection on validation event F1)
-on the seeds SEEDS. Only the train and diagnose stages run, so no test set is scored. A setting's score is the
+starting values (BASE), the setting's overrides, and the study's schedule (SCHEDULE: at most 40 epochs, patience
+10, selection on validation event F1) on the seeds SEEDS. Only the train and diagnose stages run, so no test set is scored. A setting's score is the
 mean over its seeds of the best validation event-based macro F1 (`best_validation_score` in
 results/train/seed_<seed>/metrics.json). Round 0 is every variant at params.yaml's values; each later round gives
 every variant the same number of settings. The pseudo-label quality (diagnose: hidden timestamps) is reported
@@ -60,17 +60,20 @@ def experiment_name(round_: int, variant: str, setting: dict) -> str:
     return "-".join(["sweep", f"r{round_}", variant.lower().replace("&", "-")] + parts)
 
 
+def queue_experiment(name: str, variant: str, seeds, setting: dict, stages: tuple[str, ...] = ()) -> None:
+    """`dvc exp run --queue`: the variant's branches, the seeds, SCHEDULE, BASE, then the setting on top."""
+    ifd, sedb = VARIANTS[variant]
+    overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(seeds), **SCHEDULE, **BASE, **setting}
+    command = ["dvc", "exp", "run", "--queue", "--name", name]
+    for key, value in overrides.items():
+        command += ["-S", f"{key}={json.dumps(value)}"]
+    subprocess.run(command + list(stages), check=True)
+
+
 def queue(round_: int, variants: list[str]) -> None:
     for variant in variants:
-        settings = ROUNDS[round_][variant]
-        ifd, sedb = VARIANTS[variant]
-        for setting in settings:
-            overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(SEEDS), **SCHEDULE, **BASE,
-                         **setting}
-            command = ["dvc", "exp", "run", "--queue", "--name", experiment_name(round_, variant, setting)]
-            for key, value in overrides.items():
-                command += ["-S", f"{key}={json.dumps(value)}"]
-            subprocess.run(command + ["train", "diagnose"], check=True)
+        for setting in ROUNDS[round_][variant]:
+            queue_experiment(experiment_name(round_, variant, setting), variant, SEEDS, setting, ("train", "diagnose"))
 
 
 def collect() -> pd.DataFrame:

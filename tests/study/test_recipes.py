@@ -101,7 +101,7 @@ def test_the_final_queue_passes_the_search_start_and_each_variants_selected_sett
     monkeypatch.setattr(final, "read_table", lambda: None)
     monkeypatch.setattr(final, "select", lambda table: selected)
     commands = []
-    monkeypatch.setattr(final.subprocess, "run", lambda command, check: commands.append(command))
+    monkeypatch.setattr(sweep.subprocess, "run", lambda command, check: commands.append(command))
     final.queue(["IFD"], reference=True)
 
     def overrides(command):
