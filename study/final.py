@@ -9,7 +9,8 @@ test sets.
                                               # values, so that each variant can also be set against a baseline
                                               # that differs from it by its branches alone
     dvc queue start -j 1                      # run them (about 2 hours on the 2-core VM)
-    python -m study.final collect             # -> docs/ifd-study/final.csv, and the Markdown table
+    python -m study.final collect             # -> docs/ifd-study/final.csv (against the selected baseline)
+                                              # and final-vs-start.csv (against the reference), as Markdown too
 
 final.csv has the columns variant, seeds, test_set, metric, mean, std, p_vs_baseline (Welch's t-test from the
 summaries over seeds, `ifdsed.evaluation.summary.welch_p`). Metrics per test set (real_test: the DCASE 2018
@@ -18,6 +19,7 @@ validation set's event_f1_macro (real_validation: the measure the search selecte
 test sets (test_set "both"): domain_gap_accuracy and domain_gap_accuracy_events; on the weak training set
 (test_set "weak_train", hidden timestamps): pseudo_label_precision and pseudo_label_recall at the best epoch.
 The paper's own figures (`PAPER`, its Tables 1 and 2) are printed beside the event and tagging F1.
+final-vs-start.csv has the same columns, with REFERENCE's run in the baseline's rows and p against it.
 """
 from __future__ import annotations
 
@@ -76,16 +78,27 @@ def queue(variants: list[str], reference: bool = False) -> None:
 
 
 def summaries() -> dict[str, dict]:
-    """{variant: results/metrics.json} of the newest finished final-<variant> experiment."""
-    names = {final_name(variant): variant for variant in VARIANTS}
+    """{experiment name: results/metrics.json} of the newest finished run of each final experiment (the four
+    final-<variant> and REFERENCE)."""
+    wanted = {final_name(variant) for variant in VARIANTS} | {REFERENCE}
     found: dict[str, tuple[str, dict]] = {}
     for revision in experiment_revisions():
         data = revision.get("data") or {}
         summary = ((data.get("metrics") or {}).get("results/metrics.json") or {}).get("data")
-        variant = names.get(revision.get("name"))
-        if variant and summary and (variant not in found or data.get("timestamp", "") > found[variant][0]):
-            found[variant] = (data.get("timestamp", ""), summary)
-    return {variant: summary for variant, (_, summary) in found.items()}
+        name = revision.get("name")
+        if name in wanted and summary and (name not in found or data.get("timestamp", "") > found[name][0]):
+            found[name] = (data.get("timestamp", ""), summary)
+    return {name: summary for name, (_, summary) in found.items()}
+
+
+def tables(by_name: dict[str, dict]) -> dict[str, pd.DataFrame]:
+    """{"final": the variants against the selected baseline; "final-vs-start": the same with the REFERENCE run
+    as the baseline (when it has run)}, each a final_table."""
+    by_variant = {variant: by_name[final_name(variant)] for variant in VARIANTS if final_name(variant) in by_name}
+    out = {"final": final_table(by_variant)}
+    if REFERENCE in by_name:
+        out["final-vs-start"] = final_table({**by_variant, "baseline": by_name[REFERENCE]})
+    return out
 
 
 def final_table(by_variant: dict[str, dict]) -> pd.DataFrame:
@@ -132,11 +145,12 @@ def main() -> None:
     if args.command == "queue":
         queue(args.variant or ([] if args.reference else list(VARIANTS)), args.reference)
         return
-    table = final_table(summaries())
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out, index=False, float_format="%.4f")
-    print(markdown(table))
-    print(f"-> {args.out}")
+    for name, table in tables(summaries()).items():
+        path = args.out if name == "final" else args.out.with_name(f"{name}.csv")
+        table.to_csv(path, index=False, float_format="%.4f")
+        print(markdown(table))
+        print(f"-> {path}")
 
 
 if __name__ == "__main__":

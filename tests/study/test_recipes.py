@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import pytest
 
-from study.final import COLUMNS, PAPER, final_table, markdown
+from study.final import COLUMNS, PAPER, REFERENCE, final_table, markdown, tables
 import study.sweep as sweep
 from study.sweep import ROUNDS, SCHEDULE, VARIANTS, experiment_name
 
@@ -34,10 +34,12 @@ def test_experiment_names_are_unique_valid_ref_names_and_settings_name_real_para
     assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) and ".." not in name for name in names)
 
 
+def summary(mean):
+    return {"n_seeds": 8, "real_test/event_f1_macro_mean": mean, "real_test/event_f1_macro_std": 0.02,
+            "domain_gap_accuracy_events_mean": mean + 0.5, "domain_gap_accuracy_events_std": 0.01}
+
+
 def test_the_final_table_has_the_published_columns_and_p_against_the_baseline():
-    def summary(mean):
-        return {"n_seeds": 8, "real_test/event_f1_macro_mean": mean, "real_test/event_f1_macro_std": 0.02,
-                "domain_gap_accuracy_events_mean": mean + 0.5, "domain_gap_accuracy_events_std": 0.01}
     table = final_table({"baseline": summary(0.30), "IFD": summary(0.33)})
     assert list(table.columns) == COLUMNS
     row = table[(table.variant == "IFD") & (table.test_set == "real_test") & (table.metric == "event_f1_macro")]
@@ -47,6 +49,22 @@ def test_the_final_table_has_the_published_columns_and_p_against_the_baseline():
     gap = table[(table.variant == "IFD") & (table.metric == "domain_gap_accuracy_events")]
     assert gap["test_set"].item() == "both" and gap["mean"].item() == pytest.approx(0.83)
     assert f"{PAPER[('IFD', 'real_test', 'event_f1_macro')][0]:.3f}" in markdown(table)
+
+
+def test_the_reference_run_is_the_baseline_of_a_second_table_only():
+    """collect: final.csv sets each variant against the selected baseline, final-vs-start.csv against REFERENCE."""
+    runs = {"final-baseline": summary(0.30), "final-ifd": summary(0.30), REFERENCE: summary(0.25)}
+    made = tables(runs)
+    assert set(made) == {"final", "final-vs-start"}
+
+    def ifd_p(table):
+        row = table[(table.variant == "IFD") & (table.test_set == "real_test") & (table.metric == "event_f1_macro")]
+        return row["p_vs_baseline"].item()
+    assert ifd_p(made["final"]) == pytest.approx(1.0) and ifd_p(made["final-vs-start"]) < 0.001
+    base = made["final-vs-start"]
+    reference = base[(base.variant == "baseline") & (base.test_set == "real_test") & (base.metric == "event_f1_macro")]
+    assert reference["mean"].item() == pytest.approx(0.25)
+    assert set(tables({"final-ifd": summary(0.3)})) == {"final"}     # no reference run: no second table
 
 
 def test_the_curves_figures_are_drawn_from_a_long_table(tmp_path):
