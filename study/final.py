@@ -132,6 +132,33 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The columns of the compact table: (test set, metric, heading)
+COMPACT = [("real_test", "event_f1_macro", "event F1, real-world test"),
+           ("syn_test", "event_f1_macro", "event F1, synthetic test"),
+           ("real_test", "tagging_f1_macro", "tagging F1, real-world test"),
+           ("syn_test", "tagging_f1_macro", "tagging F1, synthetic test"),
+           ("real_test", "psds1", "PSDS1, real-world test"),
+           ("both", "domain_gap_accuracy_events", "domain gap, event frames")]
+
+
+def compact_markdown(table: pd.DataFrame) -> str:
+    """One row per variant, one column per COMPACT metric: mean +- std (p against the table's baseline)."""
+    lines = ["| variant | seeds | " + " | ".join(heading for _, _, heading in COMPACT) + " |",
+             "|---|---|" + "---|" * len(COMPACT)]
+    cells = table.set_index(["variant", "test_set", "metric"])
+    for variant in dict.fromkeys(table["variant"]):
+        row = [variant, str(table.loc[table.variant == variant, "seeds"].iloc[0])]
+        for test_set, metric, _ in COMPACT:
+            if (variant, test_set, metric) not in cells.index or pd.isna(cells.loc[(variant, test_set, metric), "mean"]):
+                row.append("n/a")
+                continue
+            cell = cells.loc[(variant, test_set, metric)]
+            text = f"{cell['mean']:.3f} +- {cell['std']:.3f}"
+            row.append(text if pd.isna(cell["p_vs_baseline"]) else f"{text} (p = {cell['p_vs_baseline']:.3f})")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +177,7 @@ def main() -> None:
         path = args.out if name == "final" else args.out.with_name(f"{name}.csv")
         table.to_csv(path, index=False, float_format="%.4f")
         print(markdown(table))
+        print(compact_markdown(table))
         print(f"-> {path}")
 
 

@@ -6,7 +6,7 @@ import re
 import pandas as pd
 import pytest
 
-from study.final import COLUMNS, PAPER, REFERENCE, final_table, markdown, tables
+from study.final import COLUMNS, PAPER, REFERENCE, compact_markdown, final_table, markdown, tables
 import study.sweep as sweep
 from study.sweep import ROUNDS, SCHEDULE, VARIANTS, experiment_name
 
@@ -49,6 +49,9 @@ def test_the_final_table_has_the_published_columns_and_p_against_the_baseline():
     gap = table[(table.variant == "IFD") & (table.metric == "domain_gap_accuracy_events")]
     assert gap["test_set"].item() == "both" and gap["mean"].item() == pytest.approx(0.83)
     assert f"{PAPER[('IFD', 'real_test', 'event_f1_macro')][0]:.3f}" in markdown(table)
+    compact = compact_markdown(table).splitlines()
+    assert compact[2].startswith("| baseline | 8 | 0.300 +- 0.020 | n/a |")
+    assert compact[3].startswith("| IFD | 8 | 0.330 +- 0.020 (p = ") and compact[3].endswith("0.830 +- 0.010 (p = 0.000) |")
 
 
 def test_the_reference_run_is_the_baseline_of_a_second_table_only():
