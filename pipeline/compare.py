@@ -7,7 +7,8 @@ experiments share a variant, the newest one is used, and the workspace only when
 (the output names the experiments used). `--experiments` names the experiments to compare instead (from any
 commit; one per variant). Writes <out>/table1.md,
 <out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label quality of every variant in
-<out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv, and prints the Markdown. It warns
+<out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv (drawn in <out>/domain_gap.png),
+and prints the Markdown. It warns
 when the variants' results do not share their provenance (code revision, metric package versions, evaluated
 sets: `ifdsed.evaluation.provenance`), since such results are not comparable. <out>/cost.md gives each
 detector's MACs per clip and parameters; <out>/extra_sets.md the extra test sets' event F1 and PSDS1, when there are
@@ -22,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ifdsed import paths
+from ifdsed.evaluation.plots import per_class_bars
 from ifdsed.evaluation.provenance import comparability_warnings
 from ifdsed.evaluation.summary import (TABLES, VARIANTS, columns_markdown, diagnostic_tables, extra_table, paper_tables,
                                       to_markdown)
@@ -101,6 +103,21 @@ def cost_markdown(summaries: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def domain_gap_figure(diagnostics: dict[str, pd.DataFrame], path: Path) -> Path:
+    """The domain-gap probe per variant (bars, std over seeds as error bars): on all frames, on event frames,
+    and on each class's event frames."""
+    wide = diagnostics["diagnostics"].merge(diagnostics["domain_gap_per_class"], on=["model", "n_seeds"])
+    groups = {"all frames": "domain gap, all frames", "event frames": "domain gap, event frames"}
+    groups |= {name[:-len("_mean")]: name[:-len("_mean")] for name in diagnostics["domain_gap_per_class"]
+               if name.endswith("_mean")}
+    table = wide.set_index("model")
+    means = pd.DataFrame({group: table[f"{column}_mean"] for group, column in groups.items()}).T.astype(float)
+    stds = pd.DataFrame({group: table[f"{column}_std"] for group, column in groups.items()}).T.astype(float)
+    return per_class_bars(means, "Domain-gap probe: balanced accuracy telling synthetic from real-world frame "
+                          "embeddings (0.5: no gap)", path, errors=stds, ylabel="balanced accuracy",
+                          ylim=(0.5, 1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=paths.RESULTS)
@@ -145,9 +162,11 @@ def main() -> None:
     with atomic.atomic_path(args.out / "diagnostics.csv") as tmp:
         pd.concat([table.assign(table=name) for name, table in diagnostics.items()]).to_csv(
             tmp, index=False, float_format="%.4f")
+    if diagnostics["domain_gap_per_class"].filter(like="_mean").notna().any(axis=None):
+        domain_gap_figure(diagnostics, args.out / "domain_gap.png")
     print("experiments used: " + ", ".join(f"{v}: {e}" for v, e in sources.items()))
     print(f"tables -> {args.out}/table1.md, table2.md, tables.csv, diagnostics.md, domain_gap_per_class.md, "
-          "diagnostics.csv, cost.md")
+          "diagnostics.csv, cost.md, domain_gap.png")
 
 
 if __name__ == "__main__":

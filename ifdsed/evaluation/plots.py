@@ -1,4 +1,4 @@
-"""Pictures of results: per-class F1 bars, PSD-ROC curves, and log-mel piano rolls of test clips."""
+"""Pictures of results: per-class bars (F1, the domain-gap probe), PSD-ROC curves, and log-mel piano rolls of test clips."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,16 +21,20 @@ def _save(figure, path: Path) -> Path:
     return path
 
 
-def per_class_bars(scores: pd.DataFrame, title: str, path: Path) -> Path:
-    """Grouped bars: one group per class (rows of `scores`), one bar per column (e.g. a test set)."""
+def per_class_bars(scores: pd.DataFrame, title: str, path: Path, errors: pd.DataFrame | None = None,
+                   ylabel: str = "F1", ylim: tuple[float, float] = (0, 1)) -> Path:
+    """Grouped bars: one group per class (rows of `scores`), one bar per column (e.g. a test set or a variant),
+    with `errors` (same shape, e.g. the std over seeds) as error bars."""
     figure, axis = plt.subplots(figsize=(10, 4))
     positions = np.arange(len(scores))
     width = 0.8 / max(len(scores.columns), 1)
     for i, column in enumerate(scores.columns):
-        axis.bar(positions + i * width, scores[column].fillna(0).to_numpy(), width, label=column)
+        error = None if errors is None else errors[column].fillna(0).to_numpy()
+        axis.bar(positions + i * width, scores[column].fillna(0).to_numpy(), width, yerr=error, capsize=2,
+                 label=column)
     axis.set_xticks(positions + 0.4 - width / 2, scores.index, rotation=30, ha="right")
-    axis.set_ylim(0, 1)
-    axis.set_ylabel("F1")
+    axis.set_ylim(*ylim)
+    axis.set_ylabel(ylabel)
     axis.set_title(title)
     axis.legend()
     return _save(figure, path)

@@ -82,6 +82,7 @@ def test_branch_switches_rerun_only_training_and_scoring(project):
     assert "| SEDB&IFD | 2 |" in table and "| baseline | 2 |" in table, compared
     diagnostics = (project / "tables/diagnostics.md").read_text()
     assert "| SEDB&IFD | 2 |" in diagnostics and "domain gap, event frames" in diagnostics
+    assert (project / "tables/domain_gap.png").stat().st_size > 1000       # the same probe, drawn
     cost = (project / "tables/cost.md").read_text()
     assert summary["cost/macs_per_clip"] > 0 and f"| SEDB&IFD | {summary['cost/macs_per_clip'] / 1e6:.1f} M |" in cost
     energy = json.loads((project / "results/train/seed_1/energy.json").read_text())
