@@ -79,13 +79,21 @@ def curves(prefix: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["experiment", "variant", "seed", "epoch", "metric", "value"])
 
 
+def series_labels(table: pd.DataFrame) -> pd.Series:
+    """Each row's curve label: its variant, or "variant (experiment)" where several experiments share the variant
+    (e.g. the study's reference baseline beside the selected one), so that no curve mixes two experiments."""
+    shared = table.groupby("variant")["experiment"].transform("nunique") > 1
+    return table["variant"].where(~shared, table["variant"] + " (" + table["experiment"] + ")")
+
+
 def draw(table: pd.DataFrame, out: Path) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     written = []
-    variants = list(dict.fromkeys(table["variant"]))
+    table = table.assign(series=series_labels(table))
+    variants = list(dict.fromkeys(table["series"]))   # a variant, or variant (experiment) where two share one
     colours = dict(zip(variants, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     styles = ["-", "--", ":", "-."]
     for figure_name, (title, ylabel, metrics) in FIGURES.items():
@@ -93,7 +101,7 @@ def draw(table: pd.DataFrame, out: Path) -> list[Path]:
         drawn = False
         for variant in variants:
             for style, (metric, suffix) in zip(styles, metrics.items()):
-                part = table[(table["variant"] == variant) & (table["metric"] == metric)]
+                part = table[(table["series"] == variant) & (table["metric"] == metric)]
                 if part.empty:
                     continue
                 for _, seed_curve in part.groupby("seed"):

@@ -70,6 +70,13 @@ def test_the_reference_run_is_the_baseline_of_a_second_table_only():
     assert set(tables({"final-ifd": summary(0.3)})) == {"final"}     # no reference run: no second table
 
 
+def test_two_experiments_of_one_variant_are_drawn_as_two_curves():
+    from study.curves import series_labels
+    table = pd.DataFrame({"experiment": ["final-baseline", "final-baseline-start", "final-ifd"],
+                          "variant": ["baseline", "baseline", "IFD"]})
+    assert series_labels(table).tolist() == ["baseline (final-baseline)", "baseline (final-baseline-start)", "IFD"]
+
+
 def test_the_curves_figures_are_drawn_from_a_long_table(tmp_path):
     from study.curves import FIGURES, draw
     rows = [("e", variant, seed, epoch, metric, 0.1 * epoch + seed)
