@@ -11,6 +11,8 @@ test sets.
     dvc queue start -j 1                      # run them (about 2 hours on the 2-core VM)
     python -m study.final collect             # -> docs/ifd-study/final.csv (against the selected baseline)
                                               # and final-vs-start.csv (against the reference), as Markdown too
+    python -m study.final queue --epochs 80   # the same experiments with another epoch cap: final-<variant>-e80
+    python -m study.final collect --epochs 80 # -> docs/ifd-study/final-e80.csv and final-e80-vs-start.csv
 
 final.csv has the columns variant, seeds, test_set, metric, mean, std, p_vs_baseline (Welch's t-test from the
 summaries over seeds, `ifdsed.evaluation.summary.welch_p`). Metrics per test set (real_test: the DCASE 2018
@@ -56,16 +58,20 @@ COLUMNS = ["variant", "seeds", "test_set", "metric", "mean", "std", "p_vs_baseli
 REFERENCE = "final-baseline-start"   # the baseline at the search's starting values (study.sweep.BASE)
 
 
-def final_name(variant: str) -> str:
-    return "final-" + variant.lower().replace("&", "-")
+def final_name(variant: str, epochs: int | None = None) -> str:
+    """final-<variant>, or final-<variant>-e<epochs> for a run with another epoch cap; REFERENCE for "reference"."""
+    name = REFERENCE if variant == "reference" else "final-" + variant.lower().replace("&", "-")
+    return name + (f"-e{epochs}" if epochs else "")
 
 
-def queue(variants: list[str], reference: bool = False) -> None:
+def queue(variants: list[str], reference: bool = False, epochs: int | None = None) -> None:
     """Queue final-<variant> for each variant, at the setting the selection rule picks from the search; with
     `reference`, also REFERENCE: the baseline at the search's starting values (BASE), against which every
-    variant differs by its branches and their own settings only."""
+    variant differs by its branches and their own settings only. `epochs`: another epoch cap than SCHEDULE's
+    (the same for every experiment; names get -e<epochs>)."""
+    cap = {"train.epochs": epochs} if epochs else {}
     if reference:
-        queue_experiment(REFERENCE, "baseline", SEEDS, {})
+        queue_experiment(final_name("reference", epochs), "baseline", SEEDS, cap)
     if not variants:
         return
     selected = select(read_table())
@@ -74,13 +80,13 @@ def queue(variants: list[str], reference: bool = False) -> None:
         raise SystemExit(f"study.final: the search of {', '.join(missing)} is not complete in "
                          "docs/ifd-study/sweep.csv (python -m study.sweep collect)")
     for variant in variants:
-        queue_experiment(final_name(variant), variant, SEEDS, selected[variant])
+        queue_experiment(final_name(variant, epochs), variant, SEEDS, {**selected[variant], **cap})
 
 
-def summaries() -> dict[str, dict]:
+def summaries(epochs: int | None = None) -> dict[str, dict]:
     """{experiment name: results/metrics.json} of the newest finished run of each final experiment (the four
-    final-<variant> and REFERENCE)."""
-    wanted = {final_name(variant) for variant in VARIANTS} | {REFERENCE}
+    final-<variant> and REFERENCE, at the epoch cap `epochs` if given)."""
+    wanted = {final_name(variant, epochs) for variant in [*VARIANTS, "reference"]}
     found: dict[str, tuple[str, dict]] = {}
     for revision in experiment_revisions():
         data = revision.get("data") or {}
@@ -91,13 +97,14 @@ def summaries() -> dict[str, dict]:
     return {name: summary for name, (_, summary) in found.items()}
 
 
-def tables(by_name: dict[str, dict]) -> dict[str, pd.DataFrame]:
-    """{"final": the variants against the selected baseline; "final-vs-start": the same with the REFERENCE run
-    as the baseline (when it has run)}, each a final_table."""
-    by_variant = {variant: by_name[final_name(variant)] for variant in VARIANTS if final_name(variant) in by_name}
+def tables(by_name: dict[str, dict], epochs: int | None = None) -> dict[str, pd.DataFrame]:
+    """{"final": the variants against the selected baseline; "vs-start": the same with the reference run as the
+    baseline (when it has run)}, each a final_table."""
+    names = {variant: final_name(variant, epochs) for variant in VARIANTS}
+    by_variant = {variant: by_name[name] for variant, name in names.items() if name in by_name}
     out = {"final": final_table(by_variant)}
-    if REFERENCE in by_name:
-        out["final-vs-start"] = final_table({**by_variant, "baseline": by_name[REFERENCE]})
+    if final_name("reference", epochs) in by_name:
+        out["vs-start"] = final_table({**by_variant, "baseline": by_name[final_name("reference", epochs)]})
     return out
 
 
@@ -167,14 +174,18 @@ def main() -> None:
                          help="only this variant (repeatable; default: all four, or none with --reference)")
     queuing.add_argument("--reference", action="store_true",
                          help=f"also {REFERENCE}: the baseline at the search's starting values")
-    commands.add_parser("collect").add_argument("--out", type=Path, default=OUT)
+    queuing.add_argument("--epochs", type=int, help="another epoch cap for every experiment (names: -e<N>)")
+    collecting = commands.add_parser("collect")
+    collecting.add_argument("--epochs", type=int, help="collect the runs queued with this --epochs")
+    collecting.add_argument("--out", type=Path, help=f"default {OUT} (with --epochs N: final-eN.csv beside it)")
     args = parser.parse_args()
     if args.command == "queue":
-        queue(args.variant or ([] if args.reference else list(VARIANTS)), args.reference)
+        queue(args.variant or ([] if args.reference else list(VARIANTS)), args.reference, args.epochs)
         return
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    for name, table in tables(summaries()).items():
-        path = args.out if name == "final" else args.out.with_name(f"{name}.csv")
+    out = args.out or (OUT.with_name(f"final-e{args.epochs}.csv") if args.epochs else OUT)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for name, table in tables(summaries(args.epochs), args.epochs).items():
+        path = out if name == "final" else out.with_name(f"{out.stem}-{name}.csv")
         table.to_csv(path, index=False, float_format="%.4f")
         print(markdown(table))
         print(compact_markdown(table))

@@ -58,16 +58,19 @@ def test_the_reference_run_is_the_baseline_of_a_second_table_only():
     """collect: final.csv sets each variant against the selected baseline, final-vs-start.csv against REFERENCE."""
     runs = {"final-baseline": summary(0.30), "final-ifd": summary(0.30), REFERENCE: summary(0.25)}
     made = tables(runs)
-    assert set(made) == {"final", "final-vs-start"}
+    assert set(made) == {"final", "vs-start"}
 
     def ifd_p(table):
         row = table[(table.variant == "IFD") & (table.test_set == "real_test") & (table.metric == "event_f1_macro")]
         return row["p_vs_baseline"].item()
-    assert ifd_p(made["final"]) == pytest.approx(1.0) and ifd_p(made["final-vs-start"]) < 0.001
-    base = made["final-vs-start"]
+    assert ifd_p(made["final"]) == pytest.approx(1.0) and ifd_p(made["vs-start"]) < 0.001
+    base = made["vs-start"]
     reference = base[(base.variant == "baseline") & (base.test_set == "real_test") & (base.metric == "event_f1_macro")]
     assert reference["mean"].item() == pytest.approx(0.25)
     assert set(tables({"final-ifd": summary(0.3)})) == {"final"}     # no reference run: no second table
+    longer = tables({"final-baseline-e80": summary(0.30), "final-ifd-e80": summary(0.30), f"{REFERENCE}-e80":
+                     summary(0.25), "final-ifd": summary(0.9)}, epochs=80)   # runs at another cap: by name only
+    assert ifd_p(longer["vs-start"]) < 0.001 and ifd_p(longer["final"]) == pytest.approx(1.0)
 
 
 def test_two_experiments_of_one_variant_are_drawn_as_two_curves():
@@ -145,3 +148,10 @@ def test_the_final_queue_passes_the_search_start_and_each_variants_selected_sett
                               **SCHEDULE, **sweep.BASE, "model.ifd_theta": 0.3}
     with pytest.raises(SystemExit, match="SEDB"):
         final.queue(["SEDB"])
+    commands.clear()
+    final.queue(["IFD"], reference=True, epochs=80)          # another cap: the same runs, the cap on top
+    (reference, ifd) = commands
+    assert reference[reference.index("--name") + 1] == f"{final.REFERENCE}-e80"
+    assert ifd[ifd.index("--name") + 1] == "final-ifd-e80"
+    assert overrides(ifd) == {"model.ifd": True, "model.sedb": False, "train.seeds": list(final.SEEDS),
+                              **SCHEDULE, **sweep.BASE, "model.ifd_theta": 0.3, "train.epochs": 80}
