@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ifdsed.evaluation.summary import welch_p
+from ifdsed.evaluation.summary import stat_cell, welch_p
 from study.experiments import experiment_revisions
 from study.sweep import VARIANTS, queue_experiment, read_table, select   # one recipe for the search and the final
 
@@ -156,12 +156,8 @@ def compact_markdown(table: pd.DataFrame) -> str:
     for variant in dict.fromkeys(table["variant"]):
         row = [variant, str(table.loc[table.variant == variant, "seeds"].iloc[0])]
         for test_set, metric, _ in COMPACT:
-            if (variant, test_set, metric) not in cells.index or pd.isna(cells.loc[(variant, test_set, metric), "mean"]):
-                row.append("n/a")
-                continue
-            cell = cells.loc[(variant, test_set, metric)]
-            text = f"{cell['mean']:.3f} +- {cell['std']:.3f}"
-            row.append(text if pd.isna(cell["p_vs_baseline"]) else f"{text} (p = {cell['p_vs_baseline']:.3f})")
+            key = (variant, test_set, metric)
+            row.append(stat_cell(*cells.loc[key, ["mean", "std", "p_vs_baseline"]]) if key in cells.index else "n/a")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 

@@ -124,10 +124,13 @@ def columns_markdown(table: pd.DataFrame, title: str, headers: dict[str, str] | 
     lines = [f"**{title}** (mean +- std over seeds; p: Welch's t-test against the baseline)", "",
              "| model | seeds | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(columns)]
     for row in table.to_dict("records"):
-        cells = []
-        for column in columns:
-            mean, std, p = row[f"{column}_mean"], row[f"{column}_std"], row[f"{column}_p"]
-            cell = "n/a" if pd.isna(mean) else f"{mean:.3f} +- {std:.3f}"
-            cells.append(cell + ("" if pd.isna(mean) or pd.isna(p) else f" (p = {p:.3f})"))
+        cells = [stat_cell(row[f"{column}_mean"], row[f"{column}_std"], row[f"{column}_p"]) for column in columns]
         lines.append(f"| {row['model']} | {row['n_seeds']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def stat_cell(mean, std, p=None) -> str:
+    """One table cell: "mean +- std", with " (p = ...)" when there is a p-value; "n/a" without a mean."""
+    if mean is None or pd.isna(mean):
+        return "n/a"
+    return f"{mean:.3f} +- {std:.3f}" + ("" if p is None or pd.isna(p) else f" (p = {p:.3f})")
