@@ -5,7 +5,7 @@ Reads every experiment of the current commit (and the workspace) through `dvc ex
 model.ifd / model.sedb name the variant, results/metrics.json gives its mean, std and seed count. When several
 experiments share a variant, the newest one is used, and the workspace only when no experiment has that variant
 (the output names the experiments used). `--experiments` names the experiments to compare instead (from any
-commit; one per variant). Writes <out>/table1.md,
+commit, or kept in the study's archive; one per variant). Writes <out>/table1.md,
 <out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label quality of every variant in
 <out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv (drawn in <out>/domain_gap.png),
 and prints the Markdown. It warns
@@ -15,15 +15,14 @@ detector's MACs per clip and parameters; <out>/extra_sets.md the extra test sets
 any (params real.extra_test_sets).
 """
 import argparse
-import json
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ifdsed import paths
+from ifdsed.evaluation.experiments import all_revisions, experiment_revisions, show
 from ifdsed.evaluation.plots import per_class_bars
 from ifdsed.evaluation.provenance import comparability_warnings
 from ifdsed.evaluation.summary import (TABLES, VARIANTS, columns_markdown, diagnostic_tables, extra_table, paper_tables,
@@ -33,14 +32,6 @@ from models.config import variant_name
 
 SUMMARY_FILE = paths.SUMMARY.as_posix()
 ENERGY_FILE = re.compile(r"results/train/seed_\d+/energy\.json")
-
-
-def _revisions(entries: list[dict]):
-    """Every revision in `dvc exp show --json` output: the workspace, commits and their experiments."""
-    for entry in entries:
-        yield entry
-        for experiment in entry.get("experiments") or []:
-            yield from _revisions(experiment.get("revs") or [])
 
 
 def training_energy(metrics: dict) -> dict:
@@ -56,13 +47,10 @@ def training_energy(metrics: dict) -> dict:
 
 def collect_summaries(experiments: list[str] | None = None) -> tuple[dict[str, dict], dict[str, str]]:
     """{variant: summary metrics} and {variant: experiment name}, the newest experiment of each variant; with
-    `experiments`, only the experiments of those names, from any commit."""
-    command = ["dvc", "exp", "show", "--json"] + (["--all-commits"] if experiments else [])
-    shown = subprocess.run(command, capture_output=True, text=True)
-    if shown.returncode != 0:
-        raise SystemExit(f"compare: `dvc exp show --json` failed:\n{shown.stderr}")
+    `experiments`, only the experiments of those names, from any commit or the study's archive
+    (`ifdsed.evaluation.experiments`)."""
     found = []
-    for revision in _revisions(json.loads(shown.stdout)):
+    for revision in experiment_revisions() if experiments else all_revisions(show()):
         data = revision.get("data") or {}
         model = (((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}).get("model") or {}
         metrics = data.get("metrics") or {}

@@ -3,27 +3,27 @@
     python -m study.curves --prefix final-          # the final comparison's experiments
     python -m study.curves --prefix sweep-r0-       # the search's round 0 (every variant at params.yaml's values)
 
-For every finished DVC experiment whose name starts with the prefix (any commit), reads each seed's dvclive logs
-(results/train/seed_<seed>/plots/metrics/) and pseudo-label table (results/diagnostics/seed_<seed>/) from the
-experiment's git commit, and writes <out>/curves.csv (experiment, variant, seed, epoch, metric, value) and
-<out>/{validation,pairs,pseudo_labels,gradients}.png: validation event F1; IFD positive pairs per batch by domain
-pairing; the pseudo labels' frame precision and recall against the hidden timestamps; the gradient norm each
-loss term sends into the encoder. Each figure draws the mean over seeds per variant, and every seed thinly.
+For every finished DVC experiment whose name starts with the prefix (any commit, or kept by study.archive), reads
+each seed's dvclive logs (results/train/seed_<seed>/plots/metrics/) and pseudo-label table
+(results/diagnostics/seed_<seed>/) from the experiment's git commit or archive record, and writes <out>/curves.csv
+(experiment, variant, seed, epoch, metric, value) and <out>/{validation,pairs,pseudo_labels,gradients}.png:
+validation event F1; IFD positive pairs per batch by domain pairing; the pseudo labels' frame precision and recall
+against the hidden timestamps; the gradient norm each loss term sends into the encoder. Each figure draws the mean over seeds per variant, and every seed thinly.
 """
 from __future__ import annotations
 
 import argparse
 import io
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 
+from ifdsed.evaluation.experiments import ARCHIVE, experiment_file, experiment_revisions
 from models.config import variant_name
-from study.experiments import experiment_revisions
 
 TRAIN_LOGS = "results/train/seed_{seed}/plots/metrics/{metric}.tsv"
 PSEUDO_LABELS = "results/diagnostics/seed_{seed}/pseudo_labels.tsv"
+SEED_METRICS = "results/train/seed_{seed}/metrics.json"
 TRAIN_METRICS = ["validation/event_f1_macro", "validation/frame_f1_macro", "train/ifd_n_pos_rr",
                  "train/ifd_n_pos_ss", "train/ifd_n_pos_rs", "train/pseudo_label_share",
                  "train/encoder_grad_norm/atp", "train/encoder_grad_norm/sedb", "train/encoder_grad_norm/ifd_hinge",
@@ -40,24 +40,26 @@ FIGURES = {  # file -> (title, y label, {metric: legend suffix})
 }
 
 
-def _git_file(revision: str, path: str) -> str | None:
-    done = subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True, text=True)
-    return done.stdout if done.returncode == 0 else None
+def kept_files(seeds) -> list[str]:
+    """The git-tracked result files these curves read, for every seed (what study.archive keeps)."""
+    return [path for seed in seeds for path in
+            [SEED_METRICS.format(seed=seed), PSEUDO_LABELS.format(seed=seed)]
+            + [TRAIN_LOGS.format(seed=seed, metric=metric) for metric in TRAIN_METRICS]]
 
 
-def experiments(prefix: str) -> list[tuple[str, str, str, list[int]]]:
-    """(name, git revision, variant, seeds) of every finished experiment whose name starts with `prefix`."""
+def experiments(prefix: str, archive: Path | None = ARCHIVE) -> list[tuple[str, dict, str, list[int]]]:
+    """(name, revision, variant, seeds) of every finished experiment whose name starts with `prefix`: live in this
+    clone (any commit), or kept in `archive` (None: live ones only)."""
     found = []
-    for revision in experiment_revisions():
+    for revision in experiment_revisions(archive):
         name, data = revision.get("name") or "", revision.get("data") or {}
         params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
         if not name.startswith(prefix) or not params or revision.get("error"):
             continue
         seeds = list(params["train"]["seeds"])
-        if all(_git_file(revision["rev"], f"results/train/seed_{seed}/metrics.json") for seed in seeds):
-            found.append((name, revision["rev"], variant_name(params["model"]["ifd"], params["model"]["sedb"]),
-                          seeds))
-    return sorted(found)
+        if all(experiment_file(revision, SEED_METRICS.format(seed=seed)) for seed in seeds):
+            found.append((name, revision, variant_name(params["model"]["ifd"], params["model"]["sedb"]), seeds))
+    return sorted(found, key=lambda item: item[0])
 
 
 def curves(prefix: str) -> pd.DataFrame:
@@ -65,12 +67,12 @@ def curves(prefix: str) -> pd.DataFrame:
     for name, revision, variant, seeds in experiments(prefix):
         for seed in seeds:
             for metric in TRAIN_METRICS:
-                text = _git_file(revision, TRAIN_LOGS.format(seed=seed, metric=metric))
+                text = experiment_file(revision, TRAIN_LOGS.format(seed=seed, metric=metric))
                 if text:
                     table = pd.read_csv(io.StringIO(text), sep="\t")
                     rows += [(name, variant, seed, int(step) + 1, metric, float(value))
                              for step, value in zip(table["step"], table.iloc[:, -1])]
-            text = _git_file(revision, PSEUDO_LABELS.format(seed=seed))
+            text = experiment_file(revision, PSEUDO_LABELS.format(seed=seed))
             if text:
                 table = pd.read_csv(io.StringIO(text), sep="\t")
                 for column in ("share", "precision", "recall"):

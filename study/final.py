@@ -31,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from ifdsed.evaluation.summary import stat_cell, welch_p
-from study.experiments import experiment_revisions
+from ifdsed.evaluation.experiments import experiment_revisions
 from study.sweep import VARIANTS, queue_experiment, read_table, select   # one recipe for the search and the final
 
 SEEDS = tuple(range(1, 9))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from study.experiments import experiment_revisions
+from ifdsed.evaluation.experiments import experiment_revisions
 
 VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
 SCHEDULE = {"train.epochs": 40, "train.patience": 10, "train.selection": "event_f1"}

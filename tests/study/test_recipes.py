@@ -155,3 +155,27 @@ def test_the_final_queue_passes_the_search_start_and_each_variants_selected_sett
     assert ifd[ifd.index("--name") + 1] == "final-ifd-e80"
     assert overrides(ifd) == {"model.ifd": True, "model.sedb": False, "train.seeds": list(final.SEEDS),
                               **SCHEDULE, **sweep.BASE, "model.ifd_theta": 0.3, "train.epochs": 80}
+
+
+def test_an_archived_experiment_is_drawn_and_archived_again_unchanged(tmp_path, monkeypatch):
+    """study.archive writes the record study.curves reads: the curves come from the record's files alone."""
+    import study.archive as archive
+    import study.curves as curves
+    files = {curves.SEED_METRICS.format(seed=1): "{}",
+             curves.TRAIN_LOGS.format(seed=1, metric="validation/event_f1_macro"): "step\tevent_f1_macro\n0\t0.1\n1\t0.2\n",
+             curves.PSEUDO_LABELS.format(seed=1): "epoch\tshare\tprecision\trecall\n1\t0.8\t0.6\t0.7\n"}
+    record = {"name": "final-ifd-e80", "rev": "0" * 40, "files": files, "machine": {},
+              "data": {"timestamp": "t", "params": {"params.yaml": {"data": {
+                  "train": {"seeds": [1]}, "model": {"ifd": True, "sedb": False}}}}, "metrics": {}}}
+    monkeypatch.setattr(curves, "experiment_revisions", lambda archive=None: iter([record]))
+    table = curves.curves("final-")
+    validation = table[table.metric == "validation/event_f1_macro"]
+    assert validation[["experiment", "variant", "seed", "epoch", "value"]].values.tolist() == [
+        ["final-ifd-e80", "IFD", 1, 1, 0.1], ["final-ifd-e80", "IFD", 1, 2, 0.2]]
+    assert table[table.metric == "pseudo_label/recall"]["value"].tolist() == [0.7]
+    assert set(curves.kept_files([1])) >= set(files)
+    monkeypatch.setattr(archive, "archive_record", lambda revision, paths: {**revision, "kept": sorted(paths)})
+    (written,) = archive.save("final-", tmp_path)
+    saved = json.loads(written.read_text())
+    assert written.name == "final-ifd-e80.json" and saved["files"] == files
+    assert saved["kept"] == sorted(curves.kept_files([1]))

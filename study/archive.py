@@ -1,0 +1,48 @@
+"""Keep the IFD study's finished experiments in the repository, so that a comparison whose experiments run in
+several sessions (or on several machines) can be tabled once all of them have run:
+
+    python -m study.archive --prefix final-     # -> docs/ifd-study/experiments/<name>.json, one per experiment
+
+Each finished experiment of this clone (any commit) whose name starts with the prefix is written as an archive
+record (`ifdsed.evaluation.experiments.archive_record`): its params and every metrics file, the result files
+study.curves draws (`study.curves.kept_files`), and the machine that saved it. Run it on the machine that ran
+the experiments, as soon as they finish. study.final, study.curves and `pipeline.compare --experiments` read
+archived experiments beside the live ones (a live one of the same name wins).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ifdsed.evaluation.experiments import ARCHIVE, archive_record
+from ifdsed.io import atomic
+from study.curves import experiments, kept_files
+
+
+def save(prefix: str, archive: Path = ARCHIVE) -> list[Path]:
+    """Archive every finished live experiment named <prefix>*; returns the records written."""
+    archive.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, revision, _, seeds in experiments(prefix, archive=None):
+        path = archive / f"{name}.json"
+        atomic.write_text(path, json.dumps(archive_record(revision, kept_files(seeds)), indent=1, sort_keys=True)
+                          + "\n")
+        written.append(path)
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prefix", required=True, help="archive the finished experiments named <prefix>*")
+    parser.add_argument("--archive", type=Path, default=ARCHIVE)
+    args = parser.parse_args()
+    written = save(args.prefix, args.archive)
+    if not written:
+        raise SystemExit(f"archive: no finished experiment named {args.prefix}* in this clone")
+    for path in written:
+        print(f"-> {path} ({path.stat().st_size / 1e3:.0f} kB)")
+
+
+if __name__ == "__main__":
+    main()
