@@ -64,23 +64,33 @@ def final_name(variant: str, epochs: int | None = None) -> str:
     return name + (f"-e{epochs}" if epochs else "")
 
 
-def queue(variants: list[str], reference: bool = False, epochs: int | None = None) -> None:
+def seed_name(name: str, seed: int) -> str:
+    """The experiment of one seed of experiment `name`, when it is queued seed by seed."""
+    return f"{name}-s{seed}"
+
+
+def queue(variants: list[str], reference: bool = False, epochs: int | None = None, per_seed: bool = False) -> None:
     """Queue final-<variant> for each variant, at the setting the selection rule picks from the search; with
     `reference`, also REFERENCE: the baseline at the search's starting values (BASE), against which every
     variant differs by its branches and their own settings only. `epochs`: another epoch cap than SCHEDULE's
-    (the same for every experiment; names get -e<epochs>)."""
+    (the same for every experiment; names get -e<epochs>). `per_seed`: one experiment per seed (seed_name), so
+    that a session that ends loses one seed's training at most; `summaries` merges them."""
     cap = {"train.epochs": epochs} if epochs else {}
-    if reference:
-        queue_experiment(final_name("reference", epochs), "baseline", SEEDS, cap)
-    if not variants:
-        return
-    selected = select(read_table())
-    missing = [variant for variant in variants if variant not in selected]
-    if missing:
-        raise SystemExit(f"study.final: the search of {', '.join(missing)} is not complete in "
-                         "docs/ifd-study/sweep.csv (python -m study.sweep collect)")
-    for variant in variants:
-        queue_experiment(final_name(variant, epochs), variant, SEEDS, {**selected[variant], **cap})
+    runs = [("reference", "baseline", cap)] if reference else []
+    if variants:
+        selected = select(read_table())
+        missing = [variant for variant in variants if variant not in selected]
+        if missing:
+            raise SystemExit(f"study.final: the search of {', '.join(missing)} is not complete in "
+                             "docs/ifd-study/sweep.csv (python -m study.sweep collect)")
+        runs += [(variant, variant, {**selected[variant], **cap}) for variant in variants]
+    for name, variant, setting in runs:
+        name = final_name(name, epochs)
+        if per_seed:
+            for seed in SEEDS:
+                queue_experiment(seed_name(name, seed), variant, [seed], setting)
+        else:
+            queue_experiment(name, variant, SEEDS, setting)
 
 
 def summaries(epochs: int | None = None) -> dict[str, dict]:
@@ -171,12 +181,15 @@ def main() -> None:
     queuing.add_argument("--reference", action="store_true",
                          help=f"also {REFERENCE}: the baseline at the search's starting values")
     queuing.add_argument("--epochs", type=int, help="another epoch cap for every experiment (names: -e<N>)")
+    queuing.add_argument("--per-seed", action="store_true",
+                         help="one experiment per seed (names: -s<seed>); collect merges them")
     collecting = commands.add_parser("collect")
     collecting.add_argument("--epochs", type=int, help="collect the runs queued with this --epochs")
     collecting.add_argument("--out", type=Path, help=f"default {OUT} (with --epochs N: final-eN.csv beside it)")
     args = parser.parse_args()
     if args.command == "queue":
-        queue(args.variant or ([] if args.reference else list(VARIANTS)), args.reference, args.epochs)
+        queue(args.variant or ([] if args.reference else list(VARIANTS)), args.reference, args.epochs,
+              args.per_seed)
         return
     out = args.out or (OUT.with_name(f"final-e{args.epochs}.csv") if args.epochs else OUT)
     out.parent.mkdir(parents=True, exist_ok=True)
