@@ -13,8 +13,7 @@ import pandas as pd
 from ifdsed import paths
 from ifdsed.config import load_params
 from ifdsed.errors import run_stage
-from ifdsed.evaluation.provenance import agreed
-from ifdsed.evaluation.summary import summarize_seeds
+from ifdsed.evaluation.summary import summarize_run
 from ifdsed.io import atomic
 
 
@@ -22,7 +21,7 @@ def main() -> None:
     params = load_params()
     per_seed = [{**json.loads((paths.diagnostics(seed) / "metrics.json").read_text()),
                  **json.loads(paths.eval_metrics(seed).read_text())} for seed in params.train.seeds]
-    summary = {**summarize_seeds(per_seed), **agreed(per_seed)}
+    summary = summarize_run(per_seed)
     atomic.write_json(paths.SUMMARY, summary)
     per_class = pd.concat([pd.read_csv(paths.eval_dir(seed) / "per_class.csv") for seed in params.train.seeds])
     with atomic.atomic_path(paths.SUMMARY_PER_CLASS) as tmp:

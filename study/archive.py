@@ -3,8 +3,8 @@ several sessions (or on several machines) can be tabled once all of them have ru
 
     python -m study.archive --prefix final-     # -> docs/ifd-study/experiments/<name>.json, one per experiment
 
-Each finished experiment of this clone (any commit) whose name starts with the prefix is written as an archive
-record (`ifdsed.evaluation.experiments.archive_record`): its params and every metrics file, the result files
+Each finished experiment of this clone (any commit) whose name starts with the prefix (each one-seed run of an
+experiment queued seed by seed, too) is written as an archive record (`ifdsed.evaluation.experiments.archive_record`): its params and every metrics file, the result files
 study.curves draws (`study.curves.kept_files`), and the machine that saved it. Run it on the machine that ran
 the experiments, as soon as they finish. study.final, study.curves and `pipeline.compare --experiments` read
 archived experiments beside the live ones (a live one of the same name wins).
@@ -24,7 +24,7 @@ def save(prefix: str, archive: Path = ARCHIVE) -> list[Path]:
     """Archive every finished live experiment named <prefix>*; returns the records written."""
     archive.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, revision, _, seeds in experiments(prefix, archive=None):
+    for name, revision, _, seeds in experiments(prefix, archive=None, merge=False):
         path = archive / f"{name}.json"
         atomic.write_text(path, json.dumps(archive_record(revision, kept_files(seeds)), indent=1, sort_keys=True)
                           + "\n")

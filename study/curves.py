@@ -47,11 +47,12 @@ def kept_files(seeds) -> list[str]:
             + [TRAIN_LOGS.format(seed=seed, metric=metric) for metric in TRAIN_METRICS]]
 
 
-def experiments(prefix: str, archive: Path | None = ARCHIVE) -> list[tuple[str, dict, str, list[int]]]:
+def experiments(prefix: str, archive: Path | None = ARCHIVE,
+                merge: bool = True) -> list[tuple[str, dict, str, list[int]]]:
     """(name, revision, variant, seeds) of every finished experiment whose name starts with `prefix`: live in this
-    clone (any commit), or kept in `archive` (None: live ones only)."""
+    clone (any commit), or kept in `archive` (None: live ones only); with `merge`, one-seed runs merged."""
     found = []
-    for revision in experiment_revisions(archive):
+    for revision in experiment_revisions(archive, merge):
         name, data = revision.get("name") or "", revision.get("data") or {}
         params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
         if not name.startswith(prefix) or not params or revision.get("error"):

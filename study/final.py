@@ -13,6 +13,8 @@ test sets.
                                               # and final-vs-start.csv (against the reference), as Markdown too
     python -m study.final queue --epochs 80   # the same experiments with another epoch cap: final-<variant>-e80
     python -m study.final collect --epochs 80 # -> docs/ifd-study/final-e80.csv and final-e80-vs-start.csv
+    python -m study.final queue --epochs 80 --per-seed   # one experiment per seed, final-<variant>-e80-s<seed>:
+                                              # a session's end loses one seed at most; collect merges them
 
 final.csv has the columns variant, seeds, test_set, metric, mean, std, p_vs_baseline (Welch's t-test from the
 summaries over seeds, `ifdsed.evaluation.summary.welch_p`). Metrics per test set (real_test: the DCASE 2018
@@ -193,7 +195,11 @@ def main() -> None:
         return
     out = args.out or (OUT.with_name(f"final-e{args.epochs}.csv") if args.epochs else OUT)
     out.parent.mkdir(parents=True, exist_ok=True)
-    for name, table in tables(summaries(args.epochs), args.epochs).items():
+    found = summaries(args.epochs)
+    for name, summary in sorted(found.items()):
+        if summary["n_seeds"] < len(SEEDS):
+            print(f"study.final: {name} has {summary['n_seeds']} of {len(SEEDS)} seeds so far")
+    for name, table in tables(found, args.epochs).items():
         path = out if name == "final" else out.with_name(f"{out.stem}-{name}.csv")
         table.to_csv(path, index=False, float_format="%.4f")
         print(markdown(table))

@@ -8,16 +8,28 @@ curves read: the experiment's name, commit, params and every metrics file (as `d
 text of the git-tracked result files asked for (dvclive logs, pseudo-label tables), and the machine that saved
 it; written as <archive>/<name>.json, it is read back by `experiment_revisions` beside the live experiments,
 and `experiment_file` reads a file of either kind.
+
+A long run can also be queued seed by seed, as experiments <name>-s<seed> of one seed each (`study.final queue
+--per-seed`), so that a session's end loses one seed's training at most. `experiment_revisions` merges such
+experiments into one revision named <name> (`merge_seed_runs`): the union of their metrics files, params whose
+train.seeds lists every seed, and results/metrics.json made again over all of them by the summarize stage's
+own function, so that every reader sees one experiment.
 """
 from __future__ import annotations
 
+import copy
 import json
 import platform
+import re
 import subprocess
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ifdsed import paths
+from ifdsed.evaluation.summary import summarize_run
+
 ARCHIVE = Path("docs/ifd-study/experiments")   # the IFD study's archive (study.archive writes it)
+SEED_RUN = re.compile(r"(?P<name>.+)-s(?P<seed>\d+)")   # one seed of experiment <name>
 
 
 def show(all_commits: bool = False) -> list[dict]:
@@ -42,15 +54,72 @@ def archived_revisions(archive: Path = ARCHIVE) -> list[dict]:
     return [json.loads(path.read_text()) for path in sorted(archive.glob("*.json"))] if archive.is_dir() else []
 
 
-def experiment_revisions(archive: Path | None = ARCHIVE) -> Iterator[dict]:
+def experiment_revisions(archive: Path | None = ARCHIVE, merge: bool = True) -> list[dict]:
     """Each experiment of every commit (name, rev, data: params and metrics), then each archived experiment whose
-    name no live one has (a study may span commits, sessions and machines)."""
+    name no live one has (a study may span commits, sessions and machines); with `merge`, the one-seed runs of
+    an experiment merged into one revision (merge_seed_runs)."""
     live = [revision for entry in show(all_commits=True) for experiment in entry.get("experiments") or []
             for revision in experiment.get("revs") or []]
-    yield from live
+    found = list(live)
     if archive is not None:
         names = {revision.get("name") for revision in live}
-        yield from (record for record in archived_revisions(archive) if record["name"] not in names)
+        found += [record for record in archived_revisions(archive) if record["name"] not in names]
+    return merge_seed_runs(found) if merge else found
+
+
+def _params(revision: dict) -> dict:
+    return (((revision.get("data") or {}).get("params") or {}).get("params.yaml") or {}).get("data") or {}
+
+
+def _metrics(revision: dict) -> dict:
+    return (revision.get("data") or {}).get("metrics") or {}
+
+
+def merge_seed_runs(revisions: list[dict]) -> list[dict]:
+    """`revisions` with the experiments <name>-s<seed> that ran seed <seed> alone replaced by one revision
+    <name> over all of them (the newest run of each seed), unless an experiment <name> exists itself. The
+    merged revision keeps its parts (`experiment_file` reads their files) and has no rev. Parts whose params
+    differ other than in train.seeds are an error: they are not one experiment."""
+    groups: dict[str, dict[int, dict]] = {}
+    kept = []
+    for revision in revisions:
+        match = SEED_RUN.fullmatch(revision.get("name") or "")
+        seeds = (_params(revision).get("train") or {}).get("seeds")
+        if match and seeds == [int(match["seed"])] and not revision.get("error"):
+            newest = groups.setdefault(match["name"], {}).get(seeds[0])
+            if newest is None or (revision["data"].get("timestamp") or "") > (newest["data"].get("timestamp") or ""):
+                groups[match["name"]][seeds[0]] = revision
+        else:
+            kept.append(revision)
+    whole = {revision.get("name") for revision in kept}
+    for name, by_seed in groups.items():
+        parts = [by_seed[seed] for seed in sorted(by_seed)]
+        kept += parts if name in whole else [_merged(name, parts)]
+    return kept
+
+
+def _merged(name: str, parts: list[dict]) -> dict:
+    def without_seeds(params: dict) -> str:
+        return json.dumps({**params, "train": {**params["train"], "seeds": None}}, sort_keys=True)
+    if len({without_seeds(_params(part)) for part in parts}) > 1:
+        raise SystemExit(f"experiments: {', '.join(part['name'] for part in parts)} are runs of one experiment "
+                         f"{name} but their params differ in more than train.seeds")
+    seeds = [_params(part)["train"]["seeds"][0] for part in parts]
+    params = copy.deepcopy(_params(parts[0]))
+    params["train"]["seeds"] = seeds
+    summary_file = paths.SUMMARY.as_posix()
+    metrics = {path: entry for part in parts for path, entry in _metrics(part).items() if path != summary_file}
+
+    def seed_metrics(path: Path) -> dict | None:
+        return (metrics.get(path.as_posix()) or {}).get("data")
+    per_seed = [{**seed_metrics(paths.diagnostics(seed) / "metrics.json"), **seed_metrics(paths.eval_metrics(seed))}
+                for seed in seeds
+                if seed_metrics(paths.diagnostics(seed) / "metrics.json") and seed_metrics(paths.eval_metrics(seed))]
+    if per_seed:
+        metrics[summary_file] = {"data": summarize_run(per_seed)}
+    timestamp = max((part["data"].get("timestamp") or "") for part in parts)
+    return {"name": name, "rev": None, "parts": parts, "error": None,
+            "data": {"timestamp": timestamp, "params": {"params.yaml": {"data": params}}, "metrics": metrics}}
 
 
 def experiment_file(revision: dict, path: str) -> str | None:
@@ -58,6 +127,8 @@ def experiment_file(revision: dict, path: str) -> str | None:
     it has no such file)."""
     if "files" in revision:
         return revision["files"].get(path)
+    if "parts" in revision:   # merged one-seed runs: the first part that has it
+        return next((text for part in revision["parts"] if (text := experiment_file(part, path)) is not None), None)
     done = subprocess.run(["git", "show", f"{revision['rev']}:{path}"], capture_output=True, text=True)
     return done.stdout if done.returncode == 0 else None
 

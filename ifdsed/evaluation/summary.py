@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ifdsed.evaluation.provenance import agreed
+
 SUMMARY_METRICS = ("event_f1_macro", "event_f1_micro", "event_error_rate", "segment_f1_macro", "segment_f1_micro",
                    "tagging_f1_macro", "psds1", "psds2")
 SUMMARY_SETS = ("real_test", "syn_test", "real_validation")
@@ -44,6 +46,12 @@ def summarize_seeds(per_seed: list[dict]) -> dict:
         summary[f"{key}_mean"] = float(values.mean()) if len(values) else None
         summary[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else (0.0 if len(values) else None)
     return summary
+
+
+def summarize_run(per_seed: list[dict]) -> dict:
+    """A run's results/metrics.json from its seeds' metrics: summarize_seeds, and the provenance and cost keys
+    the seeds share (`agreed`: "differs" where they do not)."""
+    return {**summarize_seeds(per_seed), **agreed(per_seed)}
 
 
 def extra_sets(metrics: dict) -> list[str]:

@@ -3,6 +3,8 @@ a live one's from its git commit), and a live experiment hides an archived one o
 import json
 import subprocess
 
+import pytest
+
 import ifdsed.evaluation.experiments as experiments
 from ifdsed.evaluation.experiments import archive_record, archived_revisions, experiment_file
 
@@ -53,3 +55,43 @@ def test_a_live_experiment_hides_the_archived_one_of_its_name(tmp_path, monkeypa
     assert [(r["name"], r["data"]["metrics"]["m"]["data"]["f1"]) for r in found] == [("final-ifd-e80", 0.9),
                                                                                      ("final-sedb-e80", 0.1)]
     assert [r["name"] for r in experiments.experiment_revisions(None)] == ["final-ifd-e80"]   # live ones only
+
+
+def seed_run(name: str, seed: int, f1: float, timestamp: str = "2026-12-01T12:00:00", lr: float = 0.0018) -> dict:
+    """A finished one-seed experiment as `dvc exp show` lists it, with a file of its own."""
+    metrics = {f"results/eval/seed_{seed}/metrics.json": {"data": {"variant": "IFD", "real_test/event_f1_macro": f1,
+                                                                   "provenance/torch": "2.13.0"}},
+               f"results/diagnostics/seed_{seed}/metrics.json": {"data": {"pseudo_label_precision": 0.5}},
+               f"results/train/seed_{seed}/energy.json": {"data": {"energy_kwh": 0.001}},
+               "results/metrics.json": {"data": {"n_seeds": 1}}}
+    return {"name": f"{name}-s{seed}", "rev": "0" * 40, "error": None, "files": {f"log_{seed}.tsv": f"seed {seed}"},
+            "data": {"timestamp": timestamp, "metrics": metrics,
+                     "params": {"params.yaml": {"data": {"model": {"ifd": True}, "train": {"seeds": [seed], "lr": lr}}}}}}
+
+
+def test_one_seed_runs_merge_into_one_experiment_summarized_over_all_seeds():
+    from ifdsed.evaluation.experiments import merge_seed_runs
+    runs = [seed_run("final-ifd-e80", 2, 0.30), seed_run("final-ifd-e80", 1, 0.99, "2026-12-01T11:00:00"),
+            seed_run("final-ifd-e80", 1, 0.20, "2026-12-01T13:00:00"),        # seed 1 again, newer: it counts
+            {"name": "final-sedb", "rev": "1" * 40, "data": {}}]
+    merged = {revision["name"]: revision for revision in merge_seed_runs(runs)}
+    assert set(merged) == {"final-ifd-e80", "final-sedb"}
+    run = merged["final-ifd-e80"]
+    assert run["data"]["params"]["params.yaml"]["data"] == {"model": {"ifd": True}, "train": {"seeds": [1, 2],
+                                                                                              "lr": 0.0018}}
+    summary = run["data"]["metrics"]["results/metrics.json"]["data"]
+    assert summary["n_seeds"] == 2 and summary["variant"] == "IFD" and summary["provenance/torch"] == "2.13.0"
+    assert summary["real_test/event_f1_macro_mean"] == pytest.approx(0.25)
+    assert summary["pseudo_label_precision_mean"] == pytest.approx(0.5)
+    assert {"results/train/seed_1/energy.json", "results/train/seed_2/energy.json"} <= set(run["data"]["metrics"])
+    assert run["data"]["timestamp"] == "2026-12-01T13:00:00"
+    assert experiment_file(run, "log_2.tsv") == "seed 2" and experiment_file(run, "log_3.tsv") is None
+    # an experiment of the merged name itself wins: its one-seed runs stay apart
+    names = [revision["name"] for revision in merge_seed_runs(runs + [{"name": "final-ifd-e80", "data": {}}])]
+    assert sorted(names) == ["final-ifd-e80", "final-ifd-e80-s1", "final-ifd-e80-s2", "final-sedb"]
+
+
+def test_one_seed_runs_with_other_params_are_not_one_experiment():
+    from ifdsed.evaluation.experiments import merge_seed_runs
+    with pytest.raises(SystemExit, match="final-ifd-e80-s1, final-ifd-e80-s2 .* differ"):
+        merge_seed_runs([seed_run("final-ifd-e80", 1, 0.2), seed_run("final-ifd-e80", 2, 0.3, lr=0.0036)])

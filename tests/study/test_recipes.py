@@ -167,7 +167,7 @@ def test_an_archived_experiment_is_drawn_and_archived_again_unchanged(tmp_path, 
     record = {"name": "final-ifd-e80", "rev": "0" * 40, "files": files, "machine": {},
               "data": {"timestamp": "t", "params": {"params.yaml": {"data": {
                   "train": {"seeds": [1]}, "model": {"ifd": True, "sedb": False}}}}, "metrics": {}}}
-    monkeypatch.setattr(curves, "experiment_revisions", lambda archive=None: iter([record]))
+    monkeypatch.setattr(curves, "experiment_revisions", lambda archive=None, merge=True: [record])
     table = curves.curves("final-")
     validation = table[table.metric == "validation/event_f1_macro"]
     assert validation[["experiment", "variant", "seed", "epoch", "value"]].values.tolist() == [
