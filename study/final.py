@@ -32,8 +32,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ifdsed.evaluation.summary import stat_cell, welch_p
+from ifdsed import paths
 from ifdsed.evaluation.experiments import experiment_revisions
+from ifdsed.evaluation.summary import stat_cell, welch_p
 from study.sweep import VARIANTS, queue_experiment, read_table, select   # one recipe for the search and the final
 
 SEEDS = tuple(range(1, 9))
@@ -54,6 +55,7 @@ PAPER = {
     ("SEDB&IFD", "real_test", "tagging_f1_macro"): (0.645, 0.0118), ("SEDB&IFD", "syn_test", "tagging_f1_macro"): (0.638, 0.0323),
 }
 OUT = Path("docs/ifd-study/final.csv")
+SUMMARY_FILE = paths.SUMMARY.as_posix()
 COLUMNS = ["variant", "seeds", "test_set", "metric", "mean", "std", "p_vs_baseline"]
 
 
@@ -76,7 +78,8 @@ def queue(variants: list[str], reference: bool = False, epochs: int | None = Non
     `reference`, also REFERENCE: the baseline at the search's starting values (BASE), against which every
     variant differs by its branches and their own settings only. `epochs`: another epoch cap than SCHEDULE's
     (the same for every experiment; names get -e<epochs>). `per_seed`: one experiment per seed (seed_name), so
-    that a session that ends loses one seed's training at most; `summaries` merges them."""
+    that a session that ends loses one seed's training at most; `summaries` merges them. A one-seed run that
+    has finished (live or archived) is not queued again, so the same command continues a comparison."""
     cap = {"train.epochs": epochs} if epochs else {}
     runs = [("reference", "baseline", cap)] if reference else []
     if variants:
@@ -86,13 +89,22 @@ def queue(variants: list[str], reference: bool = False, epochs: int | None = Non
             raise SystemExit(f"study.final: the search of {', '.join(missing)} is not complete in "
                              "docs/ifd-study/sweep.csv (python -m study.sweep collect)")
         runs += [(variant, variant, {**selected[variant], **cap}) for variant in variants]
+    done = finished_names() if per_seed else set()
     for name, variant, setting in runs:
         name = final_name(name, epochs)
-        if per_seed:
-            for seed in SEEDS:
-                queue_experiment(seed_name(name, seed), variant, [seed], setting)
-        else:
+        if not per_seed:
             queue_experiment(name, variant, SEEDS, setting)
+        for seed in SEEDS if per_seed else ():
+            if seed_name(name, seed) in done:
+                print(f"study.final: {seed_name(name, seed)} has run (live or archived): not queued again")
+            else:
+                queue_experiment(seed_name(name, seed), variant, [seed], setting)
+
+
+def finished_names() -> set[str]:
+    """The experiments, live or archived, that have a summary (each one-seed run by its own name)."""
+    return {revision["name"] for revision in experiment_revisions(merge=False)
+            if SUMMARY_FILE in ((revision.get("data") or {}).get("metrics") or {})}
 
 
 def summaries(epochs: int | None = None) -> dict[str, dict]:
@@ -102,7 +114,7 @@ def summaries(epochs: int | None = None) -> dict[str, dict]:
     found: dict[str, tuple[str, dict]] = {}
     for revision in experiment_revisions():
         data = revision.get("data") or {}
-        summary = ((data.get("metrics") or {}).get("results/metrics.json") or {}).get("data")
+        summary = ((data.get("metrics") or {}).get(SUMMARY_FILE) or {}).get("data")
         name = revision.get("name")
         if name in wanted and summary and (name not in found or data.get("timestamp", "") > found[name][0]):
             found[name] = (data.get("timestamp", ""), summary)

@@ -179,3 +179,36 @@ def test_an_archived_experiment_is_drawn_and_archived_again_unchanged(tmp_path, 
     saved = json.loads(written.read_text())
     assert written.name == "final-ifd-e80.json" and saved["files"] == files
     assert saved["kept"] == sorted(curves.kept_files([1]))
+
+
+def test_the_watcher_reads_the_queue_restarts_a_dead_worker_and_stops_when_the_queue_is_empty(monkeypatch):
+    import subprocess as sp
+    import study.watch as watch
+    status = ("Task     Name                   Created    Status\n"
+              "071bcec  final-sedb-ifd-e80-s1  11:36 AM   Success\n"
+              "c551b3e  final-sedb-ifd-e80-s2  11:36 AM   Running\n"
+              "27bdd5b  final-sedb-ifd-e80-s3  11:36 AM   Queued\n"
+              "27bdd5c  final-sedb-ifd-e80-s4  11:36 AM   Queued\n\n"
+              "Worker status: 1 active, 0 idle\n")
+    monkeypatch.setattr(watch.subprocess, "run", lambda *a, **k: sp.CompletedProcess(a, 0, stdout=status))
+    assert watch.queue_state() == (2, 1, 1)
+    states = iter([(2, 1, 1), (1, 0, 0), (0, 0, 0)])     # running; the worker died with one task queued; all done
+    calls = []
+    monkeypatch.setattr(watch, "queue_state", lambda: next(states))
+    monkeypatch.setattr(watch, "save", lambda prefix, archive: calls.append(("save", prefix)) or [])
+    monkeypatch.setattr(watch.subprocess, "run", lambda command, check: calls.append(tuple(command)))
+    monkeypatch.setattr(watch.time, "sleep", lambda seconds: None)
+    watch.watch("final-", None, 1.0)
+    assert calls == [("save", "final-"), ("save", "final-"), ("dvc", "queue", "start", "-j", "1"), ("save", "final-")]
+
+
+def test_a_comparison_queued_seed_by_seed_queues_only_the_seeds_that_have_not_run(monkeypatch):
+    import study.final as final
+    queued = []
+    monkeypatch.setattr(final, "finished_names", lambda: {"final-baseline-start-e80-s1", "final-baseline-start-e80-s3"})
+    monkeypatch.setattr(final, "queue_experiment", lambda name, variant, seeds, setting: queued.append(
+        (name, variant, list(seeds), setting)))
+    final.queue([], reference=True, epochs=80, per_seed=True)
+    assert [name for name, *_ in queued] == [f"final-baseline-start-e80-s{seed}" for seed in (2, 4, 5, 6, 7, 8)]
+    assert all(variant == "baseline" and seeds == [int(name[-1])] and setting == {"train.epochs": 80}
+               for name, variant, seeds, setting in queued)
