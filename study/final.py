@@ -28,12 +28,13 @@ final-vs-start.csv has the same columns, with REFERENCE's run in the baseline's 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
 from ifdsed import paths
-from ifdsed.evaluation.experiments import experiment_revisions
+from ifdsed.evaluation.experiments import experiment_revisions, machines
 from ifdsed.evaluation.summary import stat_cell, welch_p
 from study.sweep import VARIANTS, queue_experiment, read_table, select   # one recipe for the search and the final
 
@@ -109,7 +110,7 @@ def finished_names() -> set[str]:
 
 def summaries(epochs: int | None = None) -> dict[str, dict]:
     """{experiment name: results/metrics.json} of the newest finished run of each final experiment (the four
-    final-<variant> and REFERENCE, at the epoch cap `epochs` if given)."""
+    final-<variant> and REFERENCE, at the epoch cap `epochs` if given), with "machines": the CPU of each run."""
     wanted = {final_name(variant, epochs) for variant in [*VARIANTS, "reference"]}
     found: dict[str, tuple[str, dict]] = {}
     for revision in experiment_revisions():
@@ -117,7 +118,7 @@ def summaries(epochs: int | None = None) -> dict[str, dict]:
         summary = ((data.get("metrics") or {}).get(SUMMARY_FILE) or {}).get("data")
         name = revision.get("name")
         if name in wanted and summary and (name not in found or data.get("timestamp", "") > found[name][0]):
-            found[name] = (data.get("timestamp", ""), summary)
+            found[name] = (data.get("timestamp", ""), {**summary, "machines": machines(revision)})
     return {name: summary for name, (_, summary) in found.items()}
 
 
@@ -209,8 +210,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     found = summaries(args.epochs)
     for name, summary in sorted(found.items()):
-        if summary["n_seeds"] < len(SEEDS):
-            print(f"study.final: {name} has {summary['n_seeds']} of {len(SEEDS)} seeds so far")
+        ran_on = ", ".join(f"{cpu} ({count} runs)" for cpu, count in Counter(summary["machines"]).items())
+        print(f"{name}: {summary['n_seeds']} of {len(SEEDS)} seeds; trained on {ran_on}")
     for name, table in tables(found, args.epochs).items():
         path = out if name == "final" else out.with_name(f"{out.stem}-{name}.csv")
         table.to_csv(path, index=False, float_format="%.4f")

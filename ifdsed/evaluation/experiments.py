@@ -150,6 +150,14 @@ def machine() -> dict:
     return {"cpu": cpu, "python": platform.python_version(), "torch": torch_version}
 
 
+def machines(revision: dict) -> list[str]:
+    """The CPU each run of an experiment trained on, one entry per run (a merged experiment's parts): an archived
+    run's from its record; a live one's is this machine's (it ran in this clone)."""
+    if "parts" in revision:
+        return [cpu for part in revision["parts"] for cpu in machines(part)]
+    return [(revision.get("machine") or machine())["cpu"] if "files" in revision else machine()["cpu"]]
+
+
 def archive_record(revision: dict, paths: Iterable[str]) -> dict:
     """What the archive keeps of a finished experiment: name, commit, timestamp, params and metrics, the text of
     each of `paths` it has, and this machine (save it on the machine that ran it)."""

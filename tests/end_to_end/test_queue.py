@@ -1,15 +1,17 @@
 """Parallel experiments through DVC's own queue, as docs/scaling.md describes them: the data stages once and
 committed, two variants queued, `dvc queue start -j 2`, both results in `dvc exp show`, and pipeline.compare
-collecting them."""
+collecting them; then study.archive keeping one in the repository, where pipeline.compare still finds it once
+DVC no longer has it (a study that spans sessions)."""
 import copy
 import json
 import os
+import shutil
 import subprocess
 import time
 
 import pytest
 
-from tests.helpers import copy_project, environment, run_command as run
+from tests.helpers import ROOT, copy_project, environment, run_command as run
 
 QUEUE_TIMEOUT = 600  # s; the two tiny experiments take well under a minute on an idle 2-core machine
 
@@ -101,3 +103,13 @@ def test_two_queued_experiments_run_with_two_workers_and_show_up(tmp_path, tiny_
     missing = subprocess.run(["python", "-m", "pipeline.compare", "--out", "x", "--experiments", "no-such-run"],
                              cwd=repo, env=environment(repo), capture_output=True, text=True, timeout=300)
     assert missing.returncode != 0 and "no-such-run" in missing.stderr
+
+    # the archive: kept in the repository, read back by --experiments once the live experiment is gone
+    shutil.copytree(ROOT / "study", repo / "study", ignore=shutil.ignore_patterns("__pycache__"))
+    run(["python", "-m", "study.archive", "--prefix", "sedb-"], repo)
+    assert [path.name for path in (repo / "docs/ifd-study/experiments").iterdir()] == ["sedb-run.json"]
+    run(["dvc", "exp", "remove", "sedb-run"], repo)
+    assert "sedb-run" not in stdout_of(["dvc", "exp", "list", "--all-commits", "--name-only"], repo)
+    output = run(["python", "-m", "pipeline.compare", "--out", "archived", "--experiments", "sedb-run"], repo)
+    for name in ("table1.md", "table2.md", "diagnostics.md"):
+        assert (repo / "archived" / name).read_text() == (repo / "named" / name).read_text(), output

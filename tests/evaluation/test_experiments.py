@@ -95,3 +95,11 @@ def test_one_seed_runs_with_other_params_are_not_one_experiment():
     from ifdsed.evaluation.experiments import merge_seed_runs
     with pytest.raises(SystemExit, match="final-ifd-e80-s1, final-ifd-e80-s2 .* differ"):
         merge_seed_runs([seed_run("final-ifd-e80", 1, 0.2), seed_run("final-ifd-e80", 2, 0.3, lr=0.0036)])
+
+
+def test_each_run_says_which_cpu_it_trained_on():
+    from ifdsed.evaluation.experiments import machine, machines, merge_seed_runs
+    archived = {**seed_run("final-ifd-e80", 1, 0.2), "machine": {"cpu": "AMD EPYC"}}
+    live = {key: value for key, value in seed_run("final-ifd-e80", 2, 0.3).items() if key != "files"}
+    (merged,) = merge_seed_runs([archived, live])
+    assert machines(merged) == ["AMD EPYC", machine()["cpu"]]
