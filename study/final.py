@@ -108,18 +108,42 @@ def finished_names() -> set[str]:
             if SUMMARY_FILE in ((revision.get("data") or {}).get("metrics") or {})}
 
 
-def summaries(epochs: int | None = None) -> dict[str, dict]:
-    """{experiment name: results/metrics.json} of the newest finished run of each final experiment (the four
-    final-<variant> and REFERENCE, at the epoch cap `epochs` if given), with "machines": the CPU of each run."""
+def final_runs(epochs: int | None = None) -> dict[str, dict]:
+    """{experiment name: revision} of the newest finished run of each final experiment (the four final-<variant>
+    and REFERENCE, at the epoch cap `epochs` if given; one-seed runs merged)."""
     wanted = {final_name(variant, epochs) for variant in [*VARIANTS, "reference"]}
-    found: dict[str, tuple[str, dict]] = {}
+    found: dict[str, dict] = {}
     for revision in experiment_revisions():
-        data = revision.get("data") or {}
-        summary = ((data.get("metrics") or {}).get(SUMMARY_FILE) or {}).get("data")
-        name = revision.get("name")
-        if name in wanted and summary and (name not in found or data.get("timestamp", "") > found[name][0]):
-            found[name] = (data.get("timestamp", ""), {**summary, "machines": machines(revision)})
-    return {name: summary for name, (_, summary) in found.items()}
+        name, timestamp = revision.get("name"), (revision.get("data") or {}).get("timestamp") or ""
+        if name in wanted and _summary(revision) and (name not in found or
+                                                      timestamp > (found[name]["data"].get("timestamp") or "")):
+            found[name] = revision
+    return found
+
+
+def _summary(revision: dict) -> dict | None:
+    return (((revision.get("data") or {}).get("metrics") or {}).get(SUMMARY_FILE) or {}).get("data")
+
+
+def summaries(runs: dict[str, dict]) -> dict[str, dict]:
+    """{experiment name: results/metrics.json} of final_runs' experiments, with "machines": the CPU of each run."""
+    return {name: {**_summary(revision), "machines": machines(revision)} for name, revision in runs.items()}
+
+
+def convergence(runs: dict[str, dict]) -> pd.DataFrame:
+    """One row per experiment and seed: the best epoch, the epochs run, whether early stopping ended the training,
+    and whether the epoch cap bound (the best epoch within `train.patience` epochs of the cap: the training was
+    still improving when the cap stopped it)."""
+    rows = []
+    for name, revision in sorted(runs.items()):
+        train = revision["data"]["params"]["params.yaml"]["data"]["train"]
+        metrics = revision["data"]["metrics"]
+        for seed in train["seeds"]:
+            run = (metrics.get(f"results/train/seed_{seed}/metrics.json") or {}).get("data") or {}
+            rows.append({"experiment": name, "seed": seed, "cap": train["epochs"], "best_epoch": run.get("best_epoch"),
+                         "epochs_run": run.get("epochs_run"), "stopped_early": run.get("stopped_early"),
+                         "cap_binds": run.get("best_epoch", 0) > train["epochs"] - train["patience"]})
+    return pd.DataFrame(rows)
 
 
 def tables(by_name: dict[str, dict], epochs: int | None = None) -> dict[str, pd.DataFrame]:
@@ -208,7 +232,15 @@ def main() -> None:
         return
     out = args.out or (OUT.with_name(f"final-e{args.epochs}.csv") if args.epochs else OUT)
     out.parent.mkdir(parents=True, exist_ok=True)
-    found = summaries(args.epochs)
+    runs = final_runs(args.epochs)
+    if not runs:
+        raise SystemExit("study.final: no finished final experiment" + (f" at --epochs {args.epochs}" if args.epochs
+                                                                          else ""))
+    found = summaries(runs)
+    epochs = convergence(runs)
+    epochs.to_csv(out.with_name(f"{out.stem}-convergence.csv"), index=False)
+    print(epochs.groupby("experiment").agg(seeds=("seed", "size"), cap_binds=("cap_binds", "sum"),
+                                           best_epoch_median=("best_epoch", "median")).to_string())
     for name, summary in sorted(found.items()):
         ran_on = ", ".join(f"{cpu} ({count} runs)" for cpu, count in Counter(summary["machines"]).items())
         print(f"{name}: {summary['n_seeds']} of {len(SEEDS)} seeds; trained on {ran_on}")

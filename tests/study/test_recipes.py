@@ -212,3 +212,17 @@ def test_a_comparison_queued_seed_by_seed_queues_only_the_seeds_that_have_not_ru
     assert [name for name, *_ in queued] == [f"final-baseline-start-e80-s{seed}" for seed in (2, 4, 5, 6, 7, 8)]
     assert all(variant == "baseline" and seeds == [int(name[-1])] and setting == {"train.epochs": 80}
                for name, variant, seeds, setting in queued)
+
+
+def test_the_cap_binds_where_the_best_epoch_is_within_the_patience_of_the_cap():
+    from study.final import convergence
+    runs = {"seed": (1, 2, 3), "best": (70, 71, 40), "run": (80, 80, 50), "early": (False, False, True)}
+    metrics = {f"results/train/seed_{seed}/metrics.json": {"data": {"best_epoch": best, "epochs_run": run,
+                                                                    "stopped_early": early}}
+               for seed, best, run, early in zip(*runs.values())}
+    revision = {"data": {"metrics": metrics, "params": {"params.yaml": {"data": {
+        "train": {"seeds": [1, 2, 3], "epochs": 80, "patience": 10}}}}}}
+    table = convergence({"final-sedb-e80": revision})
+    assert table["cap_binds"].tolist() == [False, True, False]
+    assert table[["seed", "best_epoch", "epochs_run", "stopped_early"]].values.tolist() == [
+        [1, 70, 80, False], [2, 71, 80, False], [3, 40, 50, True]]
