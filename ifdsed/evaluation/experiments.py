@@ -109,12 +109,12 @@ def _merged(name: str, parts: list[dict]) -> dict:
     params["train"]["seeds"] = seeds
     summary_file = paths.SUMMARY.as_posix()
     metrics = {path: entry for part in parts for path, entry in _metrics(part).items() if path != summary_file}
-
-    def seed_metrics(path: Path) -> dict | None:
-        return (metrics.get(path.as_posix()) or {}).get("data")
-    per_seed = [{**seed_metrics(paths.diagnostics(seed) / "metrics.json"), **seed_metrics(paths.eval_metrics(seed))}
-                for seed in seeds
-                if seed_metrics(paths.diagnostics(seed) / "metrics.json") and seed_metrics(paths.eval_metrics(seed))]
+    per_seed = []
+    for seed in seeds:   # what the summarize stage reads of each seed
+        diagnostics, scores = ((metrics.get(path.as_posix()) or {}).get("data")
+                               for path in (paths.diagnostics(seed) / "metrics.json", paths.eval_metrics(seed)))
+        if diagnostics and scores:
+            per_seed.append({**diagnostics, **scores})
     if per_seed:
         metrics[summary_file] = {"data": summarize_run(per_seed)}
     timestamp = max((part["data"].get("timestamp") or "") for part in parts)
@@ -155,13 +155,13 @@ def machines(revision: dict) -> list[str]:
     run's from its record; a live one's is this machine's (it ran in this clone)."""
     if "parts" in revision:
         return [cpu for part in revision["parts"] for cpu in machines(part)]
-    return [(revision.get("machine") or machine())["cpu"] if "files" in revision else machine()["cpu"]]
+    return [(revision.get("machine") or machine())["cpu"]]
 
 
-def archive_record(revision: dict, paths: Iterable[str]) -> dict:
+def archive_record(revision: dict, kept_files: Iterable[str]) -> dict:
     """What the archive keeps of a finished experiment: name, commit, timestamp, params and metrics, the text of
-    each of `paths` it has, and this machine (save it on the machine that ran it)."""
+    each of `kept_files` it has, and this machine (save it on the machine that ran it)."""
     data = revision.get("data") or {}
-    files = {path: text for path in paths if (text := experiment_file(revision, path)) is not None}
+    files = {path: text for path in kept_files if (text := experiment_file(revision, path)) is not None}
     return {"name": revision["name"], "rev": revision["rev"], "machine": machine(), "files": files,
             "data": {key: data.get(key) for key in ("timestamp", "params", "metrics")}}
