@@ -74,14 +74,17 @@ def seed_name(name: str, seed: int) -> str:
     return f"{name}-s{seed}"
 
 
-def queue(variants: list[str], reference: bool = False, epochs: int | None = None, per_seed: bool = False) -> None:
+def queue(variants: list[str], reference: bool = False, epochs: int | None = None, per_seed: bool = False,
+          precision: str | None = None) -> None:
     """Queue final-<variant> for each variant, at the setting the selection rule picks from the search; with
     `reference`, also REFERENCE: the baseline at the search's starting values (BASE), against which every
     variant differs by its branches and their own settings only. `epochs`: another epoch cap than SCHEDULE's
     (the same for every experiment; names get -e<epochs>). `per_seed`: one experiment per seed (seed_name), so
     that a session that ends loses one seed's training at most; `summaries` merges them. A one-seed run that
-    has finished (live or archived) is not queued again, so the same command continues a comparison."""
-    cap = {"train.epochs": epochs} if epochs else {}
+    has finished (live or archived) is not queued again, so the same command continues a comparison.
+    `precision`: train.precision for every run (the default, auto, depends on the CPU: bfloat16 where it has
+    native bfloat16, float32 elsewhere; a comparison that may run on several machines pins it)."""
+    cap = ({"train.epochs": epochs} if epochs else {}) | ({"train.precision": precision} if precision else {})
     runs = [("reference", "baseline", cap)] if reference else []
     if variants:
         selected = select(read_table())
@@ -132,7 +135,7 @@ def summaries(runs: dict[str, dict]) -> dict[str, dict]:
 
 def convergence(runs: dict[str, dict]) -> pd.DataFrame:
     """One row per experiment and seed: the best epoch, the epochs run, whether early stopping ended the training,
-    and whether the epoch cap bound (the best epoch within `train.patience` epochs of the cap: the training was
+    the precision it trained in, and whether the epoch cap bound (the best epoch within `train.patience` epochs of the cap: the training was
     still improving when the cap stopped it)."""
     rows = []
     for name, revision in sorted(runs.items()):
@@ -142,6 +145,7 @@ def convergence(runs: dict[str, dict]) -> pd.DataFrame:
             run = (metrics.get(f"results/train/seed_{seed}/metrics.json") or {}).get("data") or {}
             rows.append({"experiment": name, "seed": seed, "cap": train["epochs"], "best_epoch": run.get("best_epoch"),
                          "epochs_run": run.get("epochs_run"), "stopped_early": run.get("stopped_early"),
+                         "precision": run.get("precision"),
                          "cap_binds": run.get("best_epoch", 0) > train["epochs"] - train["patience"]})
     return pd.DataFrame(rows)
 
@@ -220,6 +224,8 @@ def main() -> None:
     queuing.add_argument("--reference", action="store_true",
                          help=f"also {REFERENCE}: the baseline at the search's starting values")
     queuing.add_argument("--epochs", type=int, help="another epoch cap for every experiment (names: -e<N>)")
+    queuing.add_argument("--precision", choices=["float32", "bfloat16"],
+                         help="train.precision for every run (default: params.yaml's, auto)")
     queuing.add_argument("--per-seed", action="store_true",
                          help="one experiment per seed (names: -s<seed>); collect merges them")
     collecting = commands.add_parser("collect")
@@ -228,7 +234,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "queue":
         queue(args.variant or ([] if args.reference else list(VARIANTS)), args.reference, args.epochs,
-              args.per_seed)
+              args.per_seed, args.precision)
         return
     out = args.out or (OUT.with_name(f"final-e{args.epochs}.csv") if args.epochs else OUT)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -208,9 +208,10 @@ def test_a_comparison_queued_seed_by_seed_queues_only_the_seeds_that_have_not_ru
     monkeypatch.setattr(final, "finished_names", lambda: {"final-baseline-start-e80-s1", "final-baseline-start-e80-s3"})
     monkeypatch.setattr(final, "queue_experiment", lambda name, variant, seeds, setting: queued.append(
         (name, variant, list(seeds), setting)))
-    final.queue([], reference=True, epochs=80, per_seed=True)
+    final.queue([], reference=True, epochs=80, per_seed=True, precision="float32")
     assert [name for name, *_ in queued] == [f"final-baseline-start-e80-s{seed}" for seed in (2, 4, 5, 6, 7, 8)]
-    assert all(variant == "baseline" and seeds == [int(name[-1])] and setting == {"train.epochs": 80}
+    assert all(variant == "baseline" and seeds == [int(name[-1])]
+               and setting == {"train.epochs": 80, "train.precision": "float32"}
                for name, variant, seeds, setting in queued)
 
 
