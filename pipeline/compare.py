@@ -4,12 +4,11 @@
 Reads every experiment of the current commit (and the workspace) through `dvc exp show --json`: the params
 model.ifd / model.sedb name the variant, results/metrics.json gives its mean, std and seed count. When several
 experiments share a variant, the newest one is used, and the workspace only when no experiment has that variant
-(the output names the experiments used). `--experiments` names the experiments to compare instead (from any
-commit, or kept in the study's archive; one per variant). Writes <out>/table1.md,
-<out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label quality of every variant in
-<out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv (drawn in <out>/domain_gap.png),
-and prints the Markdown. It warns
-when the variants' results do not share their provenance (code revision, metric package versions, evaluated
+(the output names the experiments used; one-seed runs <name>-s<seed> are merged as <name>). `--experiments`
+names the finished experiments to compare instead (from any commit, or kept in the study's archive; one per
+variant). Writes <out>/table1.md, <out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label
+quality of every variant in <out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv (drawn
+in <out>/domain_gap.png), and prints the Markdown. It warns when the variants' results do not share their provenance (code revision, metric package versions, evaluated
 sets: `ifdsed.evaluation.provenance`), since such results are not comparable. <out>/cost.md gives each
 detector's MACs per clip and parameters; <out>/extra_sets.md the extra test sets' event F1 and PSDS1, when there are
 any (params real.extra_test_sets).
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ifdsed import paths
-from ifdsed.evaluation.experiments import all_revisions, experiment_revisions, show
+from ifdsed.evaluation.experiments import all_revisions, experiment_revisions, merge_seed_runs, show
 from ifdsed.evaluation.plots import per_class_bars
 from ifdsed.evaluation.provenance import comparability_warnings
 from ifdsed.evaluation.summary import (TABLES, VARIANTS, columns_markdown, diagnostic_tables, extra_table, paper_tables,
@@ -50,7 +49,7 @@ def collect_summaries(experiments: list[str] | None = None) -> tuple[dict[str, d
     `experiments`, only the experiments of those names, from any commit or the study's archive
     (`ifdsed.evaluation.experiments`)."""
     found = []
-    for revision in experiment_revisions() if experiments else all_revisions(show()):
+    for revision in experiment_revisions() if experiments else merge_seed_runs(list(all_revisions(show()))):
         data = revision.get("data") or {}
         model = (((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}).get("model") or {}
         metrics = data.get("metrics") or {}

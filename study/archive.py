@@ -4,7 +4,8 @@ several sessions (or on several machines) can be tabled once all of them have ru
     python -m study.archive --prefix final-     # -> docs/ifd-study/experiments/<name>.json, one per experiment
 
 Each finished experiment of this clone (any commit) whose name starts with the prefix (each one-seed run of an
-experiment queued seed by seed, too) is written as an archive record (`ifdsed.evaluation.experiments.archive_record`): its params and every metrics file, the result files
+experiment queued seed by seed, too) is written as an archive record
+(`ifdsed.evaluation.experiments.archive_record`): its params and every metrics file, the result files
 study.curves draws (`study.curves.kept_files`), and the machine that saved it. Run it on the machine that ran
 the experiments, as soon as they finish. study.final, study.curves and `pipeline.compare --experiments` read
 archived experiments beside the live ones (a live one of the same name wins).
@@ -15,16 +16,22 @@ import argparse
 import json
 from pathlib import Path
 
-from ifdsed.evaluation.experiments import ARCHIVE, archive_record
+from ifdsed.evaluation.experiments import ARCHIVE, archive_record, summary_of
 from ifdsed.io import atomic
 from study.curves import experiments, kept_files
 
 
 def save(prefix: str, archive: Path = ARCHIVE) -> list[Path]:
-    """Archive every finished live experiment named <prefix>*; returns the records written."""
+    """Archive every finished live experiment named <prefix>* that has its summary (the newest, where two share a
+    name); returns the records written."""
     archive.mkdir(parents=True, exist_ok=True)
-    written = []
+    newest: dict[str, tuple[dict, list[int]]] = {}
     for name, revision, _, seeds in experiments(prefix, archive=None, merge=False):
+        timestamp = revision["data"].get("timestamp") or ""
+        if summary_of(revision) and (name not in newest or timestamp > newest[name][0]["data"].get("timestamp", "")):
+            newest[name] = (revision, seeds)
+    written = []
+    for name, (revision, seeds) in sorted(newest.items()):
         path = archive / f"{name}.json"
         atomic.write_text(path, json.dumps(archive_record(revision, kept_files(seeds)), indent=1, sort_keys=True)
                           + "\n")

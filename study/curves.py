@@ -8,7 +8,8 @@ each seed's dvclive logs (results/train/seed_<seed>/plots/metrics/) and pseudo-l
 (results/diagnostics/seed_<seed>/) from the experiment's git commit or archive record, and writes <out>/curves.csv
 (experiment, variant, seed, epoch, metric, value) and <out>/{validation,pairs,pseudo_labels,gradients}.png:
 validation event F1; IFD positive pairs per batch by domain pairing; the pseudo labels' frame precision and recall
-against the hidden timestamps; the gradient norm each loss term sends into the encoder. Each figure draws the mean over seeds per variant, and every seed thinly.
+against the hidden timestamps; the gradient norm each loss term sends into the encoder. Each figure draws the
+mean over seeds per variant, and every seed thinly.
 """
 from __future__ import annotations
 

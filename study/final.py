@@ -33,8 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ifdsed import paths
-from ifdsed.evaluation.experiments import experiment_revisions, machines
+from ifdsed.evaluation.experiments import experiment_revisions, live_experiments, machines, summary_of
 from ifdsed.evaluation.summary import stat_cell, welch_p
 from study.sweep import VARIANTS, queue_experiment, read_table, select   # one recipe for the search and the final
 
@@ -56,7 +55,6 @@ PAPER = {
     ("SEDB&IFD", "real_test", "tagging_f1_macro"): (0.645, 0.0118), ("SEDB&IFD", "syn_test", "tagging_f1_macro"): (0.638, 0.0323),
 }
 OUT = Path("docs/ifd-study/final.csv")
-SUMMARY_FILE = paths.SUMMARY.as_posix()
 COLUMNS = ["variant", "seeds", "test_set", "metric", "mean", "std", "p_vs_baseline"]
 
 
@@ -80,7 +78,8 @@ def queue(variants: list[str], reference: bool = False, epochs: int | None = Non
     `reference`, also REFERENCE: the baseline at the search's starting values (BASE), against which every
     variant differs by its branches and their own settings only. `epochs`: another epoch cap than SCHEDULE's
     (the same for every experiment; names get -e<epochs>). `per_seed`: one experiment per seed (seed_name), so
-    that a session that ends loses one seed's training at most; `summaries` merges them. A one-seed run that
+    that a session that ends loses one seed's training at most; every reader merges them
+    (`ifdsed.evaluation.experiments.merge_seed_runs`). A one-seed run that
     has finished (live or archived) is not queued again, so the same command continues a comparison.
     `precision`: train.precision for every run (the default, auto, depends on the CPU: bfloat16 where it has
     native bfloat16, float32 elsewhere; a comparison that may run on several machines pins it)."""
@@ -100,15 +99,16 @@ def queue(variants: list[str], reference: bool = False, epochs: int | None = Non
             queue_experiment(name, variant, SEEDS, setting)
         for seed in SEEDS if per_seed else ():
             if seed_name(name, seed) in done:
-                print(f"study.final: {seed_name(name, seed)} has run (live or archived): not queued again")
+                print(f"study.final: {seed_name(name, seed)} has run or is queued: not queued again")
             else:
                 queue_experiment(seed_name(name, seed), variant, [seed], setting)
 
 
 def finished_names() -> set[str]:
-    """The experiments, live or archived, that have a summary (each one-seed run by its own name)."""
-    return {revision["name"] for revision in experiment_revisions(merge=False)
-            if SUMMARY_FILE in ((revision.get("data") or {}).get("metrics") or {})}
+    """The experiments, live or archived, that have a summary, and those queued or running in this clone (each
+    one-seed run by its own name): what queuing again would repeat."""
+    return ({revision["name"] for revision in experiment_revisions(merge=False) if summary_of(revision)}
+            | {revision.get("name") for revision in live_experiments(pending=True)})
 
 
 def final_runs(epochs: int | None = None) -> dict[str, dict]:
@@ -118,25 +118,28 @@ def final_runs(epochs: int | None = None) -> dict[str, dict]:
     found: dict[str, dict] = {}
     for revision in experiment_revisions():
         name, timestamp = revision.get("name"), (revision.get("data") or {}).get("timestamp") or ""
-        if name in wanted and _summary(revision) and (name not in found or
+        if name in wanted and summary_of(revision) and (name not in found or
                                                       timestamp > (found[name]["data"].get("timestamp") or "")):
             found[name] = revision
     return found
 
 
-def _summary(revision: dict) -> dict | None:
-    return (((revision.get("data") or {}).get("metrics") or {}).get(SUMMARY_FILE) or {}).get("data")
-
-
 def summaries(runs: dict[str, dict]) -> dict[str, dict]:
     """{experiment name: results/metrics.json} of final_runs' experiments, with "machines": the CPU of each run."""
-    return {name: {**_summary(revision), "machines": machines(revision)} for name, revision in runs.items()}
+    return {name: {**summary_of(revision), "machines": machines(revision)} for name, revision in runs.items()}
+
+
+def _cap_binds(best_epoch: int | None, cap: int, patience: int | None) -> bool | None:
+    """Whether the cap stopped a training that early stopping would have let go on (None: cannot say)."""
+    if best_epoch is None:
+        return None
+    return best_epoch > cap - patience if patience is not None else None
 
 
 def convergence(runs: dict[str, dict]) -> pd.DataFrame:
     """One row per experiment and seed: the best epoch, the epochs run, whether early stopping ended the training,
-    the precision it trained in, and whether the epoch cap bound (the best epoch within `train.patience` epochs of the cap: the training was
-    still improving when the cap stopped it)."""
+    the precision it trained in, and whether the epoch cap bound (the best epoch within `train.patience` epochs
+    of the cap: the training was still improving when the cap stopped it)."""
     rows = []
     for name, revision in sorted(runs.items()):
         train = revision["data"]["params"]["params.yaml"]["data"]["train"]
@@ -146,7 +149,7 @@ def convergence(runs: dict[str, dict]) -> pd.DataFrame:
             rows.append({"experiment": name, "seed": seed, "cap": train["epochs"], "best_epoch": run.get("best_epoch"),
                          "epochs_run": run.get("epochs_run"), "stopped_early": run.get("stopped_early"),
                          "precision": run.get("precision"),
-                         "cap_binds": run.get("best_epoch", 0) > train["epochs"] - train["patience"]})
+                         "cap_binds": _cap_binds(run.get("best_epoch"), train["epochs"], train.get("patience"))})
     return pd.DataFrame(rows)
 
 
@@ -243,10 +246,11 @@ def main() -> None:
         raise SystemExit("study.final: no finished final experiment" + (f" at --epochs {args.epochs}" if args.epochs
                                                                           else ""))
     found = summaries(runs)
-    epochs = convergence(runs)
-    epochs.to_csv(out.with_name(f"{out.stem}-convergence.csv"), index=False)
-    print(epochs.groupby("experiment").agg(seeds=("seed", "size"), cap_binds=("cap_binds", "sum"),
-                                           best_epoch_median=("best_epoch", "median")).to_string())
+    convergence_table = convergence(runs)
+    convergence_table.to_csv(out.with_name(f"{out.stem}-convergence.csv"), index=False)
+    print(convergence_table.groupby("experiment").agg(
+        seeds=("seed", "size"), cap_binds=("cap_binds", lambda binds: binds.eq(True).sum()),
+        best_epoch_median=("best_epoch", "median")).to_string())
     for name, summary in sorted(found.items()):
         ran_on = ", ".join(f"{cpu} ({count} runs)" for cpu, count in Counter(summary["machines"]).items())
         print(f"{name}: {summary['n_seeds']} of {len(SEEDS)} seeds; trained on {ran_on}")

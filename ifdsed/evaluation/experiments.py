@@ -54,12 +54,22 @@ def archived_revisions(archive: Path = ARCHIVE) -> list[dict]:
     return [json.loads(path.read_text()) for path in sorted(archive.glob("*.json"))] if archive.is_dir() else []
 
 
-def experiment_revisions(archive: Path | None = ARCHIVE, merge: bool = True) -> list[dict]:
-    """Each experiment of every commit (name, rev, data: params and metrics), then each archived experiment whose
-    name no live one has (a study may span commits, sessions and machines); with `merge`, the one-seed runs of
-    an experiment merged into one revision (merge_seed_runs)."""
-    live = [revision for entry in show(all_commits=True) for experiment in entry.get("experiments") or []
+PENDING = {"queued", "running", "failed"}   # DVC's executor states of an experiment that has no result (yet)
+
+
+def live_experiments(pending: bool = False) -> list[dict]:
+    """The experiment revisions of every commit in this clone: those that have finished, or with `pending`, only
+    those queued, running or failed (their executor state)."""
+    return [revision for entry in show(all_commits=True) for experiment in entry.get("experiments") or []
+            if (((experiment.get("executor") or {}).get("state") in PENDING) == pending)
             for revision in experiment.get("revs") or []]
+
+
+def experiment_revisions(archive: Path | None = ARCHIVE, merge: bool = True) -> list[dict]:
+    """Each finished experiment of every commit (name, rev, data: params and metrics), then each archived
+    experiment whose name no live one has (a study may span commits, sessions and machines); with `merge`, the
+    one-seed runs of an experiment merged into one revision (merge_seed_runs)."""
+    live = [revision for revision in live_experiments() if not revision.get("error")]
     found = list(live)
     if archive is not None:
         names = {revision.get("name") for revision in live}
@@ -75,35 +85,50 @@ def _metrics(revision: dict) -> dict:
     return (revision.get("data") or {}).get("metrics") or {}
 
 
+def summary_of(revision: dict) -> dict | None:
+    """An experiment's results/metrics.json (None before its summarize stage has run)."""
+    return (_metrics(revision).get(paths.SUMMARY.as_posix()) or {}).get("data")
+
+
 def merge_seed_runs(revisions: list[dict]) -> list[dict]:
-    """`revisions` with the experiments <name>-s<seed> that ran seed <seed> alone replaced by one revision
-    <name> over all of them (the newest run of each seed), unless an experiment <name> exists itself. The
-    merged revision keeps its parts (`experiment_file` reads their files) and has no rev. Parts whose params
-    differ other than in train.seeds are an error: they are not one experiment."""
+    """`revisions` with the finished experiments <name>-s<seed> that ran seed <seed> alone replaced by one
+    revision <name> over all of them (the newest run of each seed), unless a finished experiment <name> exists
+    itself. The merged revision keeps its parts (`experiment_file` reads their files) and has no rev. Parts
+    whose params differ other than in train.seeds are not one experiment: they stay apart, with a warning."""
     groups: dict[str, dict[int, dict]] = {}
     kept = []
     for revision in revisions:
         match = SEED_RUN.fullmatch(revision.get("name") or "")
         seeds = (_params(revision).get("train") or {}).get("seeds")
-        if match and seeds == [int(match["seed"])] and not revision.get("error"):
+        if match and seeds == [int(match["seed"])] and summary_of(revision):
             newest = groups.setdefault(match["name"], {}).get(seeds[0])
             if newest is None or (revision["data"].get("timestamp") or "") > (newest["data"].get("timestamp") or ""):
                 groups[match["name"]][seeds[0]] = revision
         else:
             kept.append(revision)
-    whole = {revision.get("name") for revision in kept}
+    whole = {revision.get("name") for revision in kept if summary_of(revision)}
     for name, by_seed in groups.items():
         parts = [by_seed[seed] for seed in sorted(by_seed)]
-        kept += parts if name in whole else [_merged(name, parts)]
+        if name in whole or not _same_experiment(name, parts):
+            kept += parts
+        else:
+            kept.append(_merged(name, parts))
     return kept
 
 
-def _merged(name: str, parts: list[dict]) -> dict:
+def _same_experiment(name: str, parts: list[dict]) -> bool:
     def without_seeds(params: dict) -> str:
         return json.dumps({**params, "train": {**params["train"], "seeds": None}}, sort_keys=True)
-    if len({without_seeds(_params(part)) for part in parts}) > 1:
-        raise SystemExit(f"experiments: {', '.join(part['name'] for part in parts)} are runs of one experiment "
-                         f"{name} but their params differ in more than train.seeds")
+    if len({without_seeds(_params(part)) for part in parts}) == 1:
+        return True
+    print(f"experiments: warning: {', '.join(part['name'] for part in parts)} are named as runs of one "
+          f"experiment {name} but their params differ in more than train.seeds: not merged")
+    return False
+
+
+def _merged(name: str, parts: list[dict]) -> dict:
+    """One revision over finished one-seed runs of the same params: their metrics files, and results/metrics.json
+    made again over all of them as the summarize stage makes it."""
     seeds = [_params(part)["train"]["seeds"][0] for part in parts]
     params = copy.deepcopy(_params(parts[0]))
     params["train"]["seeds"] = seeds
@@ -113,10 +138,10 @@ def _merged(name: str, parts: list[dict]) -> dict:
     for seed in seeds:   # what the summarize stage reads of each seed
         diagnostics, scores = ((metrics.get(path.as_posix()) or {}).get("data")
                                for path in (paths.diagnostics(seed) / "metrics.json", paths.eval_metrics(seed)))
-        if diagnostics and scores:
-            per_seed.append({**diagnostics, **scores})
-    if per_seed:
-        metrics[summary_file] = {"data": summarize_run(per_seed)}
+        if not (diagnostics and scores):
+            raise ValueError(f"experiments: {name}: the run of seed {seed} has a summary but no scores")
+        per_seed.append({**diagnostics, **scores})
+    metrics[summary_file] = {"data": summarize_run(per_seed)}
     timestamp = max((part["data"].get("timestamp") or "") for part in parts)
     return {"name": name, "rev": None, "parts": parts, "error": None,
             "data": {"timestamp": timestamp, "params": {"params.yaml": {"data": params}}, "metrics": metrics}}
@@ -127,7 +152,7 @@ def experiment_file(revision: dict, path: str) -> str | None:
     it has no such file)."""
     if "files" in revision:
         return revision["files"].get(path)
-    if "parts" in revision:   # merged one-seed runs: the first part that has it
+    if "parts" in revision:   # merged one-seed runs: the part that has it (a per-seed file: only one has it)
         return next((text for part in revision["parts"] if (text := experiment_file(part, path)) is not None), None)
     done = subprocess.run(["git", "show", f"{revision['rev']}:{path}"], capture_output=True, text=True)
     return done.stdout if done.returncode == 0 else None
@@ -152,7 +177,7 @@ def machine() -> dict:
 
 def machines(revision: dict) -> list[str]:
     """The CPU each run of an experiment trained on, one entry per run (a merged experiment's parts): an archived
-    run's from its record; a live one's is this machine's (it ran in this clone)."""
+    run's from its record; a live one's is this machine's (assumed: it ran in this clone, not `dvc exp pull`ed)."""
     if "parts" in revision:
         return [cpu for part in revision["parts"] for cpu in machines(part)]
     return [(revision.get("machine") or machine())["cpu"]]

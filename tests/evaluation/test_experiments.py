@@ -7,6 +7,7 @@ import pytest
 
 import ifdsed.evaluation.experiments as experiments
 from ifdsed.evaluation.experiments import archive_record, archived_revisions, experiment_file
+from ifdsed.evaluation.summary import summarize_run
 
 
 def committed_experiment(root, monkeypatch) -> dict:
@@ -42,19 +43,21 @@ def test_an_archive_record_keeps_the_files_asked_for_and_reads_back_like_the_liv
     assert experiment_file(read, "results/absent.tsv") is None
 
 
-def test_a_live_experiment_hides_the_archived_one_of_its_name(tmp_path, monkeypatch):
+def test_a_live_experiment_hides_the_archived_one_of_its_name_unless_it_is_only_queued(tmp_path, monkeypatch):
     def record(name, f1):
         return {"name": name, "rev": "0" * 40, "files": {}, "data": {"metrics": {"m": {"data": {"f1": f1}}}}}
     archive = tmp_path / "archive"
     archive.mkdir()
     for name in ("final-ifd-e80", "final-sedb-e80"):
         (archive / f"{name}.json").write_text(json.dumps(record(name, 0.1)))
-    shown = [{"rev": "workspace", "experiments": [{"revs": [record("final-ifd-e80", 0.9)]}]}]
+    queued = {"executor": {"state": "queued"}, "revs": [record("final-sedb-e80", 0)]}   # no result yet
+    shown = [{"rev": "workspace", "experiments": [{"revs": [record("final-ifd-e80", 0.9)]}, queued]}]
     monkeypatch.setattr(experiments, "show", lambda all_commits=False: shown)
     found = list(experiments.experiment_revisions(archive))
     assert [(r["name"], r["data"]["metrics"]["m"]["data"]["f1"]) for r in found] == [("final-ifd-e80", 0.9),
                                                                                      ("final-sedb-e80", 0.1)]
     assert [r["name"] for r in experiments.experiment_revisions(None)] == ["final-ifd-e80"]   # live ones only
+    assert [r["name"] for r in experiments.live_experiments(pending=True)] == ["final-sedb-e80"]
 
 
 def seed_run(name: str, seed: int, f1: float, timestamp: str = "2026-12-01T12:00:00", lr: float = 0.0018) -> dict:
@@ -66,7 +69,8 @@ def seed_run(name: str, seed: int, f1: float, timestamp: str = "2026-12-01T12:00
                "results/metrics.json": {"data": {"n_seeds": 1}}}
     return {"name": f"{name}-s{seed}", "rev": "0" * 40, "error": None, "files": {f"log_{seed}.tsv": f"seed {seed}"},
             "data": {"timestamp": timestamp, "metrics": metrics,
-                     "params": {"params.yaml": {"data": {"model": {"ifd": True}, "train": {"seeds": [seed], "lr": lr}}}}}}
+                     "params": {"params.yaml": {"data": {"model": {"ifd": True},
+                                                          "train": {"seeds": [seed], "lr": lr}}}}}}
 
 
 def test_one_seed_runs_merge_into_one_experiment_summarized_over_all_seeds():
@@ -80,21 +84,33 @@ def test_one_seed_runs_merge_into_one_experiment_summarized_over_all_seeds():
     assert run["data"]["params"]["params.yaml"]["data"] == {"model": {"ifd": True}, "train": {"seeds": [1, 2],
                                                                                               "lr": 0.0018}}
     summary = run["data"]["metrics"]["results/metrics.json"]["data"]
+    newest = {1: runs[2], 2: runs[0]}
+    seeds = [{**newest[seed]["data"]["metrics"][f"results/diagnostics/seed_{seed}/metrics.json"]["data"],
+              **newest[seed]["data"]["metrics"][f"results/eval/seed_{seed}/metrics.json"]["data"]} for seed in (1, 2)]
+    assert summary == summarize_run(seeds)            # what the summarize stage writes for the same two seeds
     assert summary["n_seeds"] == 2 and summary["variant"] == "IFD" and summary["provenance/torch"] == "2.13.0"
     assert summary["real_test/event_f1_macro_mean"] == pytest.approx(0.25)
-    assert summary["pseudo_label_precision_mean"] == pytest.approx(0.5)
     assert {"results/train/seed_1/energy.json", "results/train/seed_2/energy.json"} <= set(run["data"]["metrics"])
     assert run["data"]["timestamp"] == "2026-12-01T13:00:00"
     assert experiment_file(run, "log_2.tsv") == "seed 2" and experiment_file(run, "log_3.tsv") is None
-    # an experiment of the merged name itself wins: its one-seed runs stay apart
-    names = [revision["name"] for revision in merge_seed_runs(runs + [{"name": "final-ifd-e80", "data": {}}])]
+    # a finished experiment of the merged name itself wins: its one-seed runs stay apart; an unfinished one does not
+    whole = {"name": "final-ifd-e80", "data": {"metrics": {"results/metrics.json": {"data": {"n_seeds": 8}}}}}
+    names = [revision["name"] for revision in merge_seed_runs(runs + [whole])]
     assert sorted(names) == ["final-ifd-e80", "final-ifd-e80-s1", "final-ifd-e80-s2", "final-sedb"]
+    assert [r["name"] for r in merge_seed_runs([*runs[:3], {"name": "final-ifd-e80", "data": {}}])].count(
+        "final-ifd-e80") == 2
+    # a one-seed run without its summary (it failed, or is still running) is not a part
+    unfinished = seed_run("final-ifd-e80", 3, 0.5)
+    del unfinished["data"]["metrics"]["results/metrics.json"]
+    merged = [r for r in merge_seed_runs([*runs[:3], unfinished]) if r["name"] == "final-ifd-e80"]
+    assert merged[0]["data"]["params"]["params.yaml"]["data"]["train"]["seeds"] == [1, 2]
 
 
-def test_one_seed_runs_with_other_params_are_not_one_experiment():
+def test_one_seed_runs_with_other_params_are_not_one_experiment(capsys):
     from ifdsed.evaluation.experiments import merge_seed_runs
-    with pytest.raises(SystemExit, match="final-ifd-e80-s1, final-ifd-e80-s2 .* differ"):
-        merge_seed_runs([seed_run("final-ifd-e80", 1, 0.2), seed_run("final-ifd-e80", 2, 0.3, lr=0.0036)])
+    runs = [seed_run("final-ifd-e80", 1, 0.2), seed_run("final-ifd-e80", 2, 0.3, lr=0.0036)]
+    assert [r["name"] for r in merge_seed_runs(runs)] == ["final-ifd-e80-s1", "final-ifd-e80-s2"]
+    assert "final-ifd-e80-s1, final-ifd-e80-s2 are named as runs of one experiment" in capsys.readouterr().out
 
 
 def test_each_run_says_which_cpu_it_trained_on():

@@ -162,11 +162,13 @@ def test_an_archived_experiment_is_drawn_and_archived_again_unchanged(tmp_path, 
     import study.archive as archive
     import study.curves as curves
     files = {curves.SEED_METRICS.format(seed=1): "{}",
-             curves.TRAIN_LOGS.format(seed=1, metric="validation/event_f1_macro"): "step\tevent_f1_macro\n0\t0.1\n1\t0.2\n",
+             curves.TRAIN_LOGS.format(seed=1, metric="validation/event_f1_macro"):
+                 "step\tevent_f1_macro\n0\t0.1\n1\t0.2\n",
              curves.PSEUDO_LABELS.format(seed=1): "epoch\tshare\tprecision\trecall\n1\t0.8\t0.6\t0.7\n"}
     record = {"name": "final-ifd-e80", "rev": "0" * 40, "files": files, "machine": {},
               "data": {"timestamp": "t", "params": {"params.yaml": {"data": {
-                  "train": {"seeds": [1]}, "model": {"ifd": True, "sedb": False}}}}, "metrics": {}}}
+                  "train": {"seeds": [1]}, "model": {"ifd": True, "sedb": False}}}},
+                       "metrics": {"results/metrics.json": {"data": {"n_seeds": 1}}}}}
     monkeypatch.setattr(curves, "experiment_revisions", lambda archive=None, merge=True: [record])
     table = curves.curves("final-")
     validation = table[table.metric == "validation/event_f1_macro"]
@@ -174,11 +176,14 @@ def test_an_archived_experiment_is_drawn_and_archived_again_unchanged(tmp_path, 
         ["final-ifd-e80", "IFD", 1, 1, 0.1], ["final-ifd-e80", "IFD", 1, 2, 0.2]]
     assert table[table.metric == "pseudo_label/recall"]["value"].tolist() == [0.7]
     assert set(curves.kept_files([1])) >= set(files)
-    monkeypatch.setattr(archive, "archive_record", lambda revision, paths: {**revision, "kept": sorted(paths)})
     (written,) = archive.save("final-", tmp_path)
     saved = json.loads(written.read_text())
-    assert written.name == "final-ifd-e80.json" and saved["files"] == files
-    assert saved["kept"] == sorted(curves.kept_files([1]))
+    assert written.name == "final-ifd-e80.json"
+    assert {key: saved[key] for key in ("name", "rev", "files", "data")} == {key: record[key] for key in
+                                                                             ("name", "rev", "files", "data")}
+    no_summary = {**record, "data": {**record["data"], "metrics": {}}}   # not finished: not archived
+    monkeypatch.setattr(curves, "experiment_revisions", lambda archive=None, merge=True: [no_summary])
+    assert archive.save("final-", tmp_path / "again") == []
 
 
 def test_the_watcher_reads_the_queue_restarts_a_dead_worker_and_stops_when_the_queue_is_empty(monkeypatch):
@@ -192,14 +197,24 @@ def test_the_watcher_reads_the_queue_restarts_a_dead_worker_and_stops_when_the_q
               "Worker status: 1 active, 0 idle\n")
     monkeypatch.setattr(watch.subprocess, "run", lambda *a, **k: sp.CompletedProcess(a, 0, stdout=status))
     assert watch.queue_state() == (2, 1, 1)
-    states = iter([(2, 1, 1), (1, 0, 0), (0, 0, 0)])     # running; the worker died with one task queued; all done
+    # running; then the worker seems gone (once: not trusted), gone again (a worker is started), a look fails,
+    # running again; then only a stale Running task with no worker, twice: done
+    states = iter([(2, 1, 1), (1, 0, 0), (1, 0, 0), sp.CalledProcessError(2, "dvc"), (1, 1, 1), (0, 1, 0),
+                   (0, 1, 0)])
     calls = []
-    monkeypatch.setattr(watch, "queue_state", lambda: next(states))
-    monkeypatch.setattr(watch, "save", lambda prefix, archive: calls.append(("save", prefix)) or [])
-    monkeypatch.setattr(watch.subprocess, "run", lambda command, check: calls.append(tuple(command)))
+
+    def state():
+        value = next(states)
+        if isinstance(value, Exception):
+            raise value
+        return value
+    monkeypatch.setattr(watch, "queue_state", state)
+    monkeypatch.setattr(watch, "save", lambda prefix, archive: calls.append("save") or [])
+    monkeypatch.setattr(watch.subprocess, "run", lambda command, check: calls.append(" ".join(command)))
     monkeypatch.setattr(watch.time, "sleep", lambda seconds: None)
     watch.watch("final-", None, 1.0)
-    assert calls == [("save", "final-"), ("save", "final-"), ("dvc", "queue", "start", "-j", "1"), ("save", "final-")]
+    assert calls == ["save", "save", "save", "dvc queue start -j 1", "save", "save", "save"]
+    assert next(states, None) is None
 
 
 def test_a_comparison_queued_seed_by_seed_queues_only_the_seeds_that_have_not_run(monkeypatch):
