@@ -8,10 +8,10 @@ experiments share a variant, the newest one is used, and the workspace only when
 names the finished experiments to compare instead (from any commit, or kept in the study's archive; one per
 variant). Writes <out>/table1.md, <out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label
 quality of every variant in <out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv (drawn
-in <out>/domain_gap.png), and prints the Markdown. It warns when the variants' results do not share their provenance (code revision, metric package versions, evaluated
-sets: `ifdsed.evaluation.provenance`), since such results are not comparable. <out>/cost.md gives each
-detector's MACs per clip and parameters; <out>/extra_sets.md the extra test sets' event F1 and PSDS1, when there are
-any (params real.extra_test_sets).
+in <out>/domain_gap.png), and prints the Markdown. It warns when the variants' results do not share their provenance
+(code revision, metric package versions, evaluated sets: `ifdsed.evaluation.provenance`), since such results are not
+comparable. <out>/cost.md gives each detector's MACs per clip and parameters; <out>/extra_sets.md the extra test
+sets' event F1 and PSDS1, when there are any (params real.extra_test_sets).
 """
 import argparse
 import re
