@@ -159,20 +159,33 @@ def experiment_file(revision: dict, path: str) -> str | None:
 
 
 def machine() -> dict:
-    """The CPU, Python and torch of this machine: training results on a CPU differ in their last bits from one
-    CPU model to another (bfloat16 kernels), so an archived experiment says where it was saved."""
+    """The CPU, its vector instructions (torch's kernel choice: AVX2, AVX512; native bfloat16 or not), Python and
+    torch of this machine: training results on a CPU differ in their last bits from one kernel path to another,
+    and two CPUs may share a model name ("AMD EPYC") but not their instructions, so an archived experiment says
+    where it was saved."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                  if line.startswith("model name")]
         cpu = names[0] if names else cpu
+    record = {"cpu": cpu, "python": platform.python_version(), "torch": None}
     try:
         import torch
-        torch_version = torch.__version__
     except ImportError:
-        torch_version = None
-    return {"cpu": cpu, "python": platform.python_version(), "torch": torch_version}
+        return record
+    from ifdsed.devices import native_bfloat16
+    return {**record, "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "native_bfloat16": native_bfloat16(torch.device("cpu"))}
+
+
+def cpu_label(record: dict) -> str:
+    """'AMD EPYC (AVX512, native bfloat16)' from a machine record; records saved before the kernel path was
+    kept give the model name alone."""
+    if "cpu_capability" not in record:
+        return record["cpu"]
+    bfloat16 = "native bfloat16" if record.get("native_bfloat16") else "no native bfloat16"
+    return f"{record['cpu']} ({record['cpu_capability']}, {bfloat16})"
 
 
 def machines(revision: dict) -> list[str]:
@@ -180,7 +193,7 @@ def machines(revision: dict) -> list[str]:
     run's from its record; a live one's is this machine's (assumed: it ran in this clone, not `dvc exp pull`ed)."""
     if "parts" in revision:
         return [cpu for part in revision["parts"] for cpu in machines(part)]
-    return [(revision.get("machine") or machine())["cpu"]]
+    return [cpu_label(revision.get("machine") or machine())]
 
 
 def archive_record(revision: dict, kept_files: Iterable[str]) -> dict:

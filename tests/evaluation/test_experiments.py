@@ -114,8 +114,15 @@ def test_one_seed_runs_with_other_params_are_not_one_experiment(capsys):
 
 
 def test_each_run_says_which_cpu_it_trained_on():
+    import torch
     from ifdsed.evaluation.experiments import machine, machines, merge_seed_runs
-    archived = {**seed_run("final-ifd-e80", 1, 0.2), "machine": {"cpu": "AMD EPYC"}}
-    live = {key: value for key, value in seed_run("final-ifd-e80", 2, 0.3).items() if key != "files"}
-    (merged,) = merge_seed_runs([archived, live])
-    assert machines(merged) == ["AMD EPYC", machine()["cpu"]]
+    old_record = {**seed_run("final-ifd-e80", 1, 0.2), "machine": {"cpu": "AMD EPYC"}}
+    archived = {**seed_run("final-ifd-e80", 2, 0.3),
+                "machine": {"cpu": "AMD EPYC", "cpu_capability": "AVX2", "native_bfloat16": False}}
+    live = {key: value for key, value in seed_run("final-ifd-e80", 3, 0.4).items() if key != "files"}
+    (merged,) = merge_seed_runs([old_record, archived, live])
+    here = machine()
+    assert here["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    bfloat16 = "native bfloat16" if here["native_bfloat16"] else "no native bfloat16"
+    assert machines(merged) == ["AMD EPYC", "AMD EPYC (AVX2, no native bfloat16)",
+                                f"{here['cpu']} ({here['cpu_capability']}, {bfloat16})"]
