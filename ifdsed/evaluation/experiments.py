@@ -22,6 +22,7 @@ import json
 import platform
 import re
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -35,7 +36,11 @@ SEED_RUN = re.compile(r"(?P<name>.+)-s(?P<seed>\d+)")   # one seed of experiment
 def show(all_commits: bool = False) -> list[dict]:
     """`dvc exp show --json` (with `all_commits`: --all-commits), parsed."""
     command = ["dvc", "exp", "show", "--json"] + (["--all-commits"] if all_commits else [])
-    shown = subprocess.run(command, capture_output=True, text=True)
+    try:
+        shown = subprocess.run(command, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise SystemExit("`dvc` is not on PATH: activate the project's environment first "
+                         "(make install; source .venv/bin/activate)") from None
     if shown.returncode != 0:
         raise SystemExit(f"`{' '.join(command)}` failed:\n{shown.stderr}")
     return json.loads(shown.stdout)
@@ -197,9 +202,11 @@ def machines(revision: dict) -> list[str]:
 
 
 def archive_record(revision: dict, kept_files: Iterable[str]) -> dict:
-    """What the archive keeps of a finished experiment: name, commit, timestamp, params and metrics, the text of
-    each of `kept_files` it has, and this machine (save it on the machine that ran it)."""
+    """What the archive keeps of a finished experiment: name, commit, timestamp (DVC's: this machine's local
+    time, no zone; `archived_utc` says when the record was made, in UTC), params and metrics, the text of each of
+    `kept_files` it has, and this machine (save it on the machine that ran it)."""
     data = revision.get("data") or {}
     files = {path: text for path in kept_files if (text := experiment_file(revision, path)) is not None}
     return {"name": revision["name"], "rev": revision["rev"], "machine": machine(), "files": files,
+            "archived_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "data": {key: data.get(key) for key in ("timestamp", "params", "metrics")}}

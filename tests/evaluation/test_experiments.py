@@ -35,6 +35,7 @@ def test_an_archive_record_keeps_the_files_asked_for_and_reads_back_like_the_liv
     assert set(record["data"]) == {"timestamp", "params", "metrics"}               # no deps or outs
     assert record["data"]["metrics"] == live["data"]["metrics"] and record["rev"] == live["rev"]
     assert record["machine"]["cpu"] and record["machine"]["python"]
+    assert record["archived_utc"].endswith("+00:00")
     archive = tmp_path / "archive"
     archive.mkdir()
     (archive / "final-ifd-e80.json").write_text(json.dumps(record))
@@ -126,3 +127,10 @@ def test_each_run_says_which_cpu_it_trained_on():
     bfloat16 = "native bfloat16" if here["native_bfloat16"] else "no native bfloat16"
     assert machines(merged) == ["AMD EPYC", "AMD EPYC (AVX2, no native bfloat16)",
                                 f"{here['cpu']} ({here['cpu_capability']}, {bfloat16})"]
+
+
+def test_reading_experiments_without_dvc_on_path_says_how_to_get_it(monkeypatch):
+    from ifdsed.evaluation.experiments import show
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SystemExit, match="`dvc` is not on PATH"):
+        show()
