@@ -23,7 +23,8 @@ from study.curves import experiments, kept_files
 
 def save(prefix: str, archive: Path = ARCHIVE) -> list[Path]:
     """Archive every finished live experiment named <prefix>* that has its summary (the newest, where two share a
-    name); returns the records written."""
+    name); returns the records written. A record of the same experiment commit is left as it is (it was saved
+    on the machine that ran it; the watcher looks again every few minutes)."""
     archive.mkdir(parents=True, exist_ok=True)
     newest: dict[str, tuple[dict, list[int]]] = {}
     for name, revision, _, seeds in experiments(prefix, archive=None, merge=False):
@@ -33,6 +34,8 @@ def save(prefix: str, archive: Path = ARCHIVE) -> list[Path]:
     written = []
     for name, (revision, seeds) in sorted(newest.items()):
         path = archive / f"{name}.json"
+        if path.exists() and json.loads(path.read_text()).get("rev") == revision["rev"]:
+            continue
         atomic.write_text(path, json.dumps(archive_record(revision, kept_files(seeds)), indent=1, sort_keys=True)
                           + "\n")
         written.append(path)
@@ -46,7 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     written = save(args.prefix, args.archive)
     if not written:
-        raise SystemExit(f"archive: no finished experiment named {args.prefix}* in this clone")
+        raise SystemExit(f"archive: no finished experiment named {args.prefix}* in this clone that "
+                         f"{args.archive} does not hold already")
     for path in written:
         print(f"-> {path} ({path.stat().st_size / 1e3:.0f} kB)")
 

@@ -181,6 +181,8 @@ def test_an_archived_experiment_is_drawn_and_archived_again_unchanged(tmp_path, 
     assert written.name == "final-ifd-e80.json"
     assert {key: saved[key] for key in ("name", "rev", "files", "data")} == {key: record[key] for key in
                                                                              ("name", "rev", "files", "data")}
+    assert archive.save("final-", tmp_path) == []                        # archived already: left as it is
+    assert json.loads(written.read_text()) == saved
     no_summary = {**record, "data": {**record["data"], "metrics": {}}}   # not finished: not archived
     monkeypatch.setattr(curves, "experiment_revisions", lambda archive=None, merge=True: [no_summary])
     assert archive.save("final-", tmp_path / "again") == []
