@@ -43,7 +43,8 @@ def watch(prefix: str, archive: Path, every: float) -> None:
             time.sleep(every)
             continue
         idle_looks = idle_looks + 1 if not workers else 0
-        print(f"{stamp} queued {queued}, running {running}, workers {workers}; {len(written)} newly archived", flush=True)
+        print(f"{stamp} queued {queued}, running {running}, workers {workers}; {len(written)} newly archived",
+              flush=True)
         if not queued and (not running or idle_looks >= 2):
             return
         if queued and idle_looks >= 2:
