@@ -2,14 +2,17 @@
 
     python -m study.curves --prefix final-          # the final comparison's experiments
     python -m study.curves --prefix sweep-r0-       # the search's round 0 (every variant at params.yaml's values)
+    python -m study.curves --experiments final-baseline-e80 final-ifd-e80 --out docs/ifd-study/final-e80
+                                                    # these experiments only (one-seed runs merged by name)
 
-For every finished DVC experiment whose name starts with the prefix (any commit, or kept by study.archive), reads
+For every finished DVC experiment whose name starts with the prefix, or is one of --experiments (any commit, or kept by study.archive), reads
 each seed's dvclive logs (results/train/seed_<seed>/plots/metrics/) and pseudo-label table
 (results/diagnostics/seed_<seed>/) from the experiment's git commit or archive record, and writes <out>/curves.csv
 (experiment, variant, seed, epoch, metric, value) and <out>/{validation,pairs,pseudo_labels,gradients}.png:
 validation event F1; IFD positive pairs per batch by domain pairing; the pseudo labels' frame precision and recall
 against the hidden timestamps; the gradient norm each loss term sends into the encoder. Each figure draws the
-mean over seeds per variant, and every seed thinly.
+mean over seeds per variant (bold while every seed still runs, fainter after the first early stop, where it is
+the mean of the runs left), and every seed thinly.
 """
 from __future__ import annotations
 
@@ -48,15 +51,17 @@ def kept_files(seeds) -> list[str]:
             + [TRAIN_LOGS.format(seed=seed, metric=metric) for metric in TRAIN_METRICS]]
 
 
-def experiments(prefix: str, archive: Path | None = ARCHIVE,
-                merge: bool = True) -> list[tuple[str, dict, str, list[int]]]:
-    """(name, revision, variant, seeds) of every finished experiment whose name starts with `prefix`: live in this
-    clone (any commit), or kept in `archive` (None: live ones only); with `merge`, one-seed runs merged."""
+def experiments(prefix: str, archive: Path | None = ARCHIVE, merge: bool = True,
+                names: set[str] | None = None) -> list[tuple[str, dict, str, list[int]]]:
+    """(name, revision, variant, seeds) of every finished experiment whose name starts with `prefix` (or, given
+    `names`, is one of them): live in this clone (any commit), or kept in `archive` (None: live ones only); with
+    `merge`, one-seed runs merged."""
     found = []
     for revision in experiment_revisions(archive, merge):
         name, data = revision.get("name") or "", revision.get("data") or {}
         params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
-        if not name.startswith(prefix) or not params or revision.get("error"):
+        wanted = name in names if names is not None else name.startswith(prefix)
+        if not wanted or not params or revision.get("error"):
             continue
         seeds = list(params["train"]["seeds"])
         if all(experiment_file(revision, SEED_METRICS.format(seed=seed)) for seed in seeds):
@@ -64,9 +69,9 @@ def experiments(prefix: str, archive: Path | None = ARCHIVE,
     return sorted(found, key=lambda item: item[0])
 
 
-def curves(prefix: str) -> pd.DataFrame:
+def curves(prefix: str, names: set[str] | None = None) -> pd.DataFrame:
     rows = []
-    for name, revision, variant, seeds in experiments(prefix):
+    for name, revision, variant, seeds in experiments(prefix, names=names):
         for seed in seeds:
             for metric in TRAIN_METRICS:
                 text = experiment_file(revision, TRAIN_LOGS.format(seed=seed, metric=metric))
@@ -111,9 +116,16 @@ def draw(table: pd.DataFrame, out: Path) -> list[Path]:
                 for _, seed_curve in part.groupby("seed"):
                     axes.plot(seed_curve["epoch"], seed_curve["value"], style, color=colours[variant], alpha=0.2,
                               linewidth=0.8)
-                mean = part.groupby("epoch")["value"].mean()
-                axes.plot(mean.index, mean.values, style, color=colours[variant], linewidth=2,
+                by_epoch = part.groupby("epoch")["value"]
+                mean, every_seed = by_epoch.mean(), by_epoch.size() == part["seed"].nunique()
+                # Solid while every seed still runs; fainter on, where the mean is over the runs not yet stopped
+                # (the better ones, as a rule: early stopping ends the runs that stall).
+                last_full = mean.index[every_seed.values][-1] if every_seed.any() else mean.index[0]
+                axes.plot(mean.index[mean.index <= last_full], mean[mean.index <= last_full].values, style,
+                          color=colours[variant], linewidth=2,
                           label=f"{variant}{suffix} (mean of {part['seed'].nunique()} seeds)")
+                axes.plot(mean.index[mean.index >= last_full], mean[mean.index >= last_full].values, style,
+                          color=colours[variant], linewidth=1.2, alpha=0.6)
                 drawn = True
         if not drawn:
             plt.close(figure)
@@ -132,11 +144,18 @@ def draw(table: pd.DataFrame, out: Path) -> list[Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prefix", default="final-")
+    parser.add_argument("--experiments", nargs="+", metavar="NAME",
+                        help="draw these experiments (one-seed runs merged) instead of every one with the prefix")
     parser.add_argument("--out", type=Path, default=Path("docs/ifd-study"))
     args = parser.parse_args()
-    table = curves(args.prefix)
+    names = set(args.experiments) if args.experiments else None
+    table = curves(args.prefix, names)
     if table.empty:
-        raise SystemExit(f"curves: no finished experiment named {args.prefix}*")
+        raise SystemExit("curves: no finished experiment named " + (" or ".join(sorted(names)) if names
+                                                                     else f"{args.prefix}*"))
+    missing = sorted((names or set()) - set(table["experiment"]))
+    if missing:
+        raise SystemExit(f"curves: no finished experiment named {', '.join(missing)}")
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "curves.csv", index=False, float_format="%.5g")
     figures = draw(table, args.out)

@@ -175,6 +175,8 @@ def test_an_archived_experiment_is_drawn_and_archived_again_unchanged(tmp_path, 
     assert validation[["experiment", "variant", "seed", "epoch", "value"]].values.tolist() == [
         ["final-ifd-e80", "IFD", 1, 1, 0.1], ["final-ifd-e80", "IFD", 1, 2, 0.2]]
     assert table[table.metric == "pseudo_label/recall"]["value"].tolist() == [0.7]
+    assert curves.curves("final-", names={"final-ifd-e80"})["experiment"].unique().tolist() == ["final-ifd-e80"]
+    assert curves.curves("final-", names={"final-ifd"}).empty                   # by whole name, not by prefix
     assert set(curves.kept_files([1])) >= set(files)
     (written,) = archive.save("final-", tmp_path)
     saved = json.loads(written.read_text())
