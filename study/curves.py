@@ -5,8 +5,8 @@
     python -m study.curves --experiments final-baseline-e80 final-ifd-e80 --out docs/ifd-study/final-e80
                                                     # these experiments only (one-seed runs merged by name)
 
-For every finished DVC experiment whose name starts with the prefix, or is one of --experiments (any commit, or kept by study.archive), reads
-each seed's dvclive logs (results/train/seed_<seed>/plots/metrics/) and pseudo-label table
+For every finished DVC experiment whose name starts with the prefix, or is one of --experiments (any commit, or
+kept by study.archive), reads each seed's dvclive logs (results/train/seed_<seed>/plots/metrics/) and pseudo-label table
 (results/diagnostics/seed_<seed>/) from the experiment's git commit or archive record, and writes <out>/curves.csv
 (experiment, variant, seed, epoch, metric, value) and <out>/{validation,pairs,pseudo_labels,gradients}.png:
 validation event F1; IFD positive pairs per batch by domain pairing; the pseudo labels' frame precision and recall
@@ -150,12 +150,9 @@ def main() -> None:
     args = parser.parse_args()
     names = set(args.experiments) if args.experiments else None
     table = curves(args.prefix, names)
-    if table.empty:
-        raise SystemExit("curves: no finished experiment named " + (" or ".join(sorted(names)) if names
-                                                                     else f"{args.prefix}*"))
     missing = sorted((names or set()) - set(table["experiment"]))
-    if missing:
-        raise SystemExit(f"curves: no finished experiment named {', '.join(missing)}")
+    if missing or table.empty:
+        raise SystemExit(f"curves: no finished experiment named {', '.join(missing) or args.prefix + '*'}")
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "curves.csv", index=False, float_format="%.5g")
     figures = draw(table, args.out)
