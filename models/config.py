@@ -12,6 +12,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 Pairing = Literal["triplet", "mean"]
+IFDDomains = Literal["all", "cross"]
+IFDLabels = Literal["pseudo", "oracle"]
+ORACLE_SUFFIX = " (oracle IFD labels)"   # after the variant name of a run whose IFD read the hidden weak labels
 
 
 def variant_name(ifd: bool, sedb: bool) -> str:
@@ -42,6 +45,9 @@ class ModelConfig:
         ifd_margin: alpha of eq. 3.
         ifd_theta: pseudo strong label threshold on the ATP frame probabilities, in (0, 1).
         ifd_pairing: how negatives meet positives in the hinge, "triplet" (default) or "mean" (see ifd.py).
+        ifd_domains: which frame pairs enter the hinge: "all" (default) or "cross" (real-synthetic pairs only).
+        ifd_labels: the real weak clips' frame labels for IFD: "pseudo" (default, from the ATP frame outputs) or
+            "oracle" (the simulated weak set's hidden timestamps: a diagnostic upper bound, never a variant).
         lambda_ifd, lambda_sedb: weights of L_IFD and L_SEDB in the total loss.
     """
     n_mels: int = 64
@@ -58,6 +64,8 @@ class ModelConfig:
     ifd_margin: float = 0.1
     ifd_theta: float = 0.5
     ifd_pairing: Pairing = "triplet"
+    ifd_domains: IFDDomains = "all"
+    ifd_labels: IFDLabels = "pseudo"
     lambda_ifd: float = 1.0
     lambda_sedb: float = 1.0
 
@@ -95,6 +103,10 @@ class ModelConfig:
             raise ValueError(f"ifd_dim must be positive, got {self.ifd_dim}")
         if self.ifd_pairing not in ("triplet", "mean"):
             raise ValueError(f"ifd_pairing must be 'triplet' or 'mean', got {self.ifd_pairing!r}")
+        if self.ifd_domains not in ("all", "cross"):
+            raise ValueError(f"ifd_domains must be 'all' or 'cross', got {self.ifd_domains!r}")
+        if self.ifd_labels not in ("pseudo", "oracle"):
+            raise ValueError(f"ifd_labels must be 'pseudo' or 'oracle', got {self.ifd_labels!r}")
         if self.ifd_margin < 0 or not 0.0 < self.ifd_theta < 1.0:
             raise ValueError("ifd_margin must be >= 0 and ifd_theta in (0, 1)")
         if self.lambda_ifd < 0 or self.lambda_sedb < 0:
@@ -132,6 +144,17 @@ class ModelConfig:
     def variant(self) -> str:
         """The paper's name of this variant: baseline, IFD, SEDB or SEDB&IFD."""
         return variant_name(self.ifd, self.sedb)
+
+    @property
+    def oracle_labels(self) -> bool:
+        """Whether IFD pairs the weak clips' frames by their hidden labels (the diagnostic upper bound)."""
+        return self.ifd and self.ifd_labels == "oracle"
+
+    @property
+    def run_name(self) -> str:
+        """The variant's name as a run reports it: `variant`, marked " (oracle IFD labels)" for the diagnostic arm,
+        which is never one of the paper's variants."""
+        return self.variant + (ORACLE_SUFFIX if self.oracle_labels else "")
 
     # ---- (de)serialisation ---------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -28,10 +28,19 @@ on batch size or clip length):
 When the batch has no valid triplet (or no t with both kinds of pairs) the hinge is exactly 0 with a zero
 gradient: masked sums are divided by clamp(count, min=1), never by a zero count.
 
-Domain pairings (diagnostics only, they do not enter the loss): given which clips are synthetic, the counts of
-positive pairs, negative pairs and triplets are also split by the domains of the pair: real-real (rr),
-synthetic-synthetic (ss) and real-synthetic in either order (rs); a triplet by its anchor-positive pair. The
-cross-domain positive pairs are the ones that pull real and synthetic frames of an event together.
+Domains of the pairs (`domains`, model.ifd_domains). "all" (default): every pair the sampling rule gives enters
+the hinge, whatever the domains of its two clips. "cross": only real-synthetic pairs do: both masks are
+restricted to clip pairs of different domains, pos &= cross, neg &= cross, with cross[i, j] = is_synthetic[i] !=
+is_synthetic[j]. So in a triplet (anchor i, positive j, negative k) both j and k are of the other domain than the
+anchor, and in the mean pairing both means are over real-synthetic pairs: every similarity in the hinge joins a
+real and a synthetic frame. The norm term is unchanged (every frame of the batch). A batch with no cross-domain
+triplet (say, no synthetic clip) has a hinge of exactly 0 with a zero gradient, as above.
+
+Domain pairings (diagnostics): given which clips are synthetic, the counts of positive pairs, negative pairs and
+triplets are also split by the domains of the pair: real-real (rr), synthetic-synthetic (ss) and real-synthetic in
+either order (rs); a triplet by its anchor-positive pair. Every count is of the pairs that enter the hinge (with
+"cross", after the domain mask: the rr and ss counts are then 0). The cross-domain positive pairs are the ones
+that pull real and synthetic frames of an event together.
 
 Everything is batched tensor code, with no Python loop over clips, pairs or frames. The triplet hinge is built
 as [P, B] (P positive frame pairs, B candidate negatives each), at worst T * B^3 elements (B=32, T=500: 16 M,
@@ -128,6 +137,22 @@ def norm_term(v: torch.Tensor) -> torch.Tensor:
 
 
 DOMAIN_PAIRINGS = ("rr", "ss", "rs")   # real-real, synthetic-synthetic, real-synthetic (either order)
+IFD_DOMAINS = ("all", "cross")         # which pairs enter the hinge (model.ifd_domains)
+
+
+def domain_pairings(is_synthetic: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Clip pairs by the domains of their two clips: {"rr", "ss", "rs"} -> [B, B] bool, from is_synthetic [B]."""
+    s = is_synthetic.bool()                                                      # [B]
+    return {"rr": ~s[:, None] & ~s[None, :], "ss": s[:, None] & s[None, :],
+            "rs": s[:, None] != s[None, :]}                                      # [B, B] each
+
+
+def cross_domain_pairs(pos: torch.Tensor, neg: torch.Tensor, is_synthetic: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real-synthetic pairs of the masks pos, neg [T, B, B] (`pair_masks`), is_synthetic [B] bool: both
+    restricted to clip pairs of different domains, [T, B, B] x 2 (domains "cross", see the module docstring)."""
+    cross = domain_pairings(is_synthetic)["rs"]                                  # [B, B]
+    return pos & cross, neg & cross
 
 
 def domain_pair_counts(pos: torch.Tensor, neg: torch.Tensor, is_synthetic: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -135,9 +160,7 @@ def domain_pair_counts(pos: torch.Tensor, neg: torch.Tensor, is_synthetic: torch
 
     pos, neg [T, B, B] (`pair_masks`); is_synthetic [B] bool. Pairs are ordered, as in n_pos and n_neg; a
     triplet (t, i, j, k) counts under the pairing of its anchor i and positive j."""
-    s = is_synthetic.bool()
-    pairings = {"rr": ~s[:, None] & ~s[None, :], "ss": s[:, None] & s[None, :],
-                "rs": s[:, None] != s[None, :]}                                  # [B, B] each
+    pairings = domain_pairings(is_synthetic)                                     # [B, B] each
     negatives_per_anchor = neg.sum(-1, keepdim=True)                             # [T, B, 1]
     counts = {}
     for name, mask in pairings.items():                                          # three pairings, not a data loop
@@ -148,7 +171,7 @@ def domain_pair_counts(pos: torch.Tensor, neg: torch.Tensor, is_synthetic: torch
 
 
 def ifd_loss(v: torch.Tensor, frame_labels: torch.Tensor, clip_tags: torch.Tensor, margin: float = 0.1,
-             pairing: str = "triplet", is_synthetic: torch.Tensor | None = None
+             pairing: str = "triplet", is_synthetic: torch.Tensor | None = None, domains: str = "all"
              ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The IFD loss of a batch: hinge + norm (see the module docstring for the exact definition).
 
@@ -159,19 +182,28 @@ def ifd_loss(v: torch.Tensor, frame_labels: torch.Tensor, clip_tags: torch.Tenso
         margin: alpha of eq. 3.
         pairing: "triplet" or "mean".
         is_synthetic: [B] bool, which clips are synthetic; when given, the counts are also split by domain
-            pairing (`domain_pair_counts`).
+            pairing (`domain_pair_counts`). Required by domains="cross".
+        domains: "all" (every pair of the sampling rule) or "cross" (real-synthetic pairs only; see the module
+            docstring).
     Returns:
         (loss, stats): loss is a scalar tensor; stats holds scalar tensors: hinge and norm, the two terms of the
         loss (with their graph, so that the gradient of each can be measured), and the detached counts n_pos and
         n_neg (ordered positive / negative frame pairs) and n_triplets (anchor, positive, negative triplets,
-        counted for either pairing), and with is_synthetic n_pos_rr ... n_triplets_rs.
+        counted for either pairing), and with is_synthetic n_pos_rr ... n_triplets_rs; every count is of the
+        pairs that enter the hinge.
     """
     if pairing not in ("triplet", "mean"):
         raise ValueError(f"pairing must be 'triplet' or 'mean', got {pairing!r}")
+    if domains not in IFD_DOMAINS:
+        raise ValueError(f"domains must be 'all' or 'cross', got {domains!r}")
+    if domains == "cross" and is_synthetic is None:
+        raise ValueError("domains='cross' pairs real with synthetic frames: it needs is_synthetic")
     if v.dtype not in (torch.float32, torch.float64):
         v = v.float()                                                           # [B, T, D] half -> float32
     with torch.autocast(device_type=v.device.type, enabled=False):             # keep the Gram matrices in fp32
         pos, neg = pair_masks(frame_labels, clip_tags)                          # [T, B, B] x 2
+        if domains == "cross":
+            pos, neg = cross_domain_pairs(pos, neg, is_synthetic)               # [T, B, B] x 2
         dis = frame_similarity(v)                                               # [T, B, B]
         hinge_fn = triplet_hinge if pairing == "triplet" else mean_hinge
         hinge = hinge_fn(dis, pos, neg, margin)                                 # []

@@ -8,7 +8,9 @@ Total loss: L_ATP + lambda_ifd * L_IFD + lambda_sedb * L_SEDB, with
   L_ATP:  BCE between clip probabilities and clip tags, every clip (real and synthetic), mean over clips and classes;
   L_SEDB: frame BCE on the synthetic clips' strong labels (models/sedb.py);
   L_IFD:  inter-frame distance loss (models/ifd.py) with the strong labels of synthetic clips and the pseudo strong
-          labels of real weak clips (ATP frame probabilities > theta, gated by the clip tags, detached).
+          labels of real weak clips (ATP frame probabilities > theta, gated by the clip tags, detached), or with
+          config.ifd_labels "oracle" their hidden frame labels (a diagnostic upper bound); over every frame pair,
+          or with config.ifd_domains "cross" over real-synthetic pairs only.
 
 A training batch is a dict:
   features      [B, T, n_mels] float  log-mel features
@@ -16,6 +18,8 @@ A training batch is a dict:
   frame_labels  [B, T, C] float       0/1 strong labels (synthetic clips; zeros for weak clips, never read)
   is_synthetic  [B] bool              which clips carry strong labels
   clip_index    [B] int64             each clip's row in its own set (not read by the losses; for diagnostics)
+  oracle_frame_labels [B, T, C] float 0/1 hidden frame labels of the weak clips (zeros for synthetic clips, never
+                                      read); only with config.ifd_labels "oracle", where IFD alone reads them
 """
 from __future__ import annotations
 
@@ -77,12 +81,25 @@ class SEDModel(nn.Module):
                                        is_synthetic)
             total = total + cfg.lambda_sedb * result["sedb"]
         if self.ifd is not None:
-            pseudo = pseudo_strong_labels(outputs["frame_probs"], clip_tags, cfg.ifd_theta)  # [B, T, C]
+            weak = self.weak_frame_labels(outputs, batch, clip_tags)                         # [B, T, C]
             frame_labels = torch.where(is_synthetic[:, None, None],
-                                       batch["frame_labels"].to(pseudo.dtype), pseudo)       # [B, T, C]
+                                       batch["frame_labels"].to(weak.dtype), weak)           # [B, T, C]
             result["ifd"], stats = ifd_loss(outputs["ifd_embeddings"], frame_labels, clip_tags,
-                                            margin=cfg.ifd_margin, pairing=cfg.ifd_pairing, is_synthetic=is_synthetic)
+                                            margin=cfg.ifd_margin, pairing=cfg.ifd_pairing, is_synthetic=is_synthetic,
+                                            domains=cfg.ifd_domains)
             result.update({f"ifd_{key}": value for key, value in stats.items()})
             total = total + lambda_ifd * result["ifd"]
         result["total"] = total
         return result
+
+    def weak_frame_labels(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
+                          clip_tags: torch.Tensor) -> torch.Tensor:
+        """The IFD frame labels of the batch's weak clips, [B, T, C] (rows of synthetic clips are not used):
+        pseudo strong labels from outputs["frame_probs"] and the clip tags [B, C] (config.ifd_labels "pseudo"), or
+        batch["oracle_frame_labels"], the hidden ones ("oracle"; the training loop adds them to the batch)."""
+        if self.config.ifd_labels == "pseudo":
+            return pseudo_strong_labels(outputs["frame_probs"], clip_tags, self.config.ifd_theta)  # [B, T, C]
+        if "oracle_frame_labels" not in batch:
+            raise ValueError("model.ifd_labels is oracle but the batch has no oracle_frame_labels (the weak clips' "
+                             "hidden frame labels, which the training loop adds)")
+        return batch["oracle_frame_labels"].to(outputs["frame_probs"].dtype)                       # [B, T, C]

@@ -6,13 +6,15 @@ import itertools
 import pytest
 import torch
 
-from models.ifd import ifd_loss, mean_hinge, pair_masks, pseudo_strong_labels, triplet_hinge, frame_similarity
+from models.ifd import (cross_domain_pairs, frame_similarity, ifd_loss, mean_hinge, norm_term, pair_masks,
+                        pseudo_strong_labels, triplet_hinge)
 
 A, B_ = 0, 1  # class indices of the hand-made cases (B_ so as not to shadow the batch size B)
 
 
-def reference_ifd(v, frame_labels, clip_tags, margin=0.1, pairing="triplet"):
-    """Literal transcription of docs/method.md with Python sets and loops: (hinge, norm, n_pos, n_neg, n_triplets)."""
+def reference_ifd(v, frame_labels, clip_tags, margin=0.1, pairing="triplet", is_synthetic=None, domains="all"):
+    """Literal transcription of docs/method.md with Python sets and loops: (hinge, norm, n_pos, n_neg, n_triplets).
+    domains "cross": a clip pair of one domain gives no pair at all."""
     n_clips, n_frames, dim = v.shape
     tags = [frozenset(torch.nonzero(clip_tags[i] > 0.5).flatten().tolist()) for i in range(n_clips)]
     label = [[frozenset(torch.nonzero(frame_labels[i, t] > 0.5).flatten().tolist()) for t in range(n_frames)]
@@ -23,6 +25,8 @@ def reference_ifd(v, frame_labels, clip_tags, margin=0.1, pairing="triplet"):
 
     positives, negatives = {}, {}  # (i, t) -> list of partner clips
     for i, j in itertools.permutations(range(n_clips), 2):
+        if domains == "cross" and bool(is_synthetic[i]) == bool(is_synthetic[j]):
+            continue                                    # only real-synthetic pairs
         for t in range(n_frames):
             if tags[i] == tags[j]:                      # case (a)
                 if label[i][t] == label[j][t] and label[i][t]:
@@ -265,3 +269,95 @@ def test_pair_counts_by_domain_on_a_hand_built_batch():
     _, plain = ifd_loss(v, frame_labels, tags)                                  # without domains: no split
     assert not any(key.endswith(("_rr", "_ss", "_rs")) for key in plain)
     assert torch.equal(plain["n_triplets"], stats["n_triplets"])
+
+
+# ------------------------------------------------------------------------------ model.ifd_domains: cross
+def domain_batch():
+    """The five clips above (real 0 {A}, real 1 {B}, synthetic 2 {A}, synthetic 3 {B}, real 4 {A}; every frame
+    carries its clip's one class; two frames)."""
+    A, B = [1.0, 0.0], [0.0, 1.0]
+    tags = torch.tensor([A, B, A, B, A])                                        # [5, 2]
+    frame_labels = tags[:, None, :].expand(5, 2, 2).clone()                      # [5, T=2, 2]
+    is_synthetic = torch.tensor([False, False, True, True, False])
+    v = torch.randn(5, 2, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    return v, frame_labels, tags, is_synthetic
+
+
+def test_cross_keeps_only_real_synthetic_pairs_on_a_hand_built_batch():
+    """By hand, per frame: cross positives 0-2, 2-4, 1-3; cross negatives 0-3, 1-2, 3-4 (both orders each); the
+    real-real positive 0-4 and negatives 0-1, 1-4, and the synthetic-synthetic negative 2-3, are dropped. Triplets:
+    anchor 0 (pos 2, neg 3), 4 (pos 2, neg 3), 1 (pos 3, neg 2): one each; anchor 2 (pos 0, 4; neg 1) and anchor 3
+    (pos 1; neg 0, 4): two each. 7 per frame."""
+    v, labels, tags, is_synthetic = domain_batch()
+    pos, neg = cross_domain_pairs(*pair_masks(labels, tags), is_synthetic)
+    both_orders = lambda pairs: {(t, i, j) for t in range(2) for a, b in pairs for i, j in ((a, b), (b, a))}
+    assert {tuple(x) for x in torch.nonzero(pos).tolist()} == both_orders([(0, 2), (2, 4), (1, 3)])
+    assert {tuple(x) for x in torch.nonzero(neg).tolist()} == both_orders([(0, 3), (1, 2), (3, 4)])
+    _, stats = ifd_loss(v, labels, tags, is_synthetic=is_synthetic, domains="cross")
+    counts = {key: int(value) for key, value in stats.items() if key.startswith("n_")}
+    assert counts == {"n_pos": 12, "n_neg": 12, "n_triplets": 14,
+                      "n_pos_rr": 0, "n_pos_ss": 0, "n_pos_rs": 12,
+                      "n_neg_rr": 0, "n_neg_ss": 0, "n_neg_rs": 12,
+                      "n_triplets_rr": 0, "n_triplets_ss": 0, "n_triplets_rs": 14}
+
+
+@pytest.mark.parametrize("pairing", ["triplet", "mean"])
+def test_cross_hinge_by_hand_and_norm_unchanged(pairing):
+    """The cross hinge is the hinge over the masks restricted by hand; the norm term is that of all frames."""
+    v, labels, tags, is_synthetic = domain_batch()
+    v = 0.3 * v                                                                # small: every hinge term > 0
+    pos, neg = pair_masks(labels, tags)
+    cross = is_synthetic[:, None] != is_synthetic[None, :]                       # [B, B]
+    hinge_fn = triplet_hinge if pairing == "triplet" else mean_hinge
+    expected = hinge_fn(frame_similarity(v), pos & cross, neg & cross, 0.1)
+    loss, stats = ifd_loss(v, labels, tags, pairing=pairing, is_synthetic=is_synthetic, domains="cross")
+    assert stats["hinge"].item() == pytest.approx(expected.item(), abs=1e-12) and expected.item() > 0
+    _, every = ifd_loss(v, labels, tags, pairing=pairing, is_synthetic=is_synthetic)
+    assert stats["norm"].item() == every["norm"].item() == norm_term(v).item()
+    assert stats["hinge"].item() != every["hinge"].item()                      # the same-domain pairs did count
+
+
+@pytest.mark.parametrize("pairing", ["triplet", "mean"])
+@pytest.mark.parametrize("seed", range(6))
+def test_cross_matches_loop_reference_value_and_gradient(pairing, seed):
+    v, labels, tags = random_batch(seed)
+    is_synthetic = torch.arange(len(tags)) % 2 == 1                            # identical tag sets span domains
+    v_fast, v_ref = v.clone().requires_grad_(), v.clone().requires_grad_()
+    loss, stats = ifd_loss(v_fast, labels, tags, pairing=pairing, is_synthetic=is_synthetic, domains="cross")
+    hinge, norm, n_pos, n_neg, n_triplets = reference_ifd(v_ref, labels, tags, pairing=pairing,
+                                                          is_synthetic=is_synthetic, domains="cross")
+    (hinge + norm).backward()
+    loss.backward()
+    assert (stats["n_pos"], stats["n_neg"], stats["n_triplets"]) == (n_pos, n_neg, n_triplets)
+    assert stats["hinge"].item() == pytest.approx(hinge.item(), abs=1e-10)
+    torch.testing.assert_close(v_fast.grad, v_ref.grad, atol=1e-10, rtol=1e-8)
+
+
+@pytest.mark.parametrize("pairing", ["triplet", "mean"])
+@pytest.mark.parametrize("synthetic", [[False] * 4, [True] * 4, [True, True, False, False]])
+def test_cross_hinge_is_zero_with_zero_gradient_without_a_cross_pair(pairing, synthetic):
+    """Clips 0, 1 tagged {A} and 2, 3 tagged {B}, every frame active: all of one domain, or each tag set in one
+    domain (then every cross pair is negative: no positive). "all" has triplets; "cross" none: hinge 0, and with
+    self-similarities of 1 (norm 0) the whole loss is 0 with a zero gradient."""
+    tags = torch.tensor([[1., 0.], [1., 0.], [0., 1.], [0., 1.]])
+    labels = tags[:, None, :].expand(4, 3, 2).clone()                          # [4, T=3, 2]
+    v = (torch.randint(0, 2, (4, 3, 2), generator=torch.Generator().manual_seed(1)).float() * 2 - 1
+         ).requires_grad_()                                                    # entries +-1 in 2-D: self dis 1
+    is_synthetic = torch.tensor(synthetic)
+    _, every = ifd_loss(v, labels, tags, pairing=pairing, is_synthetic=is_synthetic)
+    assert every["n_triplets"] > 0
+    loss, stats = ifd_loss(v, labels, tags, pairing=pairing, is_synthetic=is_synthetic, domains="cross")
+    loss.backward()
+    assert stats["n_triplets"] == 0 and stats["hinge"].item() == 0.0 and loss.item() == 0.0
+    assert torch.isfinite(v.grad).all() and torch.all(v.grad == 0)
+
+
+def test_all_is_the_default_and_cross_needs_the_domains():
+    v, labels, tags, is_synthetic = domain_batch()
+    default, _ = ifd_loss(v, labels, tags, is_synthetic=is_synthetic)
+    every, _ = ifd_loss(v, labels, tags, is_synthetic=is_synthetic, domains="all")
+    assert torch.equal(default, every)
+    with pytest.raises(ValueError, match="is_synthetic"):
+        ifd_loss(v, labels, tags, domains="cross")
+    with pytest.raises(ValueError, match="domains"):
+        ifd_loss(v, labels, tags, is_synthetic=is_synthetic, domains="real")

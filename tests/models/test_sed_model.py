@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from models.config import ModelConfig
+from models.ifd import ifd_loss, pseudo_strong_labels
 from models.sed_model import SEDModel
 from tests.helpers import DEVICE, make_batch, train_step
 
@@ -97,3 +98,70 @@ def test_a_few_adam_steps_lower_the_loss(pairing):
     assert first["ifd_n_triplets"] > 0
     losses = [train_step(model, optimizer, batch) for _ in range(15)]
     assert losses[-1] < 0.8 * losses[0]
+
+
+# ------------------------------------------------------------------- model.ifd_domains and model.ifd_labels
+def ifd_batch(seed=0):
+    """8 clips, half synthetic, with identical tag sets across the domains (so every kind of pair exists)."""
+    batch = make_batch(n_clips=8, n_frames=12, seed=seed)
+    batch["clip_tags"][1::2] = batch["clip_tags"][0]
+    batch["frame_labels"] = batch["frame_labels"].clone()
+    batch["frame_labels"][:4] = (torch.rand(4, 12, 10, generator=torch.Generator().manual_seed(seed)) < 0.5
+                                 ).float().to(DEVICE) * batch["clip_tags"][:4, None, :]
+    return batch
+
+
+@pytest.mark.parametrize("pairing", ["triplet", "mean"])
+def test_the_default_ifd_loss_is_the_pseudo_label_all_pairs_loss(pairing):
+    """ifd_domains "all" and ifd_labels "pseudo" are the defaults, and they compute the IFD loss as before the two
+    options existed: pseudo strong labels for the weak clips, every pair of the sampling rule."""
+    assert (ModelConfig().ifd_domains, ModelConfig().ifd_labels) == ("all", "pseudo")
+    torch.manual_seed(0)
+    config = ModelConfig(ifd=True, sedb=True, ifd_pairing=pairing, ifd_theta=0.2)
+    model = SEDModel(config).to(DEVICE)
+    batch = ifd_batch()
+    outputs = model(batch["features"])
+    losses = model.losses(outputs, batch)
+    pseudo = pseudo_strong_labels(outputs["frame_probs"], batch["clip_tags"], config.ifd_theta)
+    labels = torch.where(batch["is_synthetic"][:, None, None], batch["frame_labels"], pseudo)
+    expected, stats = ifd_loss(outputs["ifd_embeddings"], labels, batch["clip_tags"], margin=config.ifd_margin,
+                               pairing=pairing, is_synthetic=batch["is_synthetic"])
+    assert torch.equal(losses["ifd"], expected) and losses["ifd_n_pos_rr"] + losses["ifd_n_pos_ss"] > 0
+    assert all(torch.equal(losses[f"ifd_{key}"], value) for key, value in stats.items())
+
+
+def test_cross_domains_reach_the_ifd_loss():
+    torch.manual_seed(0)
+    every = SEDModel(ModelConfig(ifd=True, ifd_theta=0.2)).to(DEVICE)
+    cross = SEDModel(ModelConfig(ifd=True, ifd_theta=0.2, ifd_domains="cross")).to(DEVICE)
+    cross.load_state_dict(every.state_dict())
+    batch = ifd_batch()
+    first, second = every.losses(every(batch["features"]), batch), cross.losses(cross(batch["features"]), batch)
+    assert first["ifd_n_pos_rs"] > 0 and first["ifd_n_pos_rr"] + first["ifd_n_pos_ss"] > 0
+    assert second["ifd_n_pos"] == second["ifd_n_pos_rs"] == first["ifd_n_pos_rs"]
+    assert second["ifd_n_pos_rr"] == second["ifd_n_pos_ss"] == second["ifd_n_neg_rr"] == second["ifd_n_neg_ss"] == 0
+    assert torch.equal(first["ifd_norm"], second["ifd_norm"]) and torch.equal(first["atp"], second["atp"])
+
+
+def test_oracle_labels_feed_the_ifd_loss_only():
+    """With ifd_labels "oracle" the weak clips' IFD labels are the batch's oracle_frame_labels; ATP and SEDB are
+    the pseudo-label model's, whatever the oracle labels hold; without them the loss refuses to run."""
+    torch.manual_seed(0)
+    pseudo = SEDModel(ModelConfig(ifd=True, sedb=True)).to(DEVICE)
+    oracle = SEDModel(ModelConfig(ifd=True, sedb=True, ifd_labels="oracle")).to(DEVICE)
+    oracle.load_state_dict(pseudo.state_dict())
+    assert oracle.config.run_name == "SEDB&IFD (oracle IFD labels)" and pseudo.config.run_name == "SEDB&IFD"
+    batch = ifd_batch()
+    hidden = (torch.rand(8, 12, 10, generator=torch.Generator().manual_seed(1)) < 0.5).float().to(DEVICE)
+    hidden = hidden * batch["clip_tags"][:, None, :] * ~batch["is_synthetic"][:, None, None]   # weak rows only
+    batch["oracle_frame_labels"] = hidden
+    outputs = oracle(batch["features"])
+    losses = oracle.losses(outputs, batch)
+    labels = torch.where(batch["is_synthetic"][:, None, None], batch["frame_labels"], hidden)
+    expected, _ = ifd_loss(outputs["ifd_embeddings"], labels, batch["clip_tags"], is_synthetic=batch["is_synthetic"])
+    assert torch.equal(losses["ifd"], expected)
+    reference = pseudo.losses(pseudo(batch["features"]), batch)
+    assert torch.equal(losses["atp"], reference["atp"]) and torch.equal(losses["sedb"], reference["sedb"])
+    assert not torch.equal(losses["ifd"], reference["ifd"])
+    with pytest.raises(ValueError, match="oracle_frame_labels"):
+        oracle.losses(outputs, {key: value for key, value in batch.items() if key != "oracle_frame_labels"})
