@@ -4,19 +4,17 @@
 (sample standard deviation, ddof 1) and `n_seeds`, the form `dvc exp show` displays. `paper_tables` takes one
 such summary per variant and builds Table 1 (event-based macro F1) and Table 2 (audio tagging macro F1) on the
 two test sets, mean +- std, with Welch's t-test p-value of each variant against the baseline (computed from the
-means, standard deviations and seed counts: scipy.stats.ttest_ind_from_stats with equal_var=False).
+means, standard deviations and seed counts: `ifdsed.evaluation.statistics.welch_p`).
 `diagnostic_tables` does the same for the domain-gap probe (all frames, event frames, each class's event frames)
 and the pseudo labels' quality.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ifdsed.evaluation.provenance import agreed
+from ifdsed.evaluation.statistics import welch_p
 
 SUMMARY_METRICS = ("event_f1_macro", "event_f1_micro", "event_error_rate", "segment_f1_macro", "segment_f1_micro",
                    "tagging_f1_macro", "psds1", "psds2")
@@ -67,14 +65,6 @@ def extra_table(summaries: dict[str, dict]) -> pd.DataFrame:
                    for name in extra_sets({key.removesuffix("_mean"): value for key, value in summary.items()})})
     return _stat_rows(summaries, {f"{name} {label}": f"{name}/{metric}" for name in sets
                                   for label, metric in (("event F1", "event_f1_macro"), ("PSDS1", "psds1"))})
-
-
-def welch_p(mean: float, std: float, n: int, base_mean: float, base_std: float, base_n: int) -> float | None:
-    """Two-sided Welch's t-test p-value from summary statistics (None when undefined)."""
-    if min(n, base_n) < 2 or (std == 0 and base_std == 0):
-        return None
-    result = stats.ttest_ind_from_stats(mean, std, n, base_mean, base_std, base_n, equal_var=False)
-    return None if math.isnan(result.pvalue) else float(result.pvalue)
 
 
 def paper_tables(summaries: dict[str, dict]) -> dict[str, pd.DataFrame]:

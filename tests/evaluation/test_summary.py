@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from ifdsed.evaluation.summary import columns_markdown, diagnostic_tables, paper_tables, summarize_seeds, welch_p
+from ifdsed.evaluation.summary import columns_markdown, diagnostic_tables, paper_tables, summarize_seeds
 
 
 def runs(variant: str, values: list[float]) -> list[dict]:
@@ -17,12 +17,6 @@ def test_mean_and_sample_std_over_seeds_skip_missing_values():
     assert summary["real_test/event_f1_macro_mean"] == pytest.approx(0.3)
     assert summary["real_test/event_f1_macro_std"] == pytest.approx(0.1)          # ddof=1
     assert summary["syn_test/event_f1_macro_mean"] is None
-
-
-def test_welch_p_matches_the_textbook_value_and_is_none_when_undefined():
-    # t = (0.5 - 0.3) / sqrt(0.1^2/3 + 0.1^2/3) = 2.449, df = 4: two-sided p = 0.0704
-    assert welch_p(0.5, 0.1, 3, 0.3, 0.1, 3) == pytest.approx(0.0704, abs=1e-4)
-    assert welch_p(0.5, 0.1, 1, 0.3, 0.1, 3) is None and welch_p(0.5, 0.0, 3, 0.3, 0.0, 3) is None
 
 
 def test_paper_tables_give_p_against_the_baseline_only():
