@@ -8,7 +8,8 @@
     python -m study.sweep select              # each variant's setting by the selection rule (study/final.py runs it)
 
 Every setting is one experiment named sweep-r<round>-<variant>-<setting>: the variant's branches, the search's
-starting values (BASE), the setting's overrides, and the study's schedule (SCHEDULE: at most 40 epochs, patience
+starting values (BASE), PINNED (pseudo labels for IFD: the oracle labels are a diagnostic arm, which every recipe
+here refuses), the setting's overrides, and the study's schedule (SCHEDULE: at most 40 epochs, patience
 10, selection on validation event F1) on the seeds SEEDS. Only the train and diagnose stages run, so no test set is scored. A setting's score is the
 mean over its seeds of the best validation event-based macro F1 (`best_validation_score` in
 results/train/seed_<seed>/metrics.json). Round 0 is every variant at params.yaml's values; each later round gives
@@ -37,6 +38,10 @@ SCHEDULE = {"train.epochs": 40, "train.patience": 10, "train.selection": "event_
 # with every experiment, so that a later default (a selected setting moved into params.yaml) changes no recipe.
 BASE = {"train.synthetic_fraction": 0.5, "train.batch_size": 16, "train.lr": 0.0018, "train.ifd_warmup": 0,
         "model.lambda_ifd": 1.0, "model.lambda_sedb": 1.0, "model.ifd_theta": 0.5}
+# Pinned in every search and final experiment whatever params.yaml says (a queued experiment inherits the
+# workspace's params.yaml): the IFD branch learns from pseudo labels. model.ifd_labels: oracle (the simulated weak
+# clips' hidden timestamps) is a diagnostic upper bound, never a variant, and these recipes refuse it.
+PINNED = {"model.ifd_labels": "pseudo"}
 SEEDS = (1, 2)
 # round -> variant -> settings (each a dict of params overrides); the same number of settings for every variant
 ROUNDS: dict[int, dict[str, list[dict]]] = {
@@ -61,9 +66,15 @@ def experiment_name(round_: int, variant: str, setting: dict) -> str:
 
 
 def queue_experiment(name: str, variant: str, seeds, setting: dict, stages: tuple[str, ...] = ()) -> None:
-    """`dvc exp run --queue`: the variant's branches, the seeds, SCHEDULE, BASE, then the setting on top."""
+    """`dvc exp run --queue`: the variant's branches, the seeds, SCHEDULE, BASE, PINNED, then the setting on top;
+    a setting that moves a PINNED key (model.ifd_labels: oracle) is refused (SystemExit), nothing queued."""
     ifd, sedb = VARIANTS[variant]
-    overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(seeds), **SCHEDULE, **BASE, **setting}
+    overrides = {"model.ifd": ifd, "model.sedb": sedb, "train.seeds": list(seeds), **SCHEDULE, **BASE, **PINNED,
+                 **setting}
+    moved = [f"{key}={overrides[key]}" for key, value in PINNED.items() if overrides[key] != value]
+    if moved:
+        raise SystemExit(f"study: {name}: {', '.join(moved)} is a diagnostic arm, never a variant: the search and "
+                         f"the final comparison train on {', '.join(f'{k}={v}' for k, v in PINNED.items())} only")
     command = ["dvc", "exp", "run", "--queue", "--name", name]
     for key, value in overrides.items():
         command += ["-S", f"{key}={json.dumps(value)}"]
