@@ -9,21 +9,32 @@ test sets.
                                               # values, so that each variant can also be set against a baseline
                                               # that differs from it by its branches alone
     dvc queue start -j 1                      # run them (about 2 hours on the 2-core VM)
-    python -m study.final collect             # -> docs/ifd-study/final.csv (against the selected baseline)
-                                              # and final-vs-start.csv (against the reference), as Markdown too
+    python -m study.final collect             # -> docs/ifd-study/final.csv (against the selected baseline),
+                                              # final-vs-start.csv (against the reference) and
+                                              # final-sedb-ifd-vs-sedb.csv (SEDB&IFD against SEDB), as Markdown too
     python -m study.final queue --epochs 80   # the same experiments with another epoch cap: final-<variant>-e80
-    python -m study.final collect --epochs 80 # -> docs/ifd-study/final-e80.csv and final-e80-vs-start.csv
+    python -m study.final collect --epochs 80 # -> docs/ifd-study/final-e80.csv, final-e80-vs-start.csv and
+                                              # final-e80-sedb-ifd-vs-sedb.csv (live or archived experiments)
     python -m study.final queue --epochs 80 --per-seed   # one experiment per seed, final-<variant>-e80-s<seed>:
                                               # a session's end loses one seed at most; collect merges them
+    python -m study.final collect --from-tables   # the statistics of final.csv and final-vs-start.csv made again
+                                              # from their own means, stds and seed counts: for runs whose
+                                              # experiments are gone (the 40-epoch comparison's); no paired test
 
-final.csv has the columns variant, seeds, test_set, metric, mean, std, p_vs_baseline (Welch's t-test from the
-summaries over seeds, `ifdsed.evaluation.summary.welch_p`). Metrics per test set (real_test: the DCASE 2018
+final.csv has one row per variant, test set and metric, with the columns variant, seeds, test_set, metric, mean,
+std (over the seeds), and, for every variant but the table's base (the baseline; final-sedb-ifd-vs-sedb.csv: SEDB),
+its contrast with the base (`ifdsed.evaluation.statistics`; `with_statistics` says how each is computed):
+p_vs_baseline (Welch's t-test from the summaries over seeds), diff (mean - base mean) with ci_low and ci_high (its
+95 % Welch interval), p_paired (the paired t-test over the seeds both ran; empty where the per-seed values are
+gone), p_holm (p_vs_baseline Holm-adjusted; the family is every contrast of one table, e.g. final.csv's 33: 3
+variants x 11 measures) and mde (the smallest difference a two-sided t-test at 0.05 detects with 80 % power with
+these seeds and the two arms' pooled std). Metrics per test set (real_test: the DCASE 2018
 column's stand-in; syn_test: the DCASE 2019 synthetic column's): event_f1_macro, tagging_f1_macro, psds1; the
 validation set's event_f1_macro (real_validation: the measure the search selected on, over all the seeds); over both
 test sets (test_set "both"): domain_gap_accuracy and domain_gap_accuracy_events; on the weak training set
 (test_set "weak_train", hidden timestamps): pseudo_label_precision and pseudo_label_recall at the best epoch.
 The paper's own figures (`PAPER`, its Tables 1 and 2) are printed beside the event and tagging F1.
-final-vs-start.csv has the same columns, with REFERENCE's run in the baseline's rows and p against it.
+final-vs-start.csv has the same columns, with REFERENCE's run in the baseline's rows and every contrast against it.
 """
 from __future__ import annotations
 
@@ -31,10 +42,13 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from ifdsed import paths
 from ifdsed.evaluation.experiments import experiment_revisions, live_experiments, machines, summary_of
-from ifdsed.evaluation.summary import stat_cell, welch_p
+from ifdsed.evaluation.statistics import holm, mde, paired_p, welch
+from ifdsed.evaluation.summary import stat_cell
 from study.sweep import VARIANTS, queue_experiment, read_table, select   # one recipe for the search and the final
 
 SEEDS = tuple(range(1, 9))
@@ -55,7 +69,12 @@ PAPER = {
     ("SEDB&IFD", "real_test", "tagging_f1_macro"): (0.645, 0.0118), ("SEDB&IFD", "syn_test", "tagging_f1_macro"): (0.638, 0.0323),
 }
 OUT = Path("docs/ifd-study/final.csv")
-COLUMNS = ["variant", "seeds", "test_set", "metric", "mean", "std", "p_vs_baseline"]
+SUMMARY = ["variant", "seeds", "test_set", "metric", "mean", "std"]      # each arm over its seeds
+STATISTICS = ["diff", "ci_low", "ci_high", "p_paired", "p_holm", "mde"]  # each contrast with the table's base
+COLUMNS = [*SUMMARY, "p_vs_baseline", *STATISTICS]
+# Every (test set, metric) of a table and its key in a summary (<key>_mean) and in a seed's metrics
+KEYS = ([(test_set, metric, f"{test_set}/{metric}") for test_set, metrics in SET_METRICS.items() for metric in metrics]
+        + [(test_set, metric, metric) for test_set, metrics in SEED_METRICS.items() for metric in metrics])
 
 
 REFERENCE = "final-baseline-start"   # the baseline at the search's starting values (study.sweep.BASE)
@@ -153,44 +172,152 @@ def convergence(runs: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def tables(by_name: dict[str, dict], epochs: int | None = None) -> dict[str, pd.DataFrame]:
-    """{"final": the variants against the selected baseline; "vs-start": the same with the reference run as the
-    baseline (when it has run)}, each a final_table."""
-    names = {variant: final_name(variant, epochs) for variant in VARIANTS}
-    by_variant = {variant: by_name[name] for variant, name in names.items() if name in by_name}
-    out = {"final": final_table(by_variant)}
-    if final_name("reference", epochs) in by_name:
-        out["vs-start"] = final_table({**by_variant, "baseline": by_name[final_name("reference", epochs)]})
-    return out
+IFD_ON_SEDB = ("SEDB", "SEDB&IFD")   # IFD added to SEDB: SEDB&IFD against SEDB
+BASES = {"final": "baseline", "vs-start": "baseline", "sedb-ifd-vs-sedb": "SEDB"}   # table -> its base variant
 
 
-def final_table(by_variant: dict[str, dict]) -> pd.DataFrame:
-    """One row per variant, test set and metric (COLUMNS), from each variant's summary over seeds."""
-    rows = []
-    base = by_variant.get("baseline")
-    keys = [(test_set, metric, f"{test_set}/{metric}") for test_set, metrics in SET_METRICS.items() for metric in metrics]
-    keys += [(test_set, metric, metric) for test_set, metrics in SEED_METRICS.items() for metric in metrics]
-    for variant in [v for v in VARIANTS if v in by_variant]:
-        summary = by_variant[variant]
-        for test_set, metric, key in keys:
-            mean, std, n = summary.get(f"{key}_mean"), summary.get(f"{key}_std"), summary["n_seeds"]
-            p = None
-            if base is not None and variant != "baseline" and mean is not None and base.get(f"{key}_mean") is not None:
-                p = welch_p(mean, std, n, base[f"{key}_mean"], base[f"{key}_std"], base["n_seeds"])
-            rows.append({"variant": variant, "seeds": n, "test_set": test_set, "metric": metric, "mean": mean,
-                         "std": std, "p_vs_baseline": p})
-    return pd.DataFrame(rows, columns=COLUMNS)
+def table_arms(found: set[str], epochs: int | None = None) -> dict[str, dict[str, str]]:
+    """{table: {variant: experiment}} of every table the experiments `found` make: "final", the variants against
+    the selected baseline; "vs-start", the same with REFERENCE in the baseline's place (when it has run);
+    "sedb-ifd-vs-sedb", SEDB&IFD against SEDB (when both have run)."""
+    names = {variant: final_name(variant, epochs) for variant in VARIANTS if final_name(variant, epochs) in found}
+    arms = {"final": names}
+    if final_name("reference", epochs) in found:
+        arms["vs-start"] = {**names, "baseline": final_name("reference", epochs)}
+    if set(IFD_ON_SEDB) <= set(names):
+        arms["sedb-ifd-vs-sedb"] = {variant: names[variant] for variant in IFD_ON_SEDB}
+    return arms
+
+
+def tables(by_name: dict[str, dict], epochs: int | None = None,
+           seeds_by_name: dict[str, dict[int, dict]] | None = None) -> dict[str, pd.DataFrame]:
+    """{table: final_table} for each of table_arms, from {experiment: summary} and, where given, {experiment:
+    seed_metrics} (for the paired test)."""
+    return {table: final_table({variant: by_name[name] for variant, name in arms.items()},
+                               None if seeds_by_name is None else
+                               {variant: seeds_by_name[name] for variant, name in arms.items()}, BASES[table])
+            for table, arms in table_arms(set(by_name), epochs).items()}
+
+
+def seed_metrics(revision: dict) -> dict[int, dict]:
+    """{seed: what the summarize stage reads of that seed, its evaluate and diagnose metrics} of a finished
+    experiment (live, archived or merged); a seed without them is left out."""
+    metrics = revision["data"]["metrics"]
+    seeds = revision["data"]["params"]["params.yaml"]["data"]["train"]["seeds"]
+
+    def read(path: Path) -> dict:
+        return (metrics.get(path.as_posix()) or {}).get("data") or {}
+    found = {seed: {**read(paths.diagnostics(seed) / "metrics.json"), **read(paths.eval_metrics(seed))}
+             for seed in seeds}
+    return {seed: values for seed, values in found.items() if values}
+
+
+def seed_table(seeds: dict[str, dict[int, dict]]) -> pd.DataFrame:
+    """{variant: seed_metrics} -> one row per variant, test set and metric (index), one column per seed, NaN
+    where a seed has no figure."""
+    records = [(variant, test_set, metric, seed, run.get(key)) for variant, runs in seeds.items()
+               for seed, run in runs.items() for test_set, metric, key in KEYS]
+    long = pd.DataFrame(records, columns=["variant", "test_set", "metric", "seed", "value"]).astype({"value": float})
+    return long.set_index(["variant", "test_set", "metric", "seed"])["value"].unstack("seed")
+
+
+def final_table(by_variant: dict[str, dict], seeds: dict[str, dict[int, dict]] | None = None,
+                base: str = "baseline") -> pd.DataFrame:
+    """One row per variant, test set and metric (COLUMNS), from each variant's summary over seeds, every variant
+    set against `base` (with_statistics); `seeds`: {variant: seed_metrics}, for the paired test."""
+    rows = [{"variant": variant, "seeds": summary["n_seeds"], "test_set": test_set, "metric": metric,
+             "mean": summary.get(f"{key}_mean"), "std": summary.get(f"{key}_std")}
+            for variant in VARIANTS if (summary := by_variant.get(variant)) is not None
+            for test_set, metric, key in KEYS]
+    return with_statistics(pd.DataFrame(rows, columns=SUMMARY), None if seeds is None else seed_table(seeds), base)
+
+
+def with_statistics(table: pd.DataFrame, values: pd.DataFrame | None = None, base: str = "baseline") -> pd.DataFrame:
+    """`table` (the SUMMARY columns, p_vs_baseline optional) with COLUMNS: every row of another variant set against
+    the `base` row of its test set and metric (`ifdsed.evaluation.statistics`):
+
+    - p_vs_baseline: Welch's p; a p the table has already is kept (a stored table's p came from the unrounded
+      summaries, which its 4-decimal means and stds no longer are);
+    - diff, ci_low, ci_high: mean - base mean and its 95 % Welch interval;
+    - p_paired: the paired t-test over the seeds both ran, from `values` (seed_table: index variant, test_set,
+      metric; one column per seed); NaN without them;
+    - p_holm: p_vs_baseline Holm-adjusted over the family of every contrast in `table` (all its rows but the
+      base's: 3 variants x 11 measures = 33 in final.csv, 11 in final-sedb-ifd-vs-sedb.csv);
+    - mde: the difference a two-sided t-test at 0.05 detects with 80 % power, from the two arms' pooled std and
+      seed counts.
+
+    The base's rows, and rows whose mean or base mean is missing, have none of them."""
+    key = ["test_set", "metric"]
+    arms = table.reset_index(drop=True)
+    both = arms.join(arms.loc[arms.variant == base, [*key, "mean", "std", "seeds"]].set_index(key), on=key,
+                     rsuffix="_base")
+    contrast = ((both.variant != base) & both["mean"].notna() & both["mean_base"].notna()).to_numpy()
+    test = welch(both["mean"], both["std"], both["seeds"], both["mean_base"], both["std_base"], both["seeds_base"])
+    stored = arms.get("p_vs_baseline", pd.Series(np.nan, index=arms.index)).astype(float).to_numpy()
+    p = np.where(contrast, np.where(np.isnan(stored), test.p, stored), np.nan)
+    out = arms[SUMMARY].assign(p_vs_baseline=p, diff=test.diff, ci_low=test.low, ci_high=test.high,
+                               p_paired=_paired(both, values, base), p_holm=holm(p),
+                               mde=mde(both["std"], both["seeds"], both["std_base"], both["seeds_base"]))
+    out.loc[~contrast, STATISTICS] = np.nan
+    return out[COLUMNS]
+
+
+def _paired(both: pd.DataFrame, values: pd.DataFrame | None, base: str) -> np.ndarray:
+    """paired_p of each row of `both` against the base's row of its test set and metric, from `values`."""
+    if values is None:
+        return np.full(len(both), np.nan)
+    rows = pd.MultiIndex.from_frame(both[["variant", "test_set", "metric"]])
+    base_rows = pd.MultiIndex.from_arrays([[base] * len(both), both["test_set"], both["metric"]])
+    return paired_p(values.reindex(rows).to_numpy(), values.reindex(base_rows).to_numpy())
+
+
+def table_path(out: Path, table: str) -> Path:
+    """Where collect writes a table: `out` for "final", else <out's stem>-<table>.csv beside it."""
+    return out if table == "final" else out.with_name(f"{out.stem}-{table}.csv")
+
+
+def stored_tables(out: Path) -> dict[str, pd.DataFrame]:
+    """The "final" and "vs-start" tables an earlier collect wrote at `out` (and beside it)."""
+    if not out.exists():
+        raise SystemExit(f"study.final: no {out} to recompute (--from-tables reads the tables collect wrote)")
+    return {table: pd.read_csv(path) for table in ("final", "vs-start") if (path := table_path(out, table)).exists()}
+
+
+def restate(stored: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Tables an earlier collect wrote, their statistics made again from their means, stds and seed counts alone
+    (p_vs_baseline as stored; no per-seed values, so no p_paired), and SEDB&IFD against SEDB from the "final"
+    table's rows (its p from those rounded figures): for runs whose experiments are gone."""
+    arms = {table: rows[[*SUMMARY, "p_vs_baseline"]] for table, rows in stored.items()}
+    final = stored["final"]
+    if set(IFD_ON_SEDB) <= set(final.variant):
+        arms["sedb-ifd-vs-sedb"] = final.loc[final.variant.isin(IFD_ON_SEDB), SUMMARY]
+    return {table: with_statistics(rows, base=BASES[table]) for table, rows in arms.items()}
+
+
+def _number(value, form: str = ".3f") -> str:
+    return "" if pd.isna(value) else format(value, form)
+
+
+def contrast_cell(row: dict) -> str:
+    """"+0.049 [+0.018, +0.080] (Holm p = 0.123, paired p = 0.045; MDE 0.046)": diff, its 95 % interval, the
+    Holm-adjusted and the paired p and the mde; "" where the row is no contrast."""
+    if pd.isna(row["diff"]) or pd.isna(row["ci_low"]):
+        return ""
+    paired = "" if pd.isna(row["p_paired"]) else f", paired p = {row['p_paired']:.3f}"
+    return (f"{row['diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] (Holm p = {row['p_holm']:.3f}"
+            f"{paired}; MDE {row['mde']:.3f})")
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """Event and tagging F1 per test set, ours beside the paper's."""
-    lines = ["| variant | seeds | test set | metric | this project (mean +- std) | p vs baseline | paper (20 runs) |",
-             "|---|---|---|---|---|---|---|"]
+    """Every row: mean +- std, Welch's p, the contrast with the table's base (contrast_cell) and the paper's
+    figure for the event and tagging F1."""
+    lines = ["| variant | seeds | test set | metric | this project (mean +- std) | p vs baseline | "
+             "difference [95 % CI] (Holm p, paired p; MDE) | paper (20 runs) |", "|---|---|---|---|---|---|---|---|"]
     for row in table.to_dict("records"):
         ours = "n/a" if pd.isna(row["mean"]) else f"{row['mean']:.3f} +- {row['std']:.3f}"
-        p = "" if pd.isna(row["p_vs_baseline"]) else f"{row['p_vs_baseline']:.3f}"
         paper = PAPER.get((row["variant"], row["test_set"], row["metric"]))
-        lines.append(f"| {row['variant']} | {row['seeds']} | {row['test_set']} | {row['metric']} | {ours} | {p} | "
+        lines.append(f"| {row['variant']} | {row['seeds']} | {row['test_set']} | {row['metric']} | {ours} | "
+                     f"{_number(row['p_vs_baseline'])} | {contrast_cell(row)} | "
                      + (f"{paper[0]:.3f} +- {paper[1]:.3f}" if paper else "") + " |")
     return "\n".join(lines) + "\n"
 
@@ -218,6 +345,37 @@ def compact_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def contrast_markdown(table: pd.DataFrame) -> str:
+    """One row per variant set against the table's base, one column per COMPACT metric: the difference with its
+    95 % interval, Holm's p, the paired p where there is one, and the mde (contrast_cell)."""
+    lines = ["| variant | " + " | ".join(heading for _, _, heading in COMPACT) + " |", "|---|" + "---|" * len(COMPACT)]
+    cells = table.set_index(["variant", "test_set", "metric"])
+    for variant in dict.fromkeys(table.loc[table["diff"].notna(), "variant"]):
+        row = [(contrast_cell(cells.loc[(variant, test_set, metric)]) if (variant, test_set, metric) in cells.index
+                else "") or "n/a" for test_set, metric, _ in COMPACT]
+        lines.append(f"| {variant} | " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def from_runs(epochs: int | None, out: Path) -> dict[str, pd.DataFrame]:
+    """The tables of the final experiments at cap `epochs`, live or archived, with the paired test from each
+    seed's metrics; writes the convergence table beside `out` and prints where each run trained."""
+    runs = final_runs(epochs)
+    if not runs:
+        raise SystemExit("study.final: no finished final experiment" + (f" at --epochs {epochs}" if epochs else "")
+                         + " (runs whose experiments are gone: --from-tables)")
+    found = summaries(runs)
+    convergence_table = convergence(runs)
+    convergence_table.to_csv(out.with_name(f"{out.stem}-convergence.csv"), index=False)
+    print(convergence_table.groupby("experiment").agg(
+        seeds=("seed", "size"), cap_binds=("cap_binds", lambda binds: binds.eq(True).sum()),
+        best_epoch_median=("best_epoch", "median")).to_string())
+    for name, summary in sorted(found.items()):
+        ran_on = ", ".join(f"{cpu} ({count} runs)" for cpu, count in Counter(summary["machines"]).items())
+        print(f"{name}: {summary['n_seeds']} of {len(SEEDS)} seeds; trained on {ran_on}")
+    return tables(found, epochs, {name: seed_metrics(revision) for name, revision in runs.items()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -234,6 +392,9 @@ def main() -> None:
     collecting = commands.add_parser("collect")
     collecting.add_argument("--epochs", type=int, help="collect the runs queued with this --epochs")
     collecting.add_argument("--out", type=Path, help=f"default {OUT} (with --epochs N: final-eN.csv beside it)")
+    collecting.add_argument("--from-tables", action="store_true",
+                            help="recompute the statistics of the tables collect wrote before, from their means, "
+                                 "stds and seed counts (no paired test): for runs whose experiments are gone")
     args = parser.parse_args()
     if args.command == "queue":
         queue(args.variant or ([] if args.reference else list(VARIANTS)), args.reference, args.epochs,
@@ -241,24 +402,13 @@ def main() -> None:
         return
     out = args.out or (OUT.with_name(f"final-e{args.epochs}.csv") if args.epochs else OUT)
     out.parent.mkdir(parents=True, exist_ok=True)
-    runs = final_runs(args.epochs)
-    if not runs:
-        raise SystemExit("study.final: no finished final experiment" + (f" at --epochs {args.epochs}" if args.epochs
-                                                                          else ""))
-    found = summaries(runs)
-    convergence_table = convergence(runs)
-    convergence_table.to_csv(out.with_name(f"{out.stem}-convergence.csv"), index=False)
-    print(convergence_table.groupby("experiment").agg(
-        seeds=("seed", "size"), cap_binds=("cap_binds", lambda binds: binds.eq(True).sum()),
-        best_epoch_median=("best_epoch", "median")).to_string())
-    for name, summary in sorted(found.items()):
-        ran_on = ", ".join(f"{cpu} ({count} runs)" for cpu, count in Counter(summary["machines"]).items())
-        print(f"{name}: {summary['n_seeds']} of {len(SEEDS)} seeds; trained on {ran_on}")
-    for name, table in tables(found, args.epochs).items():
-        path = out if name == "final" else out.with_name(f"{out.stem}-{name}.csv")
+    made = restate(stored_tables(out)) if args.from_tables else from_runs(args.epochs, out)
+    for name, table in made.items():
+        path = table_path(out, name)
         table.to_csv(path, index=False, float_format="%.4f")
         print(markdown(table))
         print(compact_markdown(table))
+        print(contrast_markdown(table))
         print(f"-> {path}")
 
 

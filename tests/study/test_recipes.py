@@ -27,7 +27,7 @@ def test_experiment_names_are_unique_valid_ref_names_and_settings_name_real_para
             for setting in settings:
                 names.append(experiment_name(round_, variant, setting))
                 assert set(setting) <= set(sweep.BASE), setting   # every setting's key has its starting value
-                for key in {**setting, **SCHEDULE, **sweep.BASE}:
+                for key in {**setting, **SCHEDULE, **sweep.BASE, **sweep.PINNED}:
                     section, name = key.split(".")
                     assert name in params[section], key     # `dvc exp run -S` fails for keys not in params.yaml
     assert len(names) == len(set(names))
@@ -142,10 +142,10 @@ def test_the_final_queue_passes_the_search_start_and_each_variants_selected_sett
     (reference, ifd) = commands
     assert reference[reference.index("--name") + 1] == final.REFERENCE
     assert overrides(reference) == {"model.ifd": False, "model.sedb": False, "train.seeds": list(final.SEEDS),
-                                    **SCHEDULE, **sweep.BASE}
+                                    **SCHEDULE, **sweep.BASE, "model.ifd_labels": "pseudo"}
     assert ifd[ifd.index("--name") + 1] == "final-ifd"
     assert overrides(ifd) == {"model.ifd": True, "model.sedb": False, "train.seeds": list(final.SEEDS),
-                              **SCHEDULE, **sweep.BASE, "model.ifd_theta": 0.3}
+                              **SCHEDULE, **sweep.BASE, "model.ifd_labels": "pseudo", "model.ifd_theta": 0.3}
     with pytest.raises(SystemExit, match="SEDB"):
         final.queue(["SEDB"])
     commands.clear()
@@ -154,7 +154,8 @@ def test_the_final_queue_passes_the_search_start_and_each_variants_selected_sett
     assert reference[reference.index("--name") + 1] == f"{final.REFERENCE}-e80"
     assert ifd[ifd.index("--name") + 1] == "final-ifd-e80"
     assert overrides(ifd) == {"model.ifd": True, "model.sedb": False, "train.seeds": list(final.SEEDS),
-                              **SCHEDULE, **sweep.BASE, "model.ifd_theta": 0.3, "train.epochs": 80}
+                              **SCHEDULE, **sweep.BASE, "model.ifd_labels": "pseudo", "model.ifd_theta": 0.3,
+                              "train.epochs": 80}
 
 
 def test_an_archived_experiment_is_drawn_and_archived_again_unchanged(tmp_path, monkeypatch):
@@ -246,3 +247,119 @@ def test_the_cap_binds_where_the_best_epoch_is_within_the_patience_of_the_cap():
     assert table["cap_binds"].tolist() == [False, True, False]
     assert table[["seed", "best_epoch", "epochs_run", "stopped_early"]].values.tolist() == [
         [1, 70, 80, False], [2, 71, 80, False], [3, 40, 50, True]]
+
+
+def test_every_recipe_pins_pseudo_labels_and_refuses_the_oracle_arm(monkeypatch):
+    """queue_experiment (the search's and the final comparison's): model.ifd_labels is pinned to pseudo, since a
+    queued experiment inherits the workspace's params.yaml; a setting asking for the oracle labels (a diagnostic
+    upper bound, never a variant) is refused before anything is queued; model.ifd_domains is left alone."""
+    import study.final as final
+    commands = []
+    monkeypatch.setattr(sweep.subprocess, "run", lambda command, check: commands.append(command))
+    sweep.queue(0, ["IFD"])
+    sweep.queue_experiment("cross", "IFD", [1], {"model.ifd_domains": "cross"})
+    assert all('model.ifd_labels="pseudo"' in command for command in commands)
+    assert not any(word.startswith("model.ifd_domains") for word in commands[0])
+    assert 'model.ifd_domains="cross"' in commands[1]
+    commands.clear()
+    with pytest.raises(SystemExit, match="model.ifd_labels=oracle is a diagnostic arm"):
+        sweep.queue_experiment("oracle", "IFD", [1], {"model.ifd_labels": "oracle"})
+    monkeypatch.setattr(final, "read_table", lambda: None)
+    monkeypatch.setattr(final, "select", lambda table: {"IFD": {"model.ifd_labels": "oracle"}})
+    with pytest.raises(SystemExit, match="never a variant"):
+        final.queue(["IFD"])
+    assert commands == []
+
+
+def seeds(values):
+    """{seed: a seed's metrics} with real-world test event F1 `values` (seeds 1, 2, ...)."""
+    return {seed: {"real_test/event_f1_macro": value} for seed, value in enumerate(values, start=1)}
+
+
+def summary_of(values):
+    import numpy as np
+    return {"n_seeds": len(values), "real_test/event_f1_macro_mean": float(np.mean(values)),
+            "real_test/event_f1_macro_std": float(np.std(values, ddof=1))}
+
+
+def test_each_contrast_has_its_interval_paired_test_holm_p_and_mde():
+    from scipy import stats
+
+    from ifdsed.evaluation.statistics import holm, mde, welch
+    base, ifd, sedb = [0.30, 0.28, 0.33, 0.25], [0.27, 0.26, 0.31, 0.24, 0.22], [0.36, 0.35, 0.37, 0.31]
+    runs = {"baseline": base, "IFD": ifd, "SEDB": sedb}
+    table = final_table({variant: summary_of(values) for variant, values in runs.items()},
+                        {variant: seeds(values) for variant, values in runs.items()})
+    assert list(table.columns) == COLUMNS
+    event = table[(table.test_set == "real_test") & (table.metric == "event_f1_macro")].set_index("variant")
+    assert event.loc["baseline", ["p_vs_baseline", "diff", "ci_low", "p_paired", "p_holm", "mde"]].isna().all()
+    reference = stats.ttest_ind(ifd, base, equal_var=False)
+    assert event.loc["IFD", "p_vs_baseline"] == pytest.approx(reference.pvalue)
+    assert (event.loc["IFD", "ci_low"], event.loc["IFD", "ci_high"]) == pytest.approx(
+        tuple(reference.confidence_interval()))
+    assert event.loc["IFD", "diff"] == pytest.approx(sum(ifd) / 5 - sum(base) / 4)
+    assert event.loc["IFD", "p_paired"] == pytest.approx(stats.ttest_rel(ifd[:4], base).pvalue)  # seeds 1-4 only
+    assert event.loc["SEDB", "p_paired"] == pytest.approx(stats.ttest_rel(sedb, base).pvalue)
+    # the family: every contrast of the table with a p (here the two event-F1 rows; the other metrics are empty)
+    assert event.loc[["IFD", "SEDB"], "p_holm"].tolist() == pytest.approx(holm(event.loc[["IFD", "SEDB"],
+                                                                                       "p_vs_baseline"]).tolist())
+    assert table["p_holm"].notna().sum() == 2
+    assert event.loc["SEDB", "mde"] == pytest.approx(float(mde(summary_of(sedb)["real_test/event_f1_macro_std"], 4,
+                                                               summary_of(base)["real_test/event_f1_macro_std"], 4)))
+    arms = [(summary["real_test/event_f1_macro_mean"], summary["real_test/event_f1_macro_std"], summary["n_seeds"])
+            for summary in (summary_of(sedb), summary_of(base))]
+    assert event.loc["SEDB", "ci_low"] == pytest.approx(float(welch(*arms[0], *arms[1]).low))
+    assert pd.isna(final_table({variant: summary_of(values) for variant, values in runs.items()}).p_paired).all()
+
+
+def test_the_stored_tables_are_restated_with_their_own_p_and_ifd_on_sedb_against_sedb(tmp_path):
+    """collect --from-tables: the tables of runs whose experiments are gone keep their p (computed from unrounded
+    summaries) and gain the statistics from their means, stds and seeds; SEDB&IFD is set against SEDB."""
+    from study.final import restate, stored_tables, table_path
+    runs = {"baseline": [0.30, 0.28, 0.33, 0.25], "SEDB": [0.36, 0.35, 0.37, 0.31], "SEDB&IFD": [0.3, 0.31, 0.33, 0.29]}
+    made = tables({f"final-{name.lower().replace('&', '-')}": summary_of(values) for name, values in runs.items()})
+    assert set(made) == {"final", "sedb-ifd-vs-sedb"}
+    stored = made["final"][COLUMNS[:7]].copy()
+    stored.loc[stored.p_vs_baseline.notna(), "p_vs_baseline"] = 0.0123     # as if from the unrounded summaries
+    out = tmp_path / "final.csv"
+    stored.to_csv(out, index=False)
+    restated = restate(stored_tables(out))
+    assert set(restated) == {"final", "sedb-ifd-vs-sedb"} and table_path(out, "vs-start").name == "final-vs-start.csv"
+    final, nested = restated["final"], restated["sedb-ifd-vs-sedb"]
+    assert (final.p_vs_baseline.dropna() == 0.0123).all() and final.p_paired.isna().all()
+    assert final["diff"].dropna().tolist() == pytest.approx(made["final"]["diff"].dropna().tolist())
+    assert nested.variant.tolist()[0] == "SEDB" and nested.loc[nested.variant == "SEDB", "diff"].isna().all()
+    row = nested[(nested.variant == "SEDB&IFD") & (nested.metric == "event_f1_macro")
+                 & (nested.test_set == "real_test")]
+    assert row["p_vs_baseline"].item() == pytest.approx(
+        made["sedb-ifd-vs-sedb"].set_index(["variant", "test_set", "metric"]).loc[
+            ("SEDB&IFD", "real_test", "event_f1_macro"), "p_vs_baseline"])
+    assert restate(stored_tables(out))["final"].equals(restated["final"])          # restating again changes nothing
+    with pytest.raises(SystemExit, match="no .* to recompute"):
+        stored_tables(tmp_path / "missing.csv")
+
+
+def test_the_per_seed_values_come_from_each_seeds_evaluate_and_diagnose_metrics():
+    from study.final import seed_metrics, seed_table
+    revision = {"data": {"params": {"params.yaml": {"data": {"train": {"seeds": [1, 2, 3]}}}}, "metrics": {
+        "results/eval/seed_1/metrics.json": {"data": {"real_test/event_f1_macro": 0.3}},
+        "results/diagnostics/seed_1/metrics.json": {"data": {"pseudo_label_precision": 0.6}},
+        "results/eval/seed_2/metrics.json": {"data": {"real_test/event_f1_macro": 0.2}}}}}
+    found = seed_metrics(revision)
+    assert found == {1: {"real_test/event_f1_macro": 0.3, "pseudo_label_precision": 0.6},
+                     2: {"real_test/event_f1_macro": 0.2}}
+    values = seed_table({"IFD": found})
+    assert values.loc[("IFD", "real_test", "event_f1_macro")].tolist() == [0.3, 0.2]
+    assert values.loc[("IFD", "weak_train", "pseudo_label_precision")].tolist()[0] == 0.6
+    assert pd.isna(values.loc[("IFD", "weak_train", "pseudo_label_precision"), 2])
+
+
+def test_the_contrast_table_shows_the_interval_holm_p_and_mde():
+    from study.final import contrast_markdown
+    runs = {"baseline": [0.30, 0.28, 0.33, 0.25], "IFD": [0.27, 0.26, 0.31, 0.24]}
+    table = final_table({variant: summary_of(values) for variant, values in runs.items()},
+                        {variant: seeds(values) for variant, values in runs.items()})
+    lines = contrast_markdown(table).splitlines()
+    assert len(lines) == 3 and lines[2].startswith("| IFD | -0.020 [")
+    assert "(Holm p = " in lines[2] and "paired p = " in lines[2] and "; MDE 0.0" in lines[2]
+    assert lines[2].endswith("| n/a | n/a | n/a | n/a | n/a |")
