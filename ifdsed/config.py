@@ -62,6 +62,10 @@ class SoundbankParams(Section):
     background_kinds: tuple[Literal[BACKGROUND_KINDS], ...] = Field(BACKGROUND_KINDS, strict=False, min_length=1)
     non_target_clips: int = Field(8, ge=0)   # per non-target kind and partition (ifdsed/soundbank/non_target.py)
     source_variants: tuple[Literal[VARIANT_CLASSES], ...] = Field((), strict=False)   # ifdsed/soundbank/variants.py
+    # Held-out sources (ifdsed/soundbank/pools.py): these shares of each class's clips and each kind's beds, per
+    # partition, are kept for the validation and test sets only; 0: none (the sets reuse the training sources)
+    held_out_validation: float = Field(0.2, ge=0, lt=0.5)
+    held_out_test: float = Field(0.2, ge=0, lt=0.5)
     workers: int = Field(2, ge=1, le=64)
 
     @model_validator(mode="after")
@@ -208,6 +212,8 @@ class ModelParams(Section):
     ifd_margin: float = Field(_MODEL.ifd_margin, ge=0)
     ifd_theta: float = Field(_MODEL.ifd_theta, gt=0, lt=1)
     ifd_pairing: Literal["triplet", "mean"] = _MODEL.ifd_pairing
+    ifd_domains: Literal["all", "cross"] = _MODEL.ifd_domains
+    ifd_labels: Literal["pseudo", "oracle"] = _MODEL.ifd_labels
     lambda_ifd: float = Field(_MODEL.lambda_ifd, ge=0)
     lambda_sedb: float = Field(_MODEL.lambda_sedb, ge=0)
 
@@ -313,6 +319,9 @@ class Params(Section):
             raise ValueError(f"classes: {unknown[0]!r} is not a DCASE class: the embedded sound bank and the "
                              f"simulated real-world domain (data.source: embedded) know only "
                              f"{', '.join(DCASE_CLASSES)}; use data.source: real with your own soundbank")
+        if self.model.ifd_labels == "oracle" and self.data.source != "embedded":
+            raise ValueError("model.ifd_labels: oracle labels the weak clips' frames with the simulated weak set's "
+                             "hidden timestamps, which only data.source: embedded has; real weak clips have none")
         if self.data.source == "real" and not (self.real.soundbank and self.real.dcase2018):
             raise ValueError("data.source is 'real' but real.soundbank or real.dcase2018 is empty")
         return self

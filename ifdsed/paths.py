@@ -14,7 +14,11 @@ SOUNDBANK = DATA / "soundbank"
 MANIFEST = SOUNDBANK / "manifest.tsv"
 SYNTHETIC = DATA / "synthetic"                      # train/, test/
 REALWORLD = DATA / "realworld"                      # weak/, validation/, test/
-HIDDEN = REALWORLD / "hidden"                       # simulated weak timestamps: for measurement only
+# The real weak clips' frame labels for IFD, one folder per value of model.ifd_labels (the train stage depends on
+# the folder of its value only): pseudo/ holds nothing to read (the model labels the frames as it trains);
+# oracle/ is the hidden truth, the simulated weak set's timestamps: for measurement and the oracle diagnostic only.
+WEAK_FRAME_LABELS = REALWORLD / "weak_frame_labels"
+HIDDEN = WEAK_FRAME_LABELS / "oracle"
 IMPORT_REPORT = REALWORLD / "import_report.json"   # real DCASE data: each set's missing and unreadable audio
 SYNTHETIC_TEST_IMPORT_REPORT = SYNTHETIC / "test" / IMPORT_REPORT.name   # an imported synthetic test set's
 FEATURES = DATA / "features"

@@ -55,7 +55,9 @@ PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", "ifdsed", "pipelin
 def tiny_params() -> dict:
     """The project's params.yaml shrunk so a whole data pipeline runs in seconds (a fresh dict each call)."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["soundbank"].update(clips_per_class=3, backgrounds=2, background_duration=11.0, non_target_clips=1)
+    # 3 files in every group (a class, the one bed kind, a non-target kind): one each for the held-out pools
+    raw["soundbank"].update(clips_per_class=3, backgrounds=3, background_kinds=["room_tone"], background_duration=11.0,
+                            non_target_clips=3)
     raw["synth"].update(train_clips=6, test_clips=3, workers=2)
     raw["realworld"].update(weak_clips=6, validation_clips=4, test_clips=4, workers=2)
     raw["model"].update(channels=[8, 8, 8])

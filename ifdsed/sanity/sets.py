@@ -54,7 +54,7 @@ def write_mixes(bank: Path, sources: pd.DataFrame, classes: list[str], out: Path
         return ClipJob(plan, int(rng.integers(2**31 - 1)), mix, str(Path(out) / "mixes" / "audio"), None)
 
     with closing(render_sets(make_job, {"mixes": mixes}, workers, "real-audio mixes")) as rendered:
-        for _, filenames, events in rendered:
+        for _, filenames, events, _ in rendered:
             write_set_tables(Path(out) / "mixes", filenames, events, clip_duration)
     return events
 

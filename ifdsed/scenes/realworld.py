@@ -3,13 +3,16 @@
 Clips are planned from the DCASE 2018 label statistics (ifdsed/dcase/dcase2018_stats.json: tag sets with their
 co-occurrence, events per tagged class, event durations), mixed by Scaper from the sound bank's realworld
 partition (sources never used by the synthetic domain) and then recorded through the acoustic chain of
-ifdsed.scenes.acoustics, so the two domains differ in sources, label statistics and acoustics.
+ifdsed.scenes.acoustics, so the two domains differ in sources, label statistics and acoustics. Within the
+partition, each set mixes its own pool (`ifdsed.soundbank.pools`): the weak set the training pool, the validation
+and test sets theirs, so validation and test clips hold sounds and beds no weak clip holds.
 
 Per params (both on by default since issue #16): 0..max_non_target unlabelled non-target events per clip, and
 each clip's background at a level drawn from its kind's range (background_levels: the events' SNRs, drawn in
 snr_db against a quiet room, drop by as much as the bed is louder than QUIET_ROOM_DB).
 
-The weak set exposes its clip tags only (tags.tsv); its timestamps go to `hidden_dir`, for analysis alone.
+The weak set exposes its clip tags only (tags.tsv); its timestamps go to `hidden_dir`, for measurement and the
+oracle diagnostic alone. Every set records what each clip was mixed from (sources.tsv).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from ifdsed.dcase.stats import load_stats, sample_clip_labels
 from ifdsed.scenes.planning import ClipPlan, PlannedEvent, choose_background, clip_rng, place_events, plan_non_target
 from ifdsed.soundbank.backgrounds import BACKGROUND_LEVELS_DB, QUIET_ROOM_DB
 from ifdsed.scenes.render import ClipJob, MixSettings, render_sets, write_set_tables
+from ifdsed.soundbank.pools import set_sources
 
 REALWORLD_SETS = ("weak", "validation", "test")  # also the keys of the statistics file
 
@@ -83,9 +87,8 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
     """Render the weak, validation and test sets into out_root/<set>; returns counts per set."""
     realworld, clip_duration = params.realworld, params.data.clip_duration
     stats = load_stats()
-    foregrounds = sources[sources["role"] == "foreground"]
-    backgrounds = sources[sources["role"] == "background"]
-    non_targets = sources[sources["role"] == "non_target"]
+    by_role = {name: {role: pool[pool["role"] == role] for role in ("foreground", "background", "non_target")}
+               for name in REALWORLD_SETS for pool in [set_sources(sources, "realworld", name)]}
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, ref_db=-40.0)
     recorder = partial(record_with_seed, sample_rate=params.data.sample_rate, params=realworld)
     n_clips = {"weak": realworld.weak_clips, "validation": realworld.validation_clips, "test": realworld.test_clips}
@@ -96,16 +99,19 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
         # timestamps: the set's own for validation and test; the pooled strong sets for weak, which has none
         event_stats = stats["strong_pooled"] if set_name == "weak" else stats["sets"][set_name]
         rng = clip_rng(realworld.seed, set_index, clip_index)
-        plan = plan_realworld_clip(f"rw_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
-                                   stats["sets"][set_name], event_stats, realworld, clip_duration, non_targets)
+        pool = by_role[set_name]
+        plan = plan_realworld_clip(f"rw_{set_name}_{clip_index:05d}", rng, pool["foreground"], pool["background"],
+                                   stats["sets"][set_name], event_stats, realworld, clip_duration,
+                                   pool["non_target"])
         seed = int(rng.integers(2**31 - 1))
         return ClipJob(plan, seed, mix, str(set_dir / "audio"), None, recorder)
 
     summary = {}
     with closing(render_sets(make_job, sizes, realworld.workers, "real-world sets")) as rendered_sets:
-        for set_name, filenames, events in rendered_sets:
+        for set_name, filenames, events, mixed_from in rendered_sets:
             weak = set_name == "weak"
             write_set_tables(out_root / set_name, filenames, events, clip_duration, expose_events=not weak,
-                             hidden_events_path=hidden_dir / f"{set_name}_events.tsv" if weak else None)
+                             hidden_events_path=hidden_dir / f"{set_name}_events.tsv" if weak else None,
+                             sources=mixed_from)
             summary[set_name] = {"clips": len(filenames), "events": len(events)}
     return summary

@@ -7,6 +7,10 @@ on its plan, never on the worker that rendered it.
 A clip that Scaper cannot mix (or that comes out with NaN or Inf samples) stops the stage with a `RenderError`
 naming the clip and its source files, never a traceback from inside Scaper. Every file is written under a
 temporary name and renamed, and a set's ``clips.tsv`` is written last: a set folder without it is unfinished.
+
+Every set also records what each clip was mixed from, ``sources.tsv`` (filename, role, label, source_file: the
+background bed, the labelled events and the non-target events, one row each), the record the held-out-sources
+check reads (`ifdsed.soundbank.pools`, tests/scenes/test_held_out.py).
 """
 from __future__ import annotations
 
@@ -99,12 +103,24 @@ class ClipJob:
     postprocess: Callable[[np.ndarray, int], np.ndarray] | None = None  # (audio, clip seed) -> audio
 
 
+SOURCE_COLUMNS = ["filename", "role", "label", "source_file"]
+Source = tuple[str, str, str]               # (role, label, source file) of one sound mixed into a clip
+Rendered = tuple[str, list[tuple[float, float, str]], list[Source]]   # (filename, events, sources) of a clip
+
+
+def plan_sources(plan: ClipPlan) -> list[Source]:
+    """What a clip is mixed from: its bed, its labelled events, its non-target events, in that order."""
+    return ([("background", plan.background.label, plan.background.source_file)]
+            + [("foreground", event.label, event.source_file) for event in plan.events]
+            + [("non_target", event.label, event.source_file) for event in plan.non_target])
+
+
 def _sources(plan: ClipPlan) -> str:
-    return ", ".join([plan.background.source_file] + [event.source_file for event in plan.events + plan.non_target])
+    return ", ".join(source_file for _, _, source_file in plan_sources(plan))
 
 
-def render_job(job: ClipJob) -> tuple[str, list[tuple[float, float, str]]]:
-    """Mix, optionally post-process, and write one clip; returns (filename, events).
+def render_job(job: ClipJob) -> Rendered:
+    """Mix, optionally post-process, and write one clip; returns (filename, events, sources).
 
     Raises `RenderError` naming the clip and its sources when Scaper fails or the audio is not finite."""
     logging.getLogger("sox").setLevel(logging.ERROR)
@@ -125,7 +141,7 @@ def render_job(job: ClipJob) -> tuple[str, list[tuple[float, float, str]]]:
     write_wav(Path(job.audio_dir) / filename, audio, job.mix.sample_rate)
     if job.jams_dir is not None:
         _write_jams(Path(job.jams_dir) / f"{job.plan.name}.jams", jam)
-    return filename, events
+    return filename, events, plan_sources(job.plan)
 
 
 JobMaker = Callable[[int, int], ClipJob]  # (set index, clip index) -> the clip's job, plan included
@@ -138,7 +154,7 @@ class ClipMaker:
     make_job: JobMaker
     set_names: tuple[str, ...]
 
-    def __call__(self, position: tuple[int, int]) -> tuple[str, list[tuple[float, float, str]]]:
+    def __call__(self, position: tuple[int, int]) -> Rendered:
         set_index, clip_index = position
         try:
             job = self.make_job(set_index, clip_index)
@@ -161,12 +177,11 @@ def _start_worker(maker: ClipMaker) -> None:
     _worker_clip_maker = maker
 
 
-def _render_position(position: tuple[int, int]) -> tuple[str, list[tuple[float, float, str]]]:
+def _render_position(position: tuple[int, int]) -> Rendered:
     return _worker_clip_maker(position)
 
 
-def _render_in_pool(maker: ClipMaker, positions: list[tuple[int, int]], workers: int
-                    ) -> Iterator[tuple[str, list[tuple[float, float, str]]]]:
+def _render_in_pool(maker: ClipMaker, positions: list[tuple[int, int]], workers: int) -> Iterator[Rendered]:
     """maker(position) for every position in `workers` forked processes; results in order.
 
     fork: the workers inherit the maker (a closure over the source tables), only positions and results are
@@ -184,9 +199,10 @@ def _render_in_pool(maker: ClipMaker, positions: list[tuple[int, int]], workers:
 
 
 def render_sets(make_job: JobMaker, set_sizes: dict[str, int], workers: int, description: str
-                ) -> Iterator[tuple[str, list[str], pd.DataFrame]]:
+                ) -> Iterator[tuple[str, list[str], pd.DataFrame, pd.DataFrame]]:
     """Plan and render every clip of the sets (in worker processes when workers > 1); yields (set name, its
-    filenames in clip order, its strong labels) for each set, in order, as soon as its last clip is rendered.
+    filenames in clip order, its strong labels, its sources table) for each set, in order, as soon as its last
+    clip is rendered.
 
     make_job(set index, clip index) builds a clip's job, the set index being the set's position in set_sizes.
     One pool serves all the sets, and its workers plan the clips too: the parent only hands out positions, one
@@ -206,18 +222,26 @@ def render_sets(make_job: JobMaker, set_sizes: dict[str, int], workers: int, des
             for result in islice(rendered, size):
                 results.append(result)
                 progress.update()
-            yield name, [filename for filename, _ in results], events_table(results)
+            yield name, [filename for filename, _, _ in results], events_table(results), sources_table(results)
 
 
-def events_table(results: Iterable[tuple[str, list[tuple[float, float, str]]]]) -> pd.DataFrame:
-    """(filename, events) pairs -> the set's strong labels: filename, onset, offset, event_label."""
-    rows = [(filename, onset, offset, label) for filename, events in results for onset, offset, label in events]
+def events_table(results: Iterable[Rendered]) -> pd.DataFrame:
+    """Rendered clips -> the set's strong labels: filename, onset, offset, event_label."""
+    rows = [(filename, onset, offset, label) for filename, events, _ in results for onset, offset, label in events]
     return pd.DataFrame(rows, columns=["filename", "onset", "offset", "event_label"])
 
 
+def sources_table(results: Iterable[Rendered]) -> pd.DataFrame:
+    """Rendered clips -> what each was mixed from: SOURCE_COLUMNS, one row per sound of each clip."""
+    rows = [(filename, *source) for filename, _, sources in results for source in sources]
+    return pd.DataFrame(rows, columns=SOURCE_COLUMNS)
+
+
 def write_set_tables(set_dir: Path, filenames: list[str], events: pd.DataFrame, clip_duration: float,
-                     expose_events: bool = True, hidden_events_path: Path | None = None) -> None:
-    """clips.tsv, tags.tsv and (when the set's timestamps may be seen) events.tsv for a rendered set.
+                     expose_events: bool = True, hidden_events_path: Path | None = None,
+                     sources: pd.DataFrame | None = None) -> None:
+    """clips.tsv, tags.tsv, (when the set's timestamps may be seen) events.tsv and (when given) sources.tsv for a
+    rendered set.
 
     clips.tsv is written last, so a set whose tables were interrupted has none and is never taken as complete
     (the features stage requires it)."""
@@ -230,4 +254,7 @@ def write_set_tables(set_dir: Path, filenames: list[str], events: pd.DataFrame, 
     if expose_events:
         write_events(events, set_dir / "events.tsv")
     write_tags(tags_from_events(events, filenames), set_dir / "tags.tsv")
+    if sources is not None:
+        with atomic_path(set_dir / "sources.tsv") as tmp:
+            sources.to_csv(tmp, sep="\t", index=False, lineterminator="\n")
     write_clips(clips, set_dir / "clips.tsv")

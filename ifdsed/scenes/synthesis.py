@@ -5,6 +5,10 @@ the whole of a source file (cut to the clip length when longer), SNR uniform in 
 [-pitch_shift, pitch_shift] semitones, at most max_polyphony events at once, events shorter than
 min_event_duration dropped, events of one class at least min_gap apart; then 0..max_non_target unlabelled
 non-target events (DCASE 2021's FUSS events), SNR uniform in snr_db, anywhere.
+
+The train set mixes the synthetic partition's training pool only, the test set its test pool only
+(`ifdsed.soundbank.pools`): test clips hold sounds no training clip holds, as the DCASE 2019 synthetic evaluation
+set holds FSD clips the training soundbank does not.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from ifdsed.config import Params, SynthParams
 from ifdsed.scenes.planning import (ClipPlan, PlannedEvent, choose_background, choose_source, clip_rng,
                                     place_events, plan_non_target)
 from ifdsed.scenes.render import ClipJob, MixSettings, render_sets, write_set_tables
+from ifdsed.soundbank.pools import set_sources
 
 SYNTHETIC_SETS = ("train", "test")  # index in this tuple seeds the set's random stream
 
@@ -53,11 +58,11 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
     """Render the synthetic sets named in `sets` (train and test by default) into out_root/<set>; returns counts
     per set. Leaving the test set out (it is imported instead) changes no byte of the train set.
 
-    `sources` has columns role, label, file, duration (file usable as a path from the working directory)."""
+    `sources` has columns role, label, file, duration, pool (file usable as a path from the working directory);
+    each set draws from its own pool (`ifdsed.soundbank.pools.set_sources`)."""
     synth, clip_duration = params.synth, params.data.clip_duration
-    foregrounds = sources[sources["role"] == "foreground"]
-    backgrounds = sources[sources["role"] == "background"]
-    non_targets = sources[sources["role"] == "non_target"]
+    by_role = {name: {role: pool[pool["role"] == role] for role in ("foreground", "background", "non_target")}
+               for name in SYNTHETIC_SETS for pool in [set_sources(sources, "synthetic", name)]}
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, synth.ref_db)
     n_clips = {"train": synth.train_clips, "test": synth.test_clips}
     sizes = {name: n_clips[name] for name in SYNTHETIC_SETS if name in sets}  # index: place in SYNTHETIC_SETS
@@ -68,14 +73,15 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
         set_name = names[set_index]                               # set_index: its place in `sizes`
         set_dir = out_root / set_name
         rng = clip_rng(synth.seed, SYNTHETIC_SETS.index(set_name), clip_index)
-        plan = plan_synthetic_clip(f"syn_{set_name}_{clip_index:05d}", rng, foregrounds, backgrounds,
-                                   params.classes, synth, clip_duration, non_targets)
+        pool = by_role[set_name]
+        plan = plan_synthetic_clip(f"syn_{set_name}_{clip_index:05d}", rng, pool["foreground"], pool["background"],
+                                   params.classes, synth, clip_duration, pool["non_target"])
         seed = int(rng.integers(2**31 - 1))
         return ClipJob(plan, seed, mix, str(set_dir / "audio"), str(set_dir / "jams"))
 
     summary = {}
     with closing(render_sets(make_job, sizes, synth.workers, "synthetic sets")) as rendered_sets:
-        for set_name, filenames, events in rendered_sets:
-            write_set_tables(out_root / set_name, filenames, events, clip_duration)
+        for set_name, filenames, events, mixed_from in rendered_sets:
+            write_set_tables(out_root / set_name, filenames, events, clip_duration, sources=mixed_from)
             summary[set_name] = {"clips": len(filenames), "events": len(events)}
     return summary

@@ -11,6 +11,7 @@ sorted by partition, role, label, path; durations to the millisecond; same conte
                 ``root / path`` is right in both cases
 ``duration``    seconds
 ``sample_rate`` Hz
+``pool``        ``train``, ``validation`` or ``test``: the held-out split (ifdsed/soundbank/pools.py)
 ==============  ================================================================================================
 
 Layout of each embedded partition (the DCASE 2020 task 4 soundbank layout that Scaper reads)::
@@ -37,6 +38,7 @@ from tqdm import tqdm
 from ..errors import InputError
 from ..io.atomic import atomic_path
 from .manifest import MANIFEST_NAME, manifest_table, write_manifest
+from .pools import assign_pools
 from ..io.audio import AudioCheck, inspect_audio
 from .backgrounds import BACKGROUND_SYNTHESIZERS, QUIET_KINDS
 from .non_target import NON_TARGET_SYNTHESIZERS
@@ -145,7 +147,8 @@ def _run(jobs: list[_Job], workers: int) -> list[dict]:
 def build_embedded_bank(root: Path, classes: Sequence[str], clips_per_class: int, backgrounds: int,
                         background_duration: float, sample_rate: int, seed: int, workers: int = 2,
                         background_kinds: Sequence[str] = QUIET_KINDS, non_target_clips: int = 0,
-                        source_variants: Sequence[str] = ()) -> pd.DataFrame:
+                        source_variants: Sequence[str] = (), validation_share: float = 0.0,
+                        test_share: float = 0.0) -> pd.DataFrame:
     """Synthesise the embedded sound bank under `root` and return its manifest (also written to root/manifest.tsv).
 
     Two disjoint partitions, ``synthetic`` and ``realworld``, each with `clips_per_class` foreground clips per
@@ -153,7 +156,8 @@ def build_embedded_bank(root: Path, classes: Sequence[str], clips_per_class: int
     (ifdsed/soundbank/backgrounds.py), and `non_target_clips` clips of each non-target kind
     (ifdsed/soundbank/non_target.py; role ``non_target``, in the foreground folder, where Scaper finds them).
     The clips of the classes in `source_variants` are drawn from the class's first synthesizer and its extra
-    source kinds (ifdsed/soundbank/variants.py).
+    source kinds (ifdsed/soundbank/variants.py). `validation_share` and `test_share` of each group of files are
+    held out (`ifdsed.soundbank.pools.assign_pools`; 0: none).
     Every file has its own generator seeded from (seed, partition, role, label, clip index), so the bytes do not
     depend on `workers` (processes; 1 runs in this process). Existing partition folders under `root` are
     replaced. Raises ValueError naming the class when a class in `classes` has no synthesizer.
@@ -175,7 +179,8 @@ def build_embedded_bank(root: Path, classes: Sequence[str], clips_per_class: int
         shutil.rmtree(root / partition, ignore_errors=True)
     jobs = _plan(classes, clips_per_class, backgrounds, background_duration, sample_rate, seed, root,
                  background_kinds, non_target_clips, tuple(source_variants))
-    manifest = manifest_table(_run(jobs, workers))
+    manifest = manifest_table(assign_pools(pd.DataFrame(_run(jobs, workers)), validation_share, test_share, seed)
+                              .to_dict("records"))
     write_manifest(manifest, root / MANIFEST_NAME)
     return manifest
 
@@ -222,8 +227,11 @@ def _listing(items: dict[str, str], limit: int = 10) -> str:
     return "\n".join(lines)
 
 
-def index_soundbank(root: Path, classes: Sequence[str], workers: int = 2) -> pd.DataFrame:
-    """Manifest of a user's real DCASE 2020 / FSD+SINS soundbank (partition ``synthetic``, absolute paths).
+def index_soundbank(root: Path, classes: Sequence[str], workers: int = 2, test_share: float = 0.0,
+                    seed: int = 0) -> pd.DataFrame:
+    """Manifest of a user's real DCASE 2020 / FSD+SINS soundbank (partition ``synthetic``, absolute paths), with
+    `test_share` of each class's and each kind's files held out for a generated synthetic test set (`seed`:
+    the split's, `ifdsed.soundbank.pools.assign_pools`).
 
     Layout: ``root/foreground/<Class>/*.wav|flac|ogg`` for each class in `classes`, and
     ``root/background/<kind>/*.wav|flac|ogg`` (any kind names; only files directly in those folders, as Scaper
@@ -273,7 +281,7 @@ def index_soundbank(root: Path, classes: Sequence[str], workers: int = 2) -> pd.
     if notes:
         warnings.warn(f"index_soundbank: kept {len(notes)} clipped file(s) or file(s) beyond full scale, e.g. "
                       f"{min(notes)}: {notes[min(notes)]}", stacklevel=2)
-    manifest = manifest_table(rows)
+    manifest = manifest_table(assign_pools(pd.DataFrame(rows), 0.0, test_share, seed).to_dict("records"))
     manifest.attrs["skipped"] = sorted(skipped)
     manifest.attrs["skipped_reasons"] = dict(sorted(skipped.items()))
     manifest.attrs["notes"] = dict(sorted(notes.items()))

@@ -1,8 +1,9 @@
 """The sound bank manifest (data/soundbank/manifest.tsv): written by the soundbank stage, read by the synthesis
 stages.
 
-The manifest lists every source file: ``partition role label path duration sample_rate``. Paths are relative
-to the manifest's folder (the embedded bank) or absolute (a user's real soundbank).
+The manifest lists every source file: ``partition role label path duration sample_rate pool``. Paths are
+relative to the manifest's folder (the embedded bank) or absolute (a user's real soundbank); ``pool`` is the
+held-out split (train, validation or test: ifdsed/soundbank/pools.py).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ifdsed import paths
 from ifdsed.errors import InputError
 from ifdsed.io.atomic import atomic_path
 
-MANIFEST_COLUMNS = ["partition", "role", "label", "path", "duration", "sample_rate"]
+MANIFEST_COLUMNS = ["partition", "role", "label", "path", "duration", "sample_rate", "pool"]
 MANIFEST_NAME = paths.MANIFEST.name
 
 
@@ -39,15 +40,17 @@ def write_manifest(frame: pd.DataFrame, path: Path) -> Path:
 def read_manifest(path: Path) -> pd.DataFrame:
     """Read a manifest written by `write_manifest`."""
     return pd.read_csv(path, sep="\t", dtype={"partition": str, "role": str, "label": str, "path": str,
-                                              "duration": float, "sample_rate": int}, keep_default_na=False)
+                                              "duration": float, "sample_rate": int, "pool": str},
+                       keep_default_na=False)
 
 
 
 def load_sources(partition: str, manifest: Path = paths.MANIFEST) -> tuple[pd.DataFrame, str, str]:
     """The foreground and background files of one partition -> (sources, fg_dir, bg_dir).
 
-    `sources` has columns role, label, file, duration, where file is a path usable from the working
-    directory; fg_dir and bg_dir are the Scaper folders (one subfolder per label) holding them.
+    `sources` has columns role, label, file, duration, pool, where file is a path usable from the working
+    directory (`ifdsed.soundbank.pools.set_sources` picks a clip set's pool); fg_dir and bg_dir are the Scaper
+    folders (one subfolder per label) holding them.
 
     Raises `InputError` naming the manifest when it is missing (the soundbank stage has not run, or was
     interrupted before writing it) or malformed, and naming the files when some listed audio is gone or has
@@ -57,7 +60,7 @@ def load_sources(partition: str, manifest: Path = paths.MANIFEST) -> tuple[pd.Da
     if not manifest.is_file():
         raise InputError(f"{manifest}: not found: run the soundbank stage first (`dvc repro soundbank`)")
     try:
-        table = pd.read_csv(manifest, sep="\t", dtype={"label": str, "path": str}, keep_default_na=False)
+        table = pd.read_csv(manifest, sep="\t", dtype={"label": str, "path": str, "pool": str}, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise InputError(f"{manifest}: not a readable manifest ({error}): rerun `dvc repro -f soundbank`") from None
     missing_columns = [name for name in MANIFEST_COLUMNS if name not in table.columns]
@@ -70,7 +73,8 @@ def load_sources(partition: str, manifest: Path = paths.MANIFEST) -> tuple[pd.Da
     files = [path if Path(path).is_absolute() else str(root / path) for path in table["path"]]
     _check_files(manifest, files, table["duration"].astype(float).to_numpy())
     sources = pd.DataFrame({"role": table["role"].to_numpy(), "label": table["label"].to_numpy(),
-                            "file": files, "duration": table["duration"].astype(float).to_numpy()})
+                            "file": files, "duration": table["duration"].astype(float).to_numpy(),
+                            "pool": table["pool"].to_numpy()})
     folders = {}
     for role in ("foreground", "background"):
         role_files = sources.loc[sources["role"] == role, "file"]

@@ -17,8 +17,8 @@ SR = 16000
 
 def _write_params(folder: Path, **sections) -> None:
     params = {"classes": ["Cat", "Dishes"], "data": {"source": "embedded", "sample_rate": SR},
-              "soundbank": {"seed": 3, "clips_per_class": 2, "backgrounds": 2, "background_duration": 1.0,
-                            "non_target_clips": 1}}
+              "soundbank": {"seed": 3, "clips_per_class": 3, "backgrounds": 3, "background_duration": 1.0,
+                            "background_kinds": ["room_tone"], "non_target_clips": 3}}
     params.update(sections)
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
 
@@ -32,17 +32,22 @@ def test_stage_embedded(tmp_path, monkeypatch, capsys):
     out = tmp_path / "data" / "soundbank"
     assert sorted(p.name for p in out.iterdir()) == ["manifest.tsv", "realworld", "synthetic"]
     manifest = read_manifest(out / "manifest.tsv")
-    # per partition: 2 clips of 2 classes, 2 beds, 1 clip of each of the 6 non-target sounds
-    assert len(manifest) == 2 * (2 * 2 + 2 + 6) and all((out / path).exists() for path in manifest["path"])
-    assert (manifest["role"] == "non_target").sum() == 12
-    assert "synthetic" in capsys.readouterr().out
+    # per partition: 3 clips of 2 classes, 3 beds, 3 clips of each of the 6 non-target sounds
+    assert len(manifest) == 2 * (3 * 2 + 3 + 6 * 3) and all((out / path).exists() for path in manifest["path"])
+    assert (manifest["role"] == "non_target").sum() == 36
+    # held out of every group of 3: one test file, and in the realworld partition one validation file too
+    pools = manifest.groupby(["partition", "role", "label"])["pool"].agg(lambda p: "".join(sorted(p.str[0])))
+    assert set(pools[["realworld"]]) == {"ttv"} and set(pools[["synthetic"]]) == {"ttt"}
+    out = capsys.readouterr().out
+    assert "realworld  foreground     6 files,  2 labels" in out and "(pools: train 2, validation 2, test 2)" in out
 
 
 def test_stage_real(tmp_path, monkeypatch, real_bank, capsys):
     from pipeline import soundbank as stage
     monkeypatch.chdir(tmp_path)
     _write_params(tmp_path, classes=["Cat", "Dog"], data={"source": "real", "sample_rate": SR},
-                  real={"soundbank": str(real_bank), "dcase2018": str(tmp_path)})
+                  real={"soundbank": str(real_bank), "dcase2018": str(tmp_path)},
+                  soundbank={"held_out_test": 0.0})   # one file per class: nothing to hold out
     with pytest.warns(UserWarning):
         assert stage.main() == 0
     out = tmp_path / "data" / "soundbank"
@@ -59,6 +64,7 @@ def test_soundbank_stage_lists_skipped_files_with_reasons(user_bank, tmp_path, m
     raw["data"]["source"] = "real"
     raw["real"].update(soundbank=str(root), dcase2018=str(tmp_path))
     raw["classes"] = ["Cat", "Dog"]
+    raw["soundbank"]["held_out_test"] = 0.0
     monkeypatch.chdir(tmp_path)
     write_params(tmp_path, raw)
     with pytest.warns(UserWarning):
@@ -73,7 +79,8 @@ def test_an_interrupted_soundbank_stage_keeps_the_previous_bank(tmp_path, monkey
     from pipeline import soundbank as stage
     raw = json.loads(json.dumps(tiny_params))
     raw["classes"] = ["Dog"]
-    raw["soundbank"].update(clips_per_class=2, backgrounds=2, background_duration=1.0, workers=1, non_target_clips=0)
+    raw["soundbank"].update(clips_per_class=2, backgrounds=2, background_duration=1.0, workers=1, non_target_clips=0,
+                            held_out_validation=0.0, held_out_test=0.0)
     monkeypatch.chdir(tmp_path)
     write_params(tmp_path, raw)
     manifest = tmp_path / "data" / "soundbank" / "manifest.tsv"

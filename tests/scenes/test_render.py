@@ -24,10 +24,12 @@ def test_scaper_mixes_sources_of_other_rates_channels_and_lengths(user_bank, tmp
     mix = MixSettings(str(root / "foreground"), str(root / "background"), SR, 4.0, -50.0)
     out = tmp_path / "audio"
     out.mkdir()
-    filename, labels = render_job(ClipJob(plan, 1, mix, str(out), None))
+    filename, labels, sources = render_job(ClipJob(plan, 1, mix, str(out), None))
     signal_, rate = sf.read(out / filename)
     assert rate == SR and signal_.shape == (4 * SR,) and np.isfinite(signal_).all() and np.abs(signal_).max() > 0
     assert [label for _, _, label in labels] == ["Dog"] * 4
+    assert sources == [("background", "home", str(root / "background/home/bed.wav"))] + [
+        ("foreground", "Dog", event.source_file) for event in events]
 
 
 def test_a_clip_scaper_cannot_mix_names_the_clip_and_its_sources(user_bank, tmp_path):

@@ -68,7 +68,7 @@ def test_bank_manifest_is_sorted_tab_separated_to_the_millisecond(bank):
     root, manifest = bank
     lines = (root / "manifest.tsv").read_text().splitlines()
     assert lines[0] == "\t".join(MANIFEST_COLUMNS)
-    assert all(len(line.split("\t")) == 6 and len(line.split("\t")[4].split(".")[1]) == 3 for line in lines[1:])
+    assert all(len(line.split("\t")) == len(MANIFEST_COLUMNS) and len(line.split("\t")[4].split(".")[1]) == 3 for line in lines[1:])
     assert lines[1:] == sorted(lines[1:], key=lambda line: line.split("\t")[:4])
 
 
