@@ -298,13 +298,18 @@ def _number(value, form: str = ".3f") -> str:
     return "" if pd.isna(value) else format(value, form)
 
 
+def _p(value: float) -> str:
+    """"= 0.123", or "< 0.001" for a p that rounds to zero."""
+    return "< 0.001" if value < 0.0005 else f"= {value:.3f}"
+
+
 def contrast_cell(row: dict) -> str:
-    """"+0.049 [+0.018, +0.080] (Holm p = 0.123, paired p = 0.045; MDE 0.046)": diff, its 95 % interval, the
+    """"+0.049 [+0.018, +0.080] (Holm p = 0.123, paired p < 0.001; MDE 0.046)": diff, its 95 % interval, the
     Holm-adjusted and the paired p and the mde; "" where the row is no contrast."""
     if pd.isna(row["diff"]) or pd.isna(row["ci_low"]):
         return ""
-    paired = "" if pd.isna(row["p_paired"]) else f", paired p = {row['p_paired']:.3f}"
-    return (f"{row['diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] (Holm p = {row['p_holm']:.3f}"
+    paired = "" if pd.isna(row["p_paired"]) else f", paired p {_p(row['p_paired'])}"
+    return (f"{row['diff']:+.3f} [{row['ci_low']:+.3f}, {row['ci_high']:+.3f}] (Holm p {_p(row['p_holm'])}"
             f"{paired}; MDE {row['mde']:.3f})")
 
 
