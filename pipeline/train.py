@@ -3,7 +3,9 @@
 Reads  params.yaml (classes, model, train, postprocess; eval's sed_eval settings for the selection score), the
        feature store data/features/ (realworld_weak, synthetic_train for training; realworld_validation for model
        selection and early stopping) and the validation set's labels data/realworld/validation/events.tsv (and
-       clips.tsv); no test set's labels, nor the hidden weak timestamps.
+       clips.tsv); no test set's labels, nor the hidden weak timestamps, except in the diagnostic arm
+       model.ifd_labels: oracle (IFD pairs the weak clips' frames by data/realworld/weak_frame_labels/oracle/
+       weak_events.tsv; embedded data only; the run reports its variant as "<variant> (oracle IFD labels)").
 Writes data/train/seed_<seed>/checkpoints/{best,last}.pt (self-describing: model config + weights; kept
        across reruns so a killed training resumes) and results/train/seed_<seed>/ (dvclive: metrics.json and
        per-epoch plots of every loss term and both validation scores; tracked by git, as DVC metrics are).
@@ -37,8 +39,8 @@ def main() -> int | None:
                          validation_folder=paths.CLIP_SETS[paths.VALIDATION_SET])
     if os.environ.get("RANK", "0") == "0":  # one line per job, not per rank
         stopped = ", stopped early" if summary["stopped_early"] else ""
-        print(f"seed {args.seed}: best epoch {summary['best_epoch']} of {summary['epochs_run']}{stopped} "
-              f"(validation {summary['selection']} {summary['best_validation_score']:.4f}, "
+        print(f"seed {args.seed} {summary['variant']}: best epoch {summary['best_epoch']} of {summary['epochs_run']}"
+              f"{stopped} (validation {summary['selection']} {summary['best_validation_score']:.4f}, "
               f"{summary['samples_seen']} training samples) -> {paths.best_checkpoint(args.seed)}")
     return 0
 

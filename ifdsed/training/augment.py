@@ -4,8 +4,8 @@ use none) and switched on by one parameter of params.yaml's train section:
 - `mixup` (DESED's baseline): with probability 0.5 per batch, each clip is mixed with another clip of the same
   kind in the batch (real with real, synthetic with synthetic, so a weak clip never borrows strong labels), its
   features x = lam x_i + (1 - lam) x_j with lam ~ Beta(0.2, 0.2) per batch, DESED's choice. The labels are
-  mixed "hard" (DESED's other option): the union of both clips' tags and frame labels, so they stay 0/1, which
-  the IFD pairing needs.
+  mixed "hard" (DESED's other option): the union of both clips' tags and frame labels (the oracle arm's hidden
+  frame labels of the weak clips too), so they stay 0/1, which the IFD pairing needs.
 - `spec_augment` (SpecAugment-style masking): per clip, 2 time masks of up to 10 % of the frames and 2 frequency
   masks of up to 8 mel bands, set to 0, the training sets' mean after normalisation. Labels are kept.
 - `gain_filter` (random gain and filtering): per clip, a gain uniform in +-6 dB and a spectral tilt uniform in
@@ -82,7 +82,9 @@ def mixup(batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[st
     mixed = dict(batch)
     mixed["features"] = lam * batch["features"] + (1 - lam) * batch["features"][partner]     # [B, T, F]
     mixed["clip_tags"] = torch.maximum(batch["clip_tags"], batch["clip_tags"][partner])      # [B, C]
-    mixed["frame_labels"] = torch.maximum(batch["frame_labels"], batch["frame_labels"][partner])  # [B, T, C]
+    for key in ("frame_labels", "oracle_frame_labels"):                              # the second: oracle arm
+        if key in batch:
+            mixed[key] = torch.maximum(batch[key], batch[key][partner])                # [B, T, C]
     return mixed
 
 

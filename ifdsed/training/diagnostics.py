@@ -28,7 +28,7 @@ class PseudoLabelRecorder:
     as the epoch's training forward gave them (a clip drawn twice in an epoch keeps its later labels).
 
     Recorded for every variant: the baseline's and SEDB's are the labels IFD would have used with those ATP
-    outputs. Kept on the device as [clips + 1, T, C] booleans, the extra row taking the synthetic clips' writes,
+    outputs, and so are those of the oracle arm (model.ifd_labels oracle), whose IFD pairs the hidden labels. Kept on the device as [clips + 1, T, C] booleans, the extra row taking the synthetic clips' writes,
     so that recording is one `index_copy_` per step with no host synchronisation."""
 
     def __init__(self, n_clips: int, frames: int, n_classes: int, theta: float, device: torch.device):

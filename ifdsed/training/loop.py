@@ -50,6 +50,7 @@ from ifdsed.training.batches import MixedBatches
 from ifdsed.training.diagnostics import PseudoLabelRecorder, encoder_gradient_norms
 from ifdsed.training.energy import EnergyMeter, record
 from ifdsed.training.execution import Execution
+from ifdsed.training.oracle import ORACLE_EVENTS, oracle_frame_labels, with_oracle_labels
 from ifdsed.training.prefetch import prefetched
 from ifdsed.training.resume import RunPaths, data_fingerprint, resume, rng_state, set_rng_state
 from ifdsed.training.selection import validation_events, validation_scores
@@ -82,6 +83,7 @@ class Run:
     scaler: torch.amp.GradScaler | None   # float16's loss scaler
     pseudo_labels: PseudoLabelRecorder    # the real clips' pseudo strong labels of each epoch
     augment: Augmenter                    # the robust-training options (none by default)
+    oracle_labels: torch.Tensor | None    # model.ifd_labels oracle: the weak clips' hidden frame labels [N, T, C]
     start_epoch: int = 0
     epochs_run: int = 0           # epochs trained so far (across resumes)
     best_score: float = -1.0      # of train.selection
@@ -93,17 +95,19 @@ class Run:
 
 
 def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: Path | None = None,
-               validation_folder: Path = layout.CLIP_SETS[VALIDATION]) -> dict:
+               validation_folder: Path = layout.CLIP_SETS[VALIDATION], oracle_events: Path = ORACLE_EVENTS) -> dict:
     """Train (or resume) one seed; returns the summary written to the dvclive metrics.
 
     validation_folder: the validation set's clip-set folder (events.tsv, clips.tsv), the pipeline's by default.
+    oracle_events: the simulated weak set's hidden timestamps, read only with model.ifd_labels oracle and the IFD
+    branch on (`ifdsed.training.oracle`).
     In a process started by torchrun with WORLD_SIZE > 1 this is one rank of a data-parallel training (see the
     module docstring); otherwise an ordinary single-process training."""
     from dvclive import Live
 
     train = params.train
     with distributed.session(train.device) as ctx:
-        run = _start(params, seed, store, RunPaths(out_dir, live_dir), validation_folder, ctx)
+        run = _start(params, seed, store, RunPaths(out_dir, live_dir), validation_folder, oracle_events, ctx)
         live = (Live(str(run.paths.live), dvcyaml=False, save_dvc_exp=False, resume=run.resumed, report=None)
                 if ctx.is_main else None)
         if run.stopped_early and ctx.is_main:
@@ -115,7 +119,7 @@ def train_seed(params: Params, seed: int, store: Path, out_dir: Path, live_dir: 
             _train_epochs(run, live)
         summary = {"best_epoch": run.best_epoch, "best_validation_score": run.best_score,
                    "selection": train.selection, "epochs_run": run.epochs_run, "stopped_early": run.stopped_early,
-                   "variant": run.model.config.variant, "seed": seed, "samples_seen": run.samples_seen,
+                   "variant": run.model.config.run_name, "seed": seed, "samples_seen": run.samples_seen,
                    "processes": ctx.world_size, **run.execution.describe()}
         if ctx.is_main:
             live.summary.update(summary)
@@ -154,10 +158,11 @@ def _train_epochs(run: Run, live) -> None:
                       f"{train.patience} epochs (best epoch {run.best_epoch})")
 
 
-def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_folder: Path,
+def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_folder: Path, oracle_events: Path,
            ctx: distributed.Context) -> Run:
     """Data, model, optimizer and schedule of a new training, or of the one last.pt resumes. Of the labels, only
-    the training sets' (in the store) and the validation set's (in the store and `validation_folder`) are read."""
+    the training sets' (in the store) and the validation set's (in the store and `validation_folder`) are read,
+    and `oracle_events` in the oracle arm only (model.ifd_labels oracle with the IFD branch)."""
     from torch.nn.parallel import DistributedDataParallel
 
     train = params.train
@@ -171,16 +176,20 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
     real, synthetic = load_feature_set(store, REAL_TRAIN), load_feature_set(store, SYNTHETIC_TRAIN)
     validation = load_feature_set(store, VALIDATION)
     truth = validation_events(validation_folder, validation)
-    fingerprint = data_fingerprint(store, params, seed, ctx.world_size, validation_folder)
-    mean, std = load_normalization(store)
+    config = model_config(params, real.features.shape[-1])
     features = store_config(store)
+    oracle = (oracle_frame_labels(oracle_events, real, params.classes, features.frame_hop)   # [N, T, C]
+              if config.oracle_labels else None)
+    fingerprint = data_fingerprint(store, params, seed, ctx.world_size, validation_folder,
+                                   oracle_events if config.oracle_labels else None)
+    mean, std = load_normalization(store)
     windows = training_median_windows(synthetic, params.classes, params.postprocess, features.frame_hop)
     detector = detector_extra(params.classes, params.postprocess, features, mean, std, windows)  # in every checkpoint
     batches = MixedBatches(real, synthetic, Normalizer(mean, std), train.batch_size, train.synthetic_fraction,
                            seed, rank=ctx.rank, world_size=ctx.world_size)
 
     torch.manual_seed(seed)
-    model = SEDModel(model_config(params, real.features.shape[-1])).to(device)
+    model = SEDModel(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=train.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=train.lr_decay_every, gamma=train.lr_decay)
     if ctx.distributed:  # the same initial weights everywhere; from here on each rank its own random stream
@@ -193,10 +202,10 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
     run = Run(params, seed, paths, ctx, device, execution, fingerprint, batches, validation, truth, detector, model,
               Detector(model, detector_settings({"detector": detector}), device), net, optimizer, scheduler,
               execution.grad_scaler(), pseudo_labels,
-              Augmenter(Augmentation(train.mixup, train.spec_augment, train.gain_filter), std, seed))
+              Augmenter(Augmentation(train.mixup, train.spec_augment, train.gain_filter), std, seed), oracle)
     _restore(run, resume(paths, fingerprint, device, ctx))
     if ctx.is_main:
-        print(f"seed {seed}: training on {device}, {execution.describe()}")
+        print(f"seed {seed}: training {config.run_name} on {device}, {execution.describe()}")
     return run
 
 
@@ -239,7 +248,10 @@ def _train_epoch(run: Run, epoch: int) -> dict[str, float]:
     gradient_norms: dict[str, float] = {}
     sums: dict[str, torch.Tensor] = {}   # float64 on the device: no host synchronisation per step
     seen = 0
-    batches = prefetched(run.batches.epoch(epoch), run.device, run.params.train.prefetch)
+    epoch_batches = run.batches.epoch(epoch)
+    if run.oracle_labels is not None:                  # the oracle arm: the weak clips' hidden frame labels for IFD
+        epoch_batches = with_oracle_labels(epoch_batches, run.oracle_labels)
+    batches = prefetched(epoch_batches, run.device, run.params.train.prefetch)
     for step, batch in enumerate(tqdm(batches, total=run.batches.steps, desc=f"seed {run.seed} epoch {epoch + 1}",
                                       unit="batch", leave=False, disable=not ctx.is_main)):
         batch = run.augment(batch, epoch, step)        # unchanged unless an option of train is on

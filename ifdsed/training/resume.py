@@ -24,12 +24,13 @@ from models import checkpoint
 
 
 def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1,
-                     validation_folder: Path | None = None) -> str:
+                     validation_folder: Path | None = None, oracle_events: Path | None = None) -> str:
     """Hash of what a checkpoint depends on: model and train params (early stopping and the selection score
     included), the sed_eval settings the event-based selection score uses, the seed, the number of data-parallel
     processes, the feature store's index tables of the training and validation sets and its normalisation
-    statistics (which change whenever the training data change), and the validation set's events.tsv in
-    `validation_folder` (the labels the selection score reads). No test set's table is read."""
+    statistics (which change whenever the training data change), the validation set's events.tsv in
+    `validation_folder` (the labels the selection score reads) and, in the oracle arm only, the hidden weak
+    timestamps `oracle_events` that IFD reads. No test set's table is read."""
     digest = hashlib.sha256()
     # the device is left out: a run killed on one GPU (or the CPU) resumes on another; so are prefetch, which
     # changes when batches are made, never what they hold, and track_energy, which only measures
@@ -45,6 +46,8 @@ def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1
         digest.update(path.read_bytes())
     if validation_folder is not None:
         digest.update((validation_folder / "events.tsv").read_bytes())
+    if oracle_events is not None:
+        digest.update(oracle_events.read_bytes())
     return digest.hexdigest()
 
 

@@ -17,9 +17,10 @@ from ifdsed.training import distributed
 from ifdsed.training.execution import Execution
 from models.sed_model import SEDModel
 
-# What SEDModel.losses reads: gathered from every rank in a data-parallel run.
+# What SEDModel.losses reads: gathered from every rank in a data-parallel run (oracle_frame_labels: in the oracle
+# arm only, `ifdsed.training.oracle`).
 LOSS_OUTPUTS = ("clip_logits", "frame_probs", "sedb_logits", "ifd_embeddings")
-LOSS_LABELS = ("clip_tags", "frame_labels", "is_synthetic", "clip_index")
+LOSS_LABELS = ("clip_tags", "frame_labels", "is_synthetic", "clip_index", "oracle_frame_labels")
 
 # An observer of a step: (outputs, labels, losses) -> None, after the losses, before the backward pass.
 Observer = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]], None]
