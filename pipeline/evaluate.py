@@ -5,8 +5,12 @@ Reads  data/train/seed_<seed>/checkpoints/best.pt (weights + the detector settin
        params.yaml (eval).
 Writes results/eval/seed_<seed>/metrics.json (flat keys such as real_test/event_f1_macro, and where they come
        from: provenance/..., see ifdsed/evaluation/provenance.py; what the detector costs: cost/macs_per_clip,
-       cost/parameters; tracked by git, as DVC metrics are) and data/eval/seed_<seed>/: per_class.csv, predictions/<set>.tsv (DESED format),
-       plots/ (per-class F1 bars, PSD-ROC curves, piano rolls).
+       cost/parameters; the domain-gap probe on the encoder's output x, domain_gap_accuracy,
+       domain_gap_accuracy_events and domain_gap_accuracy_events/<class>, and for a model with the IFD branch the
+       same on its projection v, domain_gap_v_accuracy, domain_gap_v_accuracy_events and
+       domain_gap_v_accuracy_events/<class>; the variant, with " (oracle IFD labels)" for the oracle arm;
+       tracked by git, as DVC metrics are) and data/eval/seed_<seed>/: per_class.csv, predictions/<set>.tsv
+       (DESED format), plots/ (per-class F1 bars, PSD-ROC curves, piano rolls).
 
 Every set is predicted through the one `ifdsed.inference.detector.Detector` that `pipeline.predict` uses.
 """
@@ -18,7 +22,7 @@ from ifdsed import paths
 from ifdsed.config import load_params
 from ifdsed.devices import pick_device
 from ifdsed.errors import run_stage
-from ifdsed.evaluation.domain_gap import domain_gap_metrics
+from ifdsed.evaluation.domain_gap import PREFIXES, domain_gap_report
 from ifdsed.evaluation.cost import inference_cost
 from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
 from ifdsed.evaluation.provenance import missing_clips, provenance
@@ -29,6 +33,7 @@ from ifdsed.io import atomic
 from ifdsed.io.tables import read_events, write_events
 
 PER_CLASS_METRICS = ("event_f1", "segment_f1", "tagging_f1")
+EMBEDDINGS = {"x": "the encoder's output x", "v": "the IFD projection v"}   # what the domain-gap probes read
 
 
 def main() -> None:
@@ -42,7 +47,7 @@ def main() -> None:
     check_store(paths.FEATURES, settings.features, settings.classes)
     classes = list(settings.classes)
 
-    metrics = {"seed": args.seed, "variant": detector.model.config.variant, "best_epoch": detector.epoch}
+    metrics = {"seed": args.seed, "variant": detector.model.config.run_name, "best_epoch": detector.epoch}
     per_class, curves, results, scored = {}, {}, {}, {}
     reports = import_reports()                                 # imported sets: their missing audio
     for eval_set in evaluation_sets():
@@ -61,14 +66,17 @@ def main() -> None:
               f"segment F1 {result.metrics['segment_f1_macro']:.3f}, "
               f"tagging F1 {result.metrics['tagging_f1_macro']:.3f}")
 
-    embeddings = {key: detector.embeddings(results[key][0].features) for key in ("syn_test", "real_test")}
-    metrics.update(domain_gap_metrics(embeddings["syn_test"], embeddings["real_test"],
-                                      results["syn_test"][0].frame_labels, results["real_test"][0].frame_labels,
-                                      classes, seed=args.seed))
-    events = metrics["domain_gap_accuracy_events"]
-    print(f"seed {args.seed}: a linear probe tells synthetic from real-world frames with balanced accuracy "
-          f"{metrics['domain_gap_accuracy']:.3f} on all frames, "
-          f"{'n/a' if events is None else f'{events:.3f}'} on event frames (0.5: no gap)")
+    embeddings = {key: detector.frame_embeddings(results[key][0].features, projection=True)   # x, and v with IFD
+                  for key in ("syn_test", "real_test")}
+    metrics.update(domain_gap_report(embeddings["syn_test"], embeddings["real_test"],
+                                     results["syn_test"][0].frame_labels, results["real_test"][0].frame_labels,
+                                     classes, seed=args.seed))
+    for name in embeddings["syn_test"]:
+        key = f"{PREFIXES[name]}_accuracy"
+        events = metrics[f"{key}_events"]
+        print(f"seed {args.seed}: a linear probe on {EMBEDDINGS[name]} tells synthetic from real-world frames with "
+              f"balanced accuracy {metrics[key]:.3f} on all frames, "
+              f"{'n/a' if events is None else f'{events:.3f}'} on event frames (0.5: no gap)")
 
     metrics.update(provenance(scored))
     store = results["real_test"][0].features                                           # [N, T, n_mels]

@@ -5,6 +5,11 @@ only (`domain_gap_accuracy_events`: frames where the strong labels have any even
 class (`domain_gap_accuracy_events/<class>`; None when a domain has fewer than `MIN_FRAMES` such frames in a
 half). The IFD loss pairs event frames only, while most frames are background: the event-frame probes ask whether
 synthetic and real frames of an event are harder to tell apart, which is what the paper argues IFD does.
+
+`domain_gap_report` runs the three of them on each embedding it is given, under the key prefix `PREFIXES` names:
+the encoder's output x (`domain_gap_accuracy`, ...: every variant) and, where the IFD branch exists, its projection
+v, the embedding the IFD loss shapes (`domain_gap_v_accuracy`, `domain_gap_v_accuracy_events`,
+`domain_gap_v_accuracy_events/<class>`). Both probes of a model see the same clips and frames (the same seed).
 """
 from __future__ import annotations
 
@@ -13,17 +18,32 @@ import torch
 
 
 MIN_FRAMES = 50   # per domain and half: fewer frames of a kind and its probe is not run
+# The key prefix of the probe on each embedding: x, the encoder's output; v, the IFD branch's projection.
+PREFIXES = {"x": "domain_gap", "v": "domain_gap_v"}
+
+
+def domain_gap_report(synthetic: dict[str, np.ndarray], real: dict[str, np.ndarray], synthetic_labels: np.ndarray,
+                      real_labels: np.ndarray, classes: list[str], seed: int) -> dict:
+    """`domain_gap_metrics` of each embedding in synthetic and real ({"x": [N, T, E]} and, with the IFD branch,
+    {"v": [N, T, D]}; `ifdsed.inference.detector.Detector.frame_embeddings`), keyed by its `PREFIXES` prefix."""
+    metrics = {}
+    for name, prefix in PREFIXES.items():
+        if name in synthetic:
+            metrics.update(domain_gap_metrics(synthetic[name], real[name], synthetic_labels, real_labels, classes,
+                                              seed, prefix))
+    return metrics
 
 
 def domain_gap_metrics(synthetic: np.ndarray, real: np.ndarray, synthetic_labels: np.ndarray,
-                       real_labels: np.ndarray, classes: list[str], seed: int) -> dict:
-    """The probe on all frames, on event frames and per class. synthetic, real: embeddings [N, T, E];
-    *_labels: strong frame labels [N, T, C] of the same clips."""
-    metrics = {"domain_gap_accuracy": domain_gap(synthetic, real, seed)["domain_gap_accuracy"]}
-    metrics["domain_gap_accuracy_events"] = domain_gap_on(synthetic, real, synthetic_labels.any(-1),
-                                                          real_labels.any(-1), seed)
+                       real_labels: np.ndarray, classes: list[str], seed: int, prefix: str = "domain_gap") -> dict:
+    """The probe on all frames, on event frames and per class: {<prefix>_accuracy, <prefix>_accuracy_events,
+    <prefix>_accuracy_events/<class>}. synthetic, real: embeddings [N, T, E]; *_labels: strong frame labels
+    [N, T, C] of the same clips."""
+    key = f"{prefix}_accuracy"
+    metrics = {key: domain_gap(synthetic, real, seed)["domain_gap_accuracy"]}
+    metrics[f"{key}_events"] = domain_gap_on(synthetic, real, synthetic_labels.any(-1), real_labels.any(-1), seed)
     for c, name in enumerate(classes):
-        metrics[f"domain_gap_accuracy_events/{name}"] = domain_gap_on(
+        metrics[f"{key}_events/{name}"] = domain_gap_on(
             synthetic, real, synthetic_labels[..., c] > 0, real_labels[..., c] > 0, seed)
     return metrics
 

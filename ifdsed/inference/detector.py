@@ -118,13 +118,26 @@ class Detector:
         return (np.concatenate(frames), np.concatenate(clips),
                 np.concatenate(mels) if keep_features else None)
 
-    @torch.inference_mode()
     def embeddings(self, features: np.ndarray, batch_size: int = FEATURE_BATCH) -> np.ndarray:
         """The encoder's frame embeddings x_t of stored features [N, T, n_mels] -> [N, T, emb_dim] float32."""
+        return self.frame_embeddings(features, batch_size)["x"]
+
+    @torch.inference_mode()
+    def frame_embeddings(self, features: np.ndarray, batch_size: int = FEATURE_BATCH,
+                         projection: bool = False) -> dict[str, np.ndarray]:
+        """Stored features [N, T, n_mels] -> {"x": the encoder's frame embeddings [N, T, emb_dim]} and, with
+        `projection` and a model that has the IFD branch, "v": its domain embeddings v_t = W x_t + b
+        [N, T, ifd_dim] (what the IFD loss shapes), float32, from one encoder pass."""
         self.model.eval()
+        project = projection and self.model.ifd is not None
+        parts: dict[str, list[np.ndarray]] = {"x": [], "v": []}
         with autocast(self.device, self.dtype):
-            return np.concatenate([self.model.encoder(self.normalize(batch)).float().cpu().numpy()
-                                   for batch in _batches(features, batch_size)])
+            for batch in _batches(features, batch_size):
+                x = self.model.encoder(self.normalize(batch))                             # [b, T, emb_dim]
+                parts["x"].append(x.float().cpu().numpy())
+                if project:
+                    parts["v"].append(self.model.ifd(x).float().cpu().numpy())           # [b, T, ifd_dim]
+        return {key: np.concatenate(chunks) for key, chunks in parts.items() if chunks}
 
     # ---- post-processing -------------------------------------------------------------------------------------
     def clip_events(self, frame_probs: np.ndarray, clip_probs: np.ndarray, filenames: Sequence[str]) -> pd.DataFrame:

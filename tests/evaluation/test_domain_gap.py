@@ -1,8 +1,11 @@
-"""The domain-gap probe (ifdsed.evaluation.domain_gap): all frames, event frames only, per class."""
+"""The domain-gap probe (ifdsed.evaluation.domain_gap): all frames, event frames only, per class; on the encoder's
+output x always and on the IFD projection v where the model has the IFD branch."""
 import numpy as np
 import pytest
+import torch
 
-from ifdsed.evaluation.domain_gap import MIN_FRAMES, TooFewFrames, domain_gap, domain_gap_metrics
+from ifdsed.evaluation.domain_gap import (MIN_FRAMES, TooFewFrames, domain_gap, domain_gap_metrics,
+                                          domain_gap_report)
 
 
 def domains(n_clips=40, frames=50, dim=8, seed=0):
@@ -43,3 +46,53 @@ def test_too_few_selected_frames_are_refused():
     assert 20 < MIN_FRAMES
     with pytest.raises(TooFewFrames):
         domain_gap(synthetic, real, seed=0, synthetic_frames=few, real_frames=few)
+
+
+# ---------------------------------------------------------------------------------- the probe on x and on v
+def test_the_report_probes_v_beside_x_only_when_v_is_given():
+    """x keeps its keys and values; v gets the same three probes under domain_gap_v_."""
+    synthetic, real, labels = domains(seed=4)
+    v_synthetic, v_real = synthetic[..., :4] * 0.5, real[..., :4] * 0.5         # another embedding, [N, T, 4]
+    classes = ["event", "rare"]
+    x_only = domain_gap_report({"x": synthetic}, {"x": real}, labels, labels, classes, seed=2)
+    assert x_only == domain_gap_metrics(synthetic, real, labels, labels, classes, seed=2)
+    assert not [key for key in x_only if key.startswith("domain_gap_v")]
+    both = domain_gap_report({"x": synthetic, "v": v_synthetic}, {"x": real, "v": v_real}, labels, labels, classes,
+                             seed=2)
+    v_keys = {"domain_gap_v_accuracy", "domain_gap_v_accuracy_events", "domain_gap_v_accuracy_events/event",
+              "domain_gap_v_accuracy_events/rare"}
+    assert set(both) == set(x_only) | v_keys
+    assert {key: both[key] for key in x_only} == x_only
+    plain = domain_gap_metrics(v_synthetic, v_real, labels, labels, classes, seed=2)
+    assert {key: both[key.replace("domain_gap", "domain_gap_v")] for key in plain} == plain
+    assert both["domain_gap_v_accuracy_events"] > 0.95                          # the gap of dimension 0 is in v too
+
+
+@pytest.mark.parametrize("ifd", [False, True])
+def test_the_detector_gives_v_exactly_when_the_ifd_branch_exists(ifd):
+    """Detector.frame_embeddings: x as `embeddings` gives it; v = the IFD projection of x, present iff the model
+    has the IFD branch and the projection is asked for."""
+    from ifdsed.config import parse_params
+    from ifdsed.inference.detector import Detector
+    from ifdsed.inference.settings import detector_extra, detector_settings
+    from models.config import ModelConfig
+    from models.sed_model import SEDModel
+    from tests.helpers import TOY_CONFIG
+
+    params = parse_params({})
+    torch.manual_seed(0)
+    model = SEDModel(ModelConfig(n_mels=TOY_CONFIG.n_mels, n_classes=len(params.classes), channels=(4, 4, 4),
+                                 ifd=ifd, ifd_dim=3))
+    extra = detector_extra(params.classes, params.postprocess, TOY_CONFIG, np.zeros(TOY_CONFIG.n_mels, np.float32),
+                           np.ones(TOY_CONFIG.n_mels, np.float32), np.ones(len(params.classes), np.int64))
+    detector = Detector(model, detector_settings({"detector": extra}), "cpu")
+    features = np.random.default_rng(0).normal(size=(5, 7, TOY_CONFIG.n_mels)).astype(np.float32)
+    embeddings = detector.frame_embeddings(features, batch_size=2, projection=True)
+    assert set(embeddings) == ({"x", "v"} if ifd else {"x"})
+    np.testing.assert_array_equal(embeddings["x"], detector.embeddings(features, batch_size=2))   # same batches
+    assert set(detector.frame_embeddings(features)) == {"x"}
+    if ifd:
+        with torch.inference_mode():
+            expected = model.eval().ifd(torch.from_numpy(embeddings["x"])).numpy()          # [5, 7, 3]
+        assert embeddings["v"].shape == (5, 7, 3) and embeddings["v"].dtype == np.float32
+        np.testing.assert_allclose(embeddings["v"], expected, rtol=0, atol=1e-6)
