@@ -1,10 +1,11 @@
 """DVC stage `diagnose@<seed>` (a matrix over train.seeds): the quality of one training's IFD pseudo labels,
-epoch by epoch, against hidden truth that training never reads.
+epoch by epoch, against hidden truth that training never reads (except the oracle diagnostic arm).
 
 Reads  data/train/seed_<seed>/pseudo_labels/epoch_<NNN>.npz (the real weak clips' pseudo strong labels of each
        epoch, written by training), results/train/seed_<seed>/metrics.json (the best epoch), the feature store's
        weak set index (clip order, frames) and, for the embedded default, the simulated weak set's timestamps
-       data/realworld/hidden/weak_events.tsv. A real DCASE weak set has none: only the share is reported then.
+       data/realworld/weak_frame_labels/oracle/weak_events.tsv. A real DCASE weak set has none: only the share
+       is reported then.
 Writes results/diagnostics/seed_<seed>/pseudo_labels.tsv (one row per epoch: share, truth_share, precision,
        recall, f1; a DVC plot) and results/diagnostics/seed_<seed>/metrics.json (the same at the best epoch, as
        pseudo_label_<column>; tracked by git, as DVC metrics are).

@@ -1,7 +1,7 @@
 """How good the IFD branch's pseudo strong labels are: the real weak clips' pseudo labels of each training epoch
 (written by `ifdsed.training.diagnostics.PseudoLabelRecorder`) against the simulated weak set's hidden
-timestamps (data/realworld/hidden/weak_events.tsv), which exist for measurement only and which training never
-reads.
+timestamps (data/realworld/weak_frame_labels/oracle/weak_events.tsv), which exist for measurement only and which
+training never reads, except in the oracle diagnostic arm (model.ifd_labels: oracle).
 
 Counted over the (clip, frame, class) cells of the clips the epoch drew:
   share        the share of frames with a pseudo label of any class (what IFD can pair: its pairs are event frames);
