@@ -47,7 +47,8 @@ def training_energy(metrics: dict) -> dict:
 def collect_summaries(experiments: list[str] | None = None) -> tuple[dict[str, dict], dict[str, str]]:
     """{variant: summary metrics} and {variant: experiment name}, the newest experiment of each variant; with
     `experiments`, only the experiments of those names, from any commit or the study's archive
-    (`ifdsed.evaluation.experiments`)."""
+    (`ifdsed.evaluation.experiments`). Without it, runs of the oracle diagnostic arm (model.ifd_labels: oracle)
+    are left out."""
     found = []
     for revision in experiment_revisions() if experiments else merge_seed_runs(list(all_revisions(show()))):
         data = revision.get("data") or {}
@@ -56,6 +57,8 @@ def collect_summaries(experiments: list[str] | None = None) -> tuple[dict[str, d
         summary = (metrics.get(SUMMARY_FILE) or {}).get("data")
         if experiments and revision.get("name") not in experiments:
             continue
+        if not experiments and model.get("ifd_labels", "pseudo") != "pseudo":
+            continue   # the oracle arm is a diagnostic, never a variant: only compared when named
         if summary and "ifd" in model and "sedb" in model:
             summary = {**summary, **training_energy(metrics)}
             name = revision.get("name") or revision.get("rev")
