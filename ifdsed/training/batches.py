@@ -2,8 +2,11 @@
 
 Each batch holds `batch_size * (1 - synthetic_fraction)` real-world weak clips (clip tags only) and the rest
 synthetic clips (tags and strong frame labels). An epoch is one pass over the real weak set (or over the
-synthetic set when a batch holds no real clip); the clip order of every epoch comes from (seed, epoch), so a
-resumed run sees exactly the batches an uninterrupted one would. In a data-parallel run every rank draws the
+synthetic set when a batch holds no real clip), and the synthetic clips of its batches are whole shuffled passes
+over the synthetic set, the last one cut short (`synthetic_passes` says how many per epoch). At the default
+proportions (the synthetic set 4 times the weak set, as the paper's 6,373 : 1,578, and batches of 16 synthetic
+and 4 real clips) an epoch is exactly one pass over each set. The clip order of every epoch comes from
+(seed, epoch), so a resumed run sees exactly the batches an uninterrupted one would. In a data-parallel run every rank draws the
 same global order and takes its shard of each batch (see `ifdsed.training.loop`).
 
 A batch is the dict `models.sed_model` describes: features, clip_tags, frame_labels, is_synthetic and clip_index
@@ -42,6 +45,17 @@ class MixedBatches:
                 f"of {world_size}")
         lead, per_batch = (len(real.tags), self.n_real) if self.n_real else (len(synthetic.tags), self.n_synthetic)
         self.steps = math.ceil(lead / per_batch)
+
+    @property
+    def synthetic_passes(self) -> float:
+        """Passes over the synthetic set per epoch (1.0 when the batch ratio is the sets' ratio)."""
+        return self.steps * self.n_synthetic / len(self.synthetic.tags)
+
+    def describe(self) -> str:
+        """One line: the batch composition and what an epoch covers."""
+        return (f"{self.steps} steps of {self.n_real} real + {self.n_synthetic} synthetic clips an epoch: "
+                f"the weak set {self.steps * self.n_real / max(len(self.real.tags), 1):.2f} times, the synthetic "
+                f"set {self.synthetic_passes:.2f} times")
 
     def _order(self, rng: np.random.Generator, n_clips: int, count: int) -> np.ndarray:
         """`count` clip indices: whole shuffled passes over the set, as many as needed."""

@@ -206,6 +206,7 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
     _restore(run, resume(paths, fingerprint, device, ctx))
     if ctx.is_main:
         print(f"seed {seed}: training {config.run_name} on {device}, {execution.describe()}")
+        print(f"seed {seed}: {batches.describe()}")
     return run
 
 

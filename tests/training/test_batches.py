@@ -24,3 +24,19 @@ def test_mixed_batches_hold_the_ratio_and_hide_weak_frame_labels(store):
     first = [b["features"] for b in batches.epoch(1)]
     again = [b["features"] for b in batches.epoch(1)]
     assert all(torch.equal(a, b) for a, b in zip(first, again))
+
+
+def test_at_the_sets_own_ratio_an_epoch_is_one_pass_over_each_set(store):
+    """The toy store's sets (24 weak, and synthetic) drawn at their own ratio: every synthetic clip once an epoch."""
+    real, synthetic = load_feature_set(store, "realworld_weak"), load_feature_set(store, "synthetic_train")
+    n_real, n_synthetic = len(real.tags), len(synthetic.tags)
+    per_step_real = 2
+    per_step_synthetic = per_step_real * n_synthetic // n_real
+    assert per_step_synthetic * n_real == per_step_real * n_synthetic, "the toy store's sizes must divide"
+    batch = per_step_real + per_step_synthetic
+    batches = MixedBatches(real, synthetic, Normalizer(np.zeros(MELS), np.ones(MELS)), batch,
+                           per_step_synthetic / batch, seed=3)
+    assert batches.synthetic_passes == 1.0
+    indices = torch.cat([b["clip_index"][b["is_synthetic"]] for b in batches.epoch(0)])
+    assert sorted(indices.tolist()) == list(range(n_synthetic))
+    assert "the weak set 1.00 times, the synthetic set 1.00 times" in batches.describe()
