@@ -19,10 +19,11 @@ from ifdsed.evaluation.statistics import welch_p
 SUMMARY_METRICS = ("event_f1_macro", "event_f1_micro", "event_error_rate", "segment_f1_macro", "segment_f1_micro",
                    "tagging_f1_macro", "psds1", "psds2")
 SUMMARY_SETS = ("real_test", "syn_test", "real_validation")
-# Per-seed figures outside the sets: the domain-gap probe (evaluate) and the pseudo labels at the best epoch
-# (diagnose; null without hidden timestamps).
-SEED_METRICS = ("domain_gap_accuracy", "domain_gap_accuracy_events", "pseudo_label_share", "pseudo_label_precision",
-                "pseudo_label_recall")
+# Per-seed figures outside the sets: the domain-gap probe (evaluate) on the encoder output x and, for models with
+# the IFD branch, on its projection v (null otherwise), and the pseudo labels at the best epoch (diagnose; null
+# without hidden timestamps).
+SEED_METRICS = ("domain_gap_accuracy", "domain_gap_accuracy_events", "domain_gap_v_accuracy",
+                "domain_gap_v_accuracy_events", "pseudo_label_share", "pseudo_label_precision", "pseudo_label_recall")
 PER_CLASS_GAP = "domain_gap_accuracy_events/"   # + class name: the probe on one class's event frames
 VARIANTS = ("baseline", "IFD", "SEDB", "SEDB&IFD")
 TABLES = {  # table -> (title, metric)
@@ -83,6 +84,8 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
 DIAGNOSTICS = {  # column -> summary key (without _mean / _std)
     "domain gap, all frames": "domain_gap_accuracy",
     "domain gap, event frames": "domain_gap_accuracy_events",
+    "domain gap on v, all frames": "domain_gap_v_accuracy",
+    "domain gap on v, event frames": "domain_gap_v_accuracy_events",
     "pseudo labels: share of frames": "pseudo_label_share",
     "pseudo labels: precision": "pseudo_label_precision",
     "pseudo labels: recall": "pseudo_label_recall",

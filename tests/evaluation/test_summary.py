@@ -44,3 +44,12 @@ def test_diagnostic_tables_carry_the_domain_gap_per_class_and_the_pseudo_label_q
     assert per_class.loc[1, "Dog_mean"] == pytest.approx(0.71) and per_class.loc[1, "Cat_mean"] is None
     markdown = columns_markdown(per_class, "per class")
     assert "| IFD | 3 | n/a | 0.710 +- 0.010 (p = " in markdown
+
+
+def test_the_probe_on_v_is_summarised_where_the_ifd_branch_exists_and_null_elsewhere():
+    ifd = summarize_seeds([{"variant": "IFD", "domain_gap_v_accuracy": a, "domain_gap_v_accuracy_events": a - 0.1}
+                           for a in (0.8, 0.9)])
+    baseline = summarize_seeds([{"variant": "baseline", "domain_gap_accuracy": 0.9}] * 2)
+    assert ifd["domain_gap_v_accuracy_mean"] == pytest.approx(0.85)
+    assert ifd["domain_gap_v_accuracy_events_mean"] == pytest.approx(0.75)
+    assert baseline["domain_gap_v_accuracy_mean"] is None
