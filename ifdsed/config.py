@@ -289,6 +289,7 @@ class EvalParams(Section):
     # 90 % intervals of event F1 and PSDS1 per set and seed (ifdsed/evaluation/bootstrap.py): sed_scores_eval's
     # resampling, this many shuffles of 5 folds; 0: none
     bootstrap_iterations: int = Field(20, ge=0, le=1000)
+    bootstrap_psds: bool = False   # PSDS1's interval too (the slow one: every resample is a whole PSD-ROC)
 
 
 class Params(Section):

@@ -3,7 +3,7 @@
 `ModelConfig` is everything needed to rebuild a model: a checkpoint stores `config.to_dict()` and
 `ModelConfig.from_dict` turns it back into a config (see `models/checkpoint.py`).
 
-The default encoder is sized for a 2-core CPU: channels (32, 64, 64). Lin et al.'s "PS" model, the encoder the
+The default encoder is sized for a 2-core CPU: channels (16, 32, 64). Lin et al.'s "PS" model, the encoder the
 paper builds on, is a params change away: ``channels=(160, 160, 160)`` (same kernels and pools).
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ class ModelConfig:
     """
     n_mels: int = 64
     n_classes: int = 10
-    channels: tuple[int, ...] = (32, 64, 64)
+    channels: tuple[int, ...] = (16, 32, 64)
     kernels: tuple[tuple[int, int], ...] = ((5, 5), (5, 5), (3, 3))
     freq_pool: tuple[tuple[int, int], ...] = ((1, 4), (1, 4), (1, 4))
     input_batchnorm: bool = True

@@ -327,7 +327,8 @@ def training_params(channels=(8, 8, 8), **train):
     """params.yaml for a tiny SEDB & IFD model trained for a few epochs on the toy store (train.* overridable)."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["model"].update(channels=list(channels), ifd=True, sedb=True)
-    raw["train"].update(dict(seeds=[1], epochs=3, batch_size=8, threads=1, lr=0.01, track_energy=False), **train)
+    raw["train"].update(dict(seeds=[1], epochs=3, batch_size=8, synthetic_fraction=0.5, threads=1, lr=0.01,
+                             track_energy=False), **train)
     return parse_params(raw)
 
 

@@ -4,7 +4,8 @@ For each set: the ATP branch's frame and clip probabilities, post-processed with
 checkpoint (tags at 0.5, gated frames, median windows from training labels), are scored against the set's
 events.tsv with sed_eval (event-based: t_collar 0.2 s, 20 % of length; segment-based: 1 s), audio tagging F1,
 and PSDS scenarios 1 and 2 from the frame scores p_t,c * P_c (sed_scores_eval); with eval.bootstrap_iterations,
-90 % intervals of the event-based macro F1 and of PSDS1 over resampled clips (ifdsed/evaluation/bootstrap.py).
+90 % intervals of the event-based macro F1 (and with eval.bootstrap_psds of PSDS1) over resampled clips
+(ifdsed/evaluation/bootstrap.py).
 
 Sets, with the paper's names: real_test (DCASE 2018 test column), syn_test (DCASE 2019 synthetic column) and
 real_validation (used for model selection; reported, not tuned on).
@@ -78,8 +79,10 @@ def score_set(detector: Detector, features: FeatureSet, folder: Path, evaluation
         iterations = evaluation.bootstrap_iterations
         metrics["event_f1_macro_ci_low"], metrics["event_f1_macro_ci_high"] = event_f1_interval(
             counts, iterations=iterations)
-        metrics["psds1_ci_low"], metrics["psds1_ci_high"] = psds1_interval(
-            scores, truth, dict(zip(durations["filename"], durations["duration"])), classes, iterations=iterations)
+        if evaluation.bootstrap_psds:   # every resample is a whole PSD-ROC: the slow part of evaluation
+            metrics["psds1_ci_low"], metrics["psds1_ci_high"] = psds1_interval(
+                scores, truth, dict(zip(durations["filename"], durations["duration"])), classes,
+                iterations=iterations)
     return SetResult(metrics, predictions, frame_probs, curves)
 
 
