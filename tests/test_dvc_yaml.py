@@ -115,3 +115,19 @@ def test_data_paths_in_dvc_yaml_are_the_code_s():
         assert paths.FEATURES.as_posix() in spec[stage]["deps"]
     for stage in ("synthesize", "realworld"):
         assert paths.SOUNDBANK.as_posix() in spec[stage]["deps"]
+
+
+def test_the_train_stage_depends_on_the_hidden_timestamps_only_in_the_oracle_arm():
+    """The one dep that model.ifd_labels picks: its pseudo folder for the default, paths.HIDDEN for oracle; no
+    other train dep reaches the hidden folder (or the whole real-world folder, which holds it)."""
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["deps"]
+    chosen = [dep for dep in deps if "${model.ifd_labels}" in dep]
+    assert len(chosen) == 1
+    resolved = {value: Path(chosen[0].replace("${model.ifd_labels}", value)) for value in ("pseudo", "oracle")}
+    assert resolved["oracle"] == paths.HIDDEN
+    assert resolved["pseudo"].parent == paths.HIDDEN.parent and resolved["pseudo"] != paths.HIDDEN
+    others = [Path(dep) for dep in deps if dep not in chosen]
+    assert not [dep for dep in others if dep in (paths.REALWORLD, paths.WEAK_FRAME_LABELS)
+                or paths.HIDDEN.is_relative_to(dep) or dep.is_relative_to(paths.WEAK_FRAME_LABELS)]
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert params["model"]["ifd_labels"] == "pseudo"

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from ifdsed.soundbank.pools import shared_sources
 from tests.helpers import copy_project, environment, run_command as run
 
 
@@ -31,6 +32,12 @@ def test_repro_then_status_is_clean(project):
                     "realworld/test"]:
         assert (project / "data" / set_dir / "clips.tsv").is_file()
     assert not (project / "data/realworld/weak/events.tsv").exists()  # weak labels only
+    # held-out sources, from the pipeline's own records; the hidden timestamps where only the oracle arm looks
+    data = project / "data"
+    assert shared_sources([data / "synthetic/train"], [data / "synthetic/test"]) == set()
+    assert shared_sources([data / "realworld/weak"], [data / "realworld/validation", data / "realworld/test"]) == set()
+    assert (data / "realworld/weak_frame_labels/pseudo/README.txt").is_file()
+    assert (data / "realworld/weak_frame_labels/oracle/weak_events.tsv").is_file()
     summary = json.loads((project / "results/metrics.json").read_text())
     assert summary["variant"] == "baseline" and summary["n_seeds"] == 2
     assert 0 <= summary["real_test/event_f1_macro_mean"] <= 1
