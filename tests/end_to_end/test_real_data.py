@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ifdsed.soundbank.bank import build_embedded_bank
+from ifdsed.soundbank.pools import shared_sources
 from tests.helpers import copy_project, run_command
 
 CLIPS_PER_SET = 5
@@ -37,7 +38,9 @@ def desed_layout(root, fixtures):
 def real_project(tmp_path_factory, tiny_params, fixtures_dir):
     fixtures = fixtures_dir
     base = tmp_path_factory.mktemp("real")
-    build_embedded_bank(base / "bank", tiny_params["classes"], 3, 2, 11.0, 16000, seed=5, workers=1)
+    # 3 clips a class, 2 beds a kind: one of each held out for the generated synthetic test set
+    build_embedded_bank(base / "bank", tiny_params["classes"], 3, 4, 11.0, 16000, seed=5, workers=1,
+                        background_kinds=["room_tone", "mains_hum"])
     missing = desed_layout(base / "desed", fixtures)
     params = json.loads(json.dumps(tiny_params))
     params["data"]["source"] = "real"
@@ -54,6 +57,11 @@ def test_soundbank_stage_indexes_the_user_soundbank(real_project):
     assert all(path.startswith("/") for path in manifest["path"])   # the user's files, not copies
     assert not (repo / "data/soundbank/synthetic").exists()
     assert len(pd.read_csv(repo / "data/synthetic/train/clips.tsv", sep="\t")) == 6
+    # a generated synthetic test set holds out a file of every class and kind of the user's soundbank
+    held_out = manifest.groupby(["role", "label"])["pool"].apply(lambda pools: (pools == "test").sum())
+    assert (held_out == 1).all()
+    data = repo / "data" / "synthetic"
+    assert shared_sources([data / "train"], [data / "test"]) == set()
 
 
 def test_import_reports_missing_audio_and_keeps_the_rest(real_project):

@@ -102,3 +102,21 @@ def test_an_interrupted_soundbank_stage_keeps_the_previous_bank(tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         stage.main()                                            # a later run is killed: the old bank stays
     assert manifest.read_bytes() == before and len(load_sources("synthetic", manifest)[0]) == 2 + 2
+
+
+def test_a_real_soundbank_holds_nothing_out_when_the_synthetic_test_set_is_imported(tmp_path, monkeypatch,
+                                                                                    real_bank):
+    """With real.syn_test_tsv (DCASE 2019's synthetic evaluation set, already disjoint from the soundbank) the whole
+    bank trains: one file a class is then enough, where a generated test set would need one held out."""
+    from pipeline import soundbank as stage
+    monkeypatch.chdir(tmp_path)
+    _write_params(tmp_path, classes=["Cat", "Dog"], data={"source": "real", "sample_rate": SR},
+                  real={"soundbank": str(real_bank), "dcase2018": str(tmp_path),
+                        "syn_test_tsv": "eval/synthetic19.tsv", "syn_test_audio": "eval/audio"})
+    with pytest.warns(UserWarning):
+        assert stage.main() == 0
+    assert set(read_manifest(tmp_path / "data" / "soundbank" / "manifest.tsv")["pool"]) == {"train"}
+    _write_params(tmp_path, classes=["Cat", "Dog"], data={"source": "real", "sample_rate": SR},
+                  real={"soundbank": str(real_bank), "dcase2018": str(tmp_path)})
+    with pytest.warns(UserWarning), pytest.raises(InputError, match="too few to hold out 1 for test"):
+        stage.main()
