@@ -17,8 +17,8 @@ from ifdsed.soundbank.pools import read_sources, shared_sources
 def generate(root, tiny_params, held_out: float):
     """A bank holding out `held_out` of every group for validation and for test, and both domains' sets."""
     raw = json.loads(json.dumps(tiny_params))
-    raw["synth"].update(train_clips=12, test_clips=6, workers=2)
-    raw["realworld"].update(weak_clips=12, validation_clips=6, test_clips=6, workers=2)
+    raw["synth"].update(train_clips=10, test_clips=4, workers=2)
+    raw["realworld"].update(weak_clips=10, validation_clips=4, test_clips=4, workers=2)
     bank = raw["soundbank"]
     build_embedded_bank(root / "bank", raw["classes"], bank["clips_per_class"], bank["backgrounds"],
                         bank["background_duration"], 16000, bank["seed"], workers=2,
