@@ -1,17 +1,23 @@
-"""How much of the spread over seeds the test set's own sampling noise explains, and how much a larger test set
-removes: each model's real-world test event F1, resampled over test clips.
+"""How much a larger test set steadies a study's figures: each model's real-world test event F1, resampled over
+test clips, beside the spread over seeds.
 
-    python -m study.test_set_noise [--seeds 1 2 3] [--sizes 200 600] [--draws 1000]
+    python -m study.test_set_noise [--seeds 1 2 3] [--sizes 200 300] [--draws 1000]
 
 Run after `dvc repro` (it reads data/eval/seed_<s>/predictions/real_test.tsv and data/realworld/test/events.tsv,
 the same tables evaluation scored). For each seed, sed_eval's per-file counts (`ifdsed.evaluation.metrics
 .event_based`, the paper's settings from params.yaml); then, for each size n, `draws` sets of n clips drawn with
-replacement from the test set (a classic bootstrap: the noise of a test set of n such clips), each scored as
-the event-based macro F1 of its summed counts (`ifdsed.evaluation.bootstrap.event_f1_macro`, exactly the reported
-figure's definition). Per size it prints the test-set noise (the bootstrap std, mean over seeds), and from the
-spread over seeds of the full-set scores, s, the model's own variance, s^2 - noise(full)^2, and the spread a
-study would see at n clips, sqrt(model variance + noise(n)^2). With few seeds s is itself uncertain (with 3 seeds
-its 95 % interval spans about 0.5 s to 6 s): read the model-variance figures as rough.
+replacement from the test set (a classic bootstrap), each scored as the event-based macro F1 of its summed counts
+(`ifdsed.evaluation.bootstrap.event_f1_macro`, the reported figure's definition). Per size:
+
+- test_set_noise_std: the bootstrap std, mean over seeds: how far one model's score moves from one test set of
+  n such clips to another. Every seed is scored on the same test set, so this noise is shared by the seeds: it
+  does not show in the spread over seeds, and it does not average out over them.
+- spread_over_seeds: the std over seeds of the scores on the whole test set (training-run variance).
+- mean_standard_error: sqrt(spread^2 / seeds + noise^2), the standard error of a variant's mean over its seeds
+  as an estimate of its expected score on such clips, and test_set_share, the part of its variance that is the
+  test set's (taking the two as independent).
+
+With few seeds the spread is itself uncertain (with 3 seeds its 95 % interval spans about 0.5x to 6x).
 """
 from __future__ import annotations
 
@@ -45,15 +51,17 @@ def bootstrap_scores(counts: np.ndarray, size: int, draws: int, seed: int = 0) -
 
 
 def noise_table(scores: dict[int, float], counts: dict[int, np.ndarray], sizes: list[int], draws: int) -> pd.DataFrame:
-    """One row per size: test-set noise, the model variance left by the full set, the spread expected at that size."""
+    """One row per size: the test set's noise, the spread over seeds, and the standard error of a k-seed mean."""
     full = len(next(iter(counts.values())))
     noise = {n: float(np.mean([bootstrap_scores(c, n, draws).std(ddof=1) for c in counts.values()]))
              for n in sorted(set(sizes) | {full})}
     spread = float(np.std(list(scores.values()), ddof=1))
-    model_variance = max(spread ** 2 - noise[full] ** 2, 0.0)
-    rows = [{"test_clips": n, "test_set_noise_std": noise[n], "seeds": len(scores), "spread_over_seeds": spread,
-             "model_std": model_variance ** 0.5, "expected_spread": (model_variance + noise[n] ** 2) ** 0.5,
-             "noise_share_of_variance": noise[n] ** 2 / (model_variance + noise[n] ** 2)} for n in sorted(noise)]
+    rows = []
+    for n in sorted(noise):
+        seed_part, test_part = spread ** 2 / len(scores), noise[n] ** 2
+        rows.append({"test_clips": n, "test_set_noise_std": noise[n], "seeds": len(scores),
+                     "spread_over_seeds": spread, "mean_standard_error": (seed_part + test_part) ** 0.5,
+                     "test_set_share": test_part / (seed_part + test_part)})
     return pd.DataFrame(rows)
 
 

@@ -25,11 +25,13 @@ def test_the_noise_of_a_test_set_shrinks_as_one_over_the_root_of_its_size():
     assert bootstrap_scores(table, 800, 2000).mean() == pytest.approx(event_f1_macro({"a": table.sum(0)})[0], abs=0.01)
 
 
-def test_the_table_splits_the_spread_into_model_and_test_set_variance():
+def test_the_table_adds_the_shared_test_set_noise_to_the_spread_over_seeds():
     per_seed = {seed: counts(600, rate, seed) for seed, rate in [(1, 0.4), (2, 0.5), (3, 0.6)]}
     scores = {seed: event_f1_macro({"a": c.sum(0)})[0] for seed, c in per_seed.items()}
     table = noise_table(scores, per_seed, [200], draws=500).set_index("test_clips")
     assert list(table.index) == [200, 600]
-    assert table.loc[600, "expected_spread"] == pytest.approx(table.loc[600, "spread_over_seeds"])
     assert table.loc[200, "test_set_noise_std"] > table.loc[600, "test_set_noise_std"]
-    assert table.loc[200, "expected_spread"] > table.loc[600, "expected_spread"]
+    row = table.loc[600]
+    assert row["mean_standard_error"] ** 2 == pytest.approx(row["spread_over_seeds"] ** 2 / 3
+                                                           + row["test_set_noise_std"] ** 2)
+    assert 0 < row["test_set_share"] < table.loc[200, "test_set_share"] < 1
