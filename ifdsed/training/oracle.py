@@ -1,4 +1,4 @@
-"""The diagnostic arm `model.ifd_labels: oracle` (issue #29): IFD pairs the real weak clips' frames by their hidden
+"""The diagnostic arm `model.ifd_labels: oracle`: IFD pairs the real weak clips' frames by their hidden
 labels instead of the pseudo labels the model makes, an upper bound of what IFD can do with correct real frame
 labels. It is never one of the paper's variants (a run reports itself as "<variant> (oracle IFD labels)").
 

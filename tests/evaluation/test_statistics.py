@@ -67,7 +67,7 @@ def test_the_mde_against_known_values():
     # many seeds: the normal approximation (z_0.975 + z_0.8) * std * sqrt(2 / n) becomes exact
     normal = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * 0.03 * np.sqrt(2 / 20_000)
     assert float(mde(0.03, 20_000, 0.03, 20_000)) == pytest.approx(normal, rel=1e-3)
-    # 8 seeds against 8 at the study's std of about 0.03 (issue 29): about 0.045, above the normal approximation
+    # 8 seeds against 8 at the study's std of about 0.03: about 0.045, above the normal approximation
     assert float(mde(0.03, 8, 0.03, 8)) == pytest.approx(0.045, abs=0.001)
     pooled = np.sqrt((7 * 0.02 ** 2 + 3 * 0.04 ** 2) / 10)            # unequal arms: the pooled std
     assert mde([0.02, 0.02], [8, 1], 0.04, 4) == pytest.approx([float(mde(pooled, 8, pooled, 4)), np.nan],
