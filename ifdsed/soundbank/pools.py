@@ -91,9 +91,3 @@ def shared_sources(training_sets: list[Path], held_out_sets: list[Path]) -> set[
     heard = set().union(*(read_sources(folder)["source_file"] for folder in training_sets))
     held_out = set().union(*(read_sources(folder)["source_file"] for folder in held_out_sets))
     return heard & held_out
-
-
-def pool_summary(manifest: pd.DataFrame) -> pd.DataFrame:
-    """Files per partition, role and pool: one row per (partition, role), one column per pool."""
-    table = manifest.groupby(["partition", "role", "pool"]).size().unstack("pool", fill_value=0)
-    return table.reindex(columns=[pool for pool in POOLS if pool in table.columns])
