@@ -30,7 +30,7 @@ from ifdsed.dcase.stats import load_stats, sample_clip_labels
 from ifdsed.scenes.planning import ClipPlan, PlannedEvent, choose_background, clip_rng, place_events, plan_non_target
 from ifdsed.soundbank.backgrounds import BACKGROUND_LEVELS_DB, QUIET_ROOM_DB
 from ifdsed.scenes.render import ClipJob, MixSettings, render_sets, write_set_tables
-from ifdsed.soundbank.pools import set_sources
+from ifdsed.soundbank.pools import set_sources_by_role
 
 REALWORLD_SETS = ("weak", "validation", "test")  # also the keys of the statistics file
 
@@ -87,8 +87,7 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
     """Render the weak, validation and test sets into out_root/<set>; returns counts per set."""
     realworld, clip_duration = params.realworld, params.data.clip_duration
     stats = load_stats()
-    by_role = {name: {role: pool[pool["role"] == role] for role in ("foreground", "background", "non_target")}
-               for name in REALWORLD_SETS for pool in [set_sources(sources, "realworld", name)]}
+    by_role = set_sources_by_role(sources, "realworld")
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, ref_db=-40.0)
     recorder = partial(record_with_seed, sample_rate=params.data.sample_rate, params=realworld)
     n_clips = {"weak": realworld.weak_clips, "validation": realworld.validation_clips, "test": realworld.test_clips}

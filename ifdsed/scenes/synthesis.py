@@ -22,7 +22,7 @@ from ifdsed.config import Params, SynthParams
 from ifdsed.scenes.planning import (ClipPlan, PlannedEvent, choose_background, choose_source, clip_rng,
                                     place_events, plan_non_target)
 from ifdsed.scenes.render import ClipJob, MixSettings, render_sets, write_set_tables
-from ifdsed.soundbank.pools import set_sources
+from ifdsed.soundbank.pools import set_sources_by_role
 
 SYNTHETIC_SETS = ("train", "test")  # index in this tuple seeds the set's random stream
 
@@ -61,8 +61,7 @@ def synthesize_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: 
     `sources` has columns role, label, file, duration, pool (file usable as a path from the working directory);
     each set draws from its own pool (`ifdsed.soundbank.pools.set_sources`)."""
     synth, clip_duration = params.synth, params.data.clip_duration
-    by_role = {name: {role: pool[pool["role"] == role] for role in ("foreground", "background", "non_target")}
-               for name in SYNTHETIC_SETS for pool in [set_sources(sources, "synthetic", name)]}
+    by_role = set_sources_by_role(sources, "synthetic")
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, synth.ref_db)
     n_clips = {"train": synth.train_clips, "test": synth.test_clips}
     sizes = {name: n_clips[name] for name in SYNTHETIC_SETS if name in sets}  # index: place in SYNTHETIC_SETS

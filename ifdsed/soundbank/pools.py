@@ -80,6 +80,15 @@ def set_sources(sources: pd.DataFrame, domain: str, set_name: str) -> pd.DataFra
     return chosen if len(chosen) else sources[sources["pool"] == TRAIN]
 
 
+ROLES = ("foreground", "background", "non_target")
+
+
+def set_sources_by_role(sources: pd.DataFrame, domain: str) -> dict[str, dict[str, pd.DataFrame]]:
+    """{set name: {role: its rows}} for every clip set of `domain`: what each set may mix (`set_sources`)."""
+    return {name: {role: pool[pool["role"] == role] for role in ROLES}
+            for name in SET_POOLS[domain] for pool in [set_sources(sources, domain, name)]}
+
+
 def read_sources(set_dir: Path) -> pd.DataFrame:
     """A generated set's sources.tsv (`ifdsed.scenes.render`): filename, role, label, source_file."""
     return pd.read_csv(Path(set_dir) / "sources.tsv", sep="\t", dtype=str, keep_default_na=False)
