@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml Makefile scripts/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip "setuptools<81" wheel
 	# torch first, by exact pin: the CPU wheel; a looser requirement would pull a multi-GB CUDA build
-	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile -e ".[dev]"
+	# the bytecode pip would write one file at a time, on every core (a cache: a file that does not compile,
+	# such as a package's Python 2 example, is skipped, as pip skips it)
+	$(PY) -m compileall -qq -j 0 $(VENV)/lib || true
 	touch $(STAMP)
 
 repro: $(STAMP)
@@ -36,8 +39,9 @@ clean-venv:
 PAPER_SCALE := -S data.sample_rate=44100 -S soundbank.clips_per_class=200 -S soundbank.backgrounds=40 \
 	-S synth.train_clips=6373 -S synth.test_clips=1000 \
 	-S realworld.weak_clips=1578 -S realworld.validation_clips=288 -S realworld.test_clips=880 \
-	-S features.sample_rate=44100 -S features.n_fft=2048 -S features.hop=0.02 -S features.fmax=22050.0 \
-	-S 'model.channels=[160,160,160]' -S train.epochs=30 \
+	-S features.sample_rate=44100 -S features.n_fft=2048 -S features.window=0.04 -S features.hop=0.02 \
+	-S features.fmax=22050.0 -S 'model.channels=[160,160,160]' \
+	-S train.epochs=30 -S train.lr_decay=0.8 -S train.lr_decay_every=10 \
 	-S 'train.seeds=[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]'
 
 .PHONY: paper-scale
