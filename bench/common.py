@@ -2,7 +2,7 @@
 processes some of them start, and the JSON line that ends every benchmark's output.
 
 Every benchmark runs as a module from the project root (`.venv/bin/python -m bench.NAME`), so `ifdsed`,
-`models`, `pipeline` and `bench` itself import from this checkout with no change to sys.path; a benchmark that
+`pipeline` and `bench` itself import from this checkout with no change to sys.path; a benchmark that
 runs part of its work in a fresh process (memory, synthesis) starts that process the same way (`run_module`).
 """
 from __future__ import annotations

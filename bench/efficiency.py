@@ -51,12 +51,12 @@ import warnings
 
 import torch
 
-import models.encoder as encoder_module
+import ifdsed.models.encoder as encoder_module
 from bench.common import add_step_options, arguments, emit, interleaved, loadavg, step_setup
 from bench.train_step import first_call_s, make_model, make_step, training_batch
 from ifdsed.config import model_config
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.training.execution import Execution
-from models.sed_model import SEDModel
 
 MATMUL_N = 2048
 CPU = torch.device("cpu")

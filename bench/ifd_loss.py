@@ -1,4 +1,4 @@
-"""Benchmark: the batched IFD loss (models/ifd.py) against a straightforward Python-loop reference.
+"""Benchmark: the batched IFD loss (ifdsed/models/ifd.py) against a straightforward Python-loop reference.
 
 Both compute the same loss (docs/method.md, triplet pairing by default) on one seeded, DCASE-like batch: half
 synthetic clips, 1-2 tags per clip out of 10 classes, events as random on/off segments. The script checks that
@@ -17,7 +17,7 @@ import itertools
 import torch
 
 from bench.common import arguments, emit, time_ms
-from models.ifd import ifd_loss
+from ifdsed.models.ifd import ifd_loss
 
 
 def make_batch(n_clips: int, n_frames: int, dim: int, n_classes: int = 10, seed: int = 0):

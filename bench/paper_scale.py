@@ -39,10 +39,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import arguments, emit, loadavg
 from ifdsed.devices import pick_precision
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.training.execution import Execution
 from ifdsed.training.step import optimisation_step
-from models.config import ModelConfig
-from models.sed_model import SEDModel
 
 VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
 # The paper-scale profile (Makefile PAPER_SCALE) and the training defaults (params.yaml train).

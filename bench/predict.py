@@ -40,9 +40,9 @@ from ifdsed.inference.files import predict_files, split_windows
 from ifdsed.inference.onnx_detector import OnnxDetector, export_onnx
 from ifdsed.inference.settings import detector_extra
 from ifdsed.io.audio import decode
-from models import checkpoint
-from models.config import ModelConfig
-from models.sed_model import SEDModel
+from ifdsed.models import checkpoint
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 
 TARGET = 1000.0
 STORE_TORCH_DTYPE = torch.from_numpy(np.zeros(0, STORE_DTYPE)).dtype   # the feature store's precision

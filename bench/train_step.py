@@ -7,7 +7,7 @@ add to the default step; and the batch loader alone.
                                          [--cold-compile]
 
 Every step timed is the training loop's own, `ifdsed.training.step.optimisation_step` (forward under the run's
-autocast, losses in float32, zero_grad, backward, Adam step), on the real model and loss (`models.SEDModel`,
+autocast, losses in float32, zero_grad, backward, Adam step), on the real model and loss (`ifdsed.models.sed_model.SEDModel`,
 `SEDModel.losses`), under one of two executions (`ifdsed.training.execution.Execution`):
 - eager_fp32: `Execution(cpu, float32, compile=False, channels_last=False)`, the step as it was before;
 - default: `Execution.from_params(params.train, cpu)`, what params.yaml gives (train.precision auto = bfloat16
@@ -46,7 +46,7 @@ with the same loader at depth 0 (batches made in the calling thread). loader_cli
 against step_clips_per_s, what one default step of the default model consumes: loader_over_step is how many times
 faster batches are made than the step uses them (> 1: the step never waits, given a core for the thread).
 
-It also compares the batched IFD loss (`models.ifd.ifd_loss`) with bench/ifd_loss.py's straightforward loop
+It also compares the batched IFD loss (`ifdsed.models.ifd.ifd_loss`) with bench/ifd_loss.py's straightforward loop
 reference on a batch of the training batch size: same value (|diff|), and the speed ratio.
 The last line of the output is one JSON object.
 """
@@ -65,10 +65,10 @@ import torch._dynamo
 from bench.common import add_step_options, arguments, emit, interleaved, loadavg, step_setup, time_ms
 from bench.ifd_loss import loop_ifd, make_batch
 from ifdsed.config import model_config
+from ifdsed.models.ifd import ifd_loss
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.training.execution import Execution
 from ifdsed.training.step import optimisation_step
-from models.ifd import ifd_loss
-from models.sed_model import SEDModel
 
 VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
 TARGETS = {"IFD": 0.10, "SEDB": 0.05}

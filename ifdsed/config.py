@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import yaml
 from ifdsed.errors import IfdsedError
-from models.config import ModelConfig
+from ifdsed.models.config import ModelConfig
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DCASE_CLASSES = (
@@ -195,11 +195,11 @@ class FeaturesParams(Section):
 MEL_POOLING = 4 ** 3  # the encoder's three (1, 4) frequency pools divide the mel bins by this
 
 
-_MODEL = ModelConfig()  # the model's defaults are declared once, in models/config.py
+_MODEL = ModelConfig()  # the model's defaults are declared once, in ifdsed/models/config.py
 
 
 class ModelParams(Section):
-    """The params.yaml face of `models.config.ModelConfig`: these keys, validated here, become
+    """The params.yaml face of `ifdsed.models.config.ModelConfig`: these keys, validated here, become
     ``ModelConfig(n_mels=..., n_classes=..., **params.model.model_dump())`` (`model_config`); their
     defaults are ModelConfig's. Kernels and frequency pools are Lin et al.'s, fixed."""
     ifd: bool = _MODEL.ifd

@@ -27,7 +27,7 @@ from ifdsed.evaluation.provenance import comparability_warnings
 from ifdsed.evaluation.summary import (TABLES, VARIANTS, columns_markdown, diagnostic_tables, extra_table, paper_tables,
                                       to_markdown)
 from ifdsed.io import atomic
-from models.config import variant_name
+from ifdsed.models.config import variant_name
 
 SUMMARY_FILE = paths.SUMMARY.as_posix()
 ENERGY_FILE = re.compile(r"results/train/seed_\d+/energy\.json")

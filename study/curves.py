@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ifdsed.evaluation.experiments import ARCHIVE, experiment_file, experiment_revisions
-from models.config import variant_name
+from ifdsed.models.config import variant_name
 
 TRAIN_LOGS = "results/train/seed_{seed}/plots/metrics/{metric}.tsv"
 PSEUDO_LABELS = "results/diagnostics/seed_{seed}/pseudo_labels.tsv"

@@ -34,11 +34,11 @@ from ifdsed.features.store import STORE_DTYPE
 from ifdsed.inference.files import predict_files
 from ifdsed.inference.settings import detector_extra
 from ifdsed.io.audio import read_clip
+from ifdsed.models import checkpoint
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.paths import CLIP_SETS, VALIDATION_SET
 from ifdsed.scenes.render import write_set_tables
-from models import checkpoint
-from models.config import ModelConfig
-from models.sed_model import SEDModel
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures"          # real DCASE metadata and recordings, beside a checkout
@@ -48,8 +48,8 @@ CLASSES = list(DCASE_CLASSES)
 
 
 # ============================================================================== the project and its commands
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", "ifdsed", "pipeline", "models", ".dvc/config",
-                 ".dvcignore", ".gitignore"]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", "ifdsed", "pipeline", ".dvc/config", ".dvcignore",
+                 ".gitignore"]
 
 
 def tiny_params() -> dict:

@@ -133,8 +133,8 @@ def test_paper_scale_profile_overrides_are_valid_params():
 
 
 def test_the_params_check_of_mel_bins_is_the_models_pooling():
-    from models.config import ModelConfig
     from ifdsed.config import MEL_POOLING
+    from ifdsed.models.config import ModelConfig
     assert ModelConfig(n_mels=MEL_POOLING).mel_bins_out == 1
     with pytest.raises(ValueError, match="do not survive the pools"):
         ModelConfig(n_mels=MEL_POOLING - 1)

@@ -12,7 +12,7 @@ import yaml
 from ifdsed import paths
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("ifdsed", "models", "pipeline")
+PACKAGES = ("ifdsed", "pipeline")
 
 
 def module_file(name: str) -> Path | None:
@@ -81,7 +81,7 @@ def test_stage_deps_cover_every_module_its_command_runs(name):
 def test_the_closure_follows_function_level_and_relative_imports():
     closure = {f.relative_to(ROOT).as_posix() for f in import_closure("pipeline.train")}
     assert "ifdsed/training/loop.py" in closure          # imported inside main(), after the relaunch decision
-    assert "models/sed_model.py" in closure
+    assert "ifdsed/models/sed_model.py" in closure
     bank = {f.relative_to(ROOT).as_posix() for f in import_closure("ifdsed.soundbank.bank")}
     assert "ifdsed/soundbank/manifest.py" in bank and "ifdsed/errors.py" in bank   # `from .x` and `from ..x`
 

@@ -6,8 +6,8 @@ from ifdsed.dcase.metadata import MetadataError, MissingAudioError
 from ifdsed.devices import DeviceError
 from ifdsed.errors import AudioError, IfdsedError, InputError, run_stage
 from ifdsed.features.logmel import FeatureError
+from ifdsed.models.checkpoint import CheckpointError
 from ifdsed.scenes.render import RenderError
-from models.checkpoint import CheckpointError
 
 
 @pytest.mark.parametrize("error", [ParamsError, InputError, AudioError, MetadataError, MissingAudioError,

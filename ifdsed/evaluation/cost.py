@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from models.sed_model import SEDModel
+from ifdsed.models.sed_model import SEDModel
 
 
 def inference_cost(model: SEDModel, frames: int, n_mels: int) -> dict[str, int]:

@@ -3,7 +3,7 @@
     python -m ifdsed.evaluation.pairing [--real data/realworld/weak/tags.tsv]
                                         [--synthetic data/synthetic/train/tags.tsv]
 
-IFD draws positive frame pairs only from clip pairs with identical, non-empty tag sets (models/ifd.py). For a
+IFD draws positive frame pairs only from clip pairs with identical, non-empty tag sets (ifdsed/models/ifd.py). For a
 batch of `n_real` weak clips and `n_synthetic` synthetic clips drawn at random from their sets, the expected
 number of such ordered clip pairs is, by domain pairing:
 

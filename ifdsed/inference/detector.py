@@ -33,8 +33,8 @@ from ifdsed.features.logmel import LogMelExtractor
 from ifdsed.features.normalize import Normalizer
 from ifdsed.inference.postprocess import detect_events, file_events, frame_starts
 from ifdsed.inference.settings import DetectorSettings, detector_settings
-from models import checkpoint
-from models.sed_model import SEDModel
+from ifdsed.models import checkpoint
+from ifdsed.models.sed_model import SEDModel
 
 CPU_BATCH = 8               # windows per model call on a CPU: the fastest per window (the activations stay in cache)
 GPU_BATCH = 64

@@ -34,7 +34,7 @@ from torch import nn
 from ifdsed.features.logmel import LogMelExtractor
 from ifdsed.inference.detector import STORE_DTYPE, Detector
 from ifdsed.inference.settings import DetectorSettings, detector_settings
-from models import checkpoint
+from ifdsed.models import checkpoint
 
 METADATA_KEY = "ifdsed.detector"
 INPUTS, OUTPUTS = ["audio"], ["frame_probs", "clip_probs", "log_mel"]

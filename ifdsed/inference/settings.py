@@ -16,7 +16,7 @@ from ifdsed.config import PostprocessParams
 from ifdsed.features.logmel import LogMelConfig
 from ifdsed.features.store import FeatureSet
 from ifdsed.inference.postprocess import decisions_to_events, median_windows_from_labels
-from models.checkpoint import CheckpointError
+from ifdsed.models.checkpoint import CheckpointError
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ and 4 real clips) an epoch is exactly one pass over each set. The clip order of 
 (seed, epoch), so a resumed run sees exactly the batches an uninterrupted one would. In a data-parallel run every rank draws the
 same global order and takes its shard of each batch (see `ifdsed.training.loop`).
 
-A batch is the dict `models.sed_model` describes: features, clip_tags, frame_labels, is_synthetic and clip_index
+A batch is the dict `ifdsed.models.sed_model` describes: features, clip_tags, frame_labels, is_synthetic and clip_index
 (each clip's row in its own set: the real clips first, then the synthetic ones).
 """
 from __future__ import annotations

@@ -18,14 +18,14 @@ import numpy as np
 import torch
 
 from ifdsed.io import atomic
+from ifdsed.models.ifd import pseudo_strong_labels
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.training.execution import Execution
-from models.ifd import pseudo_strong_labels
-from models.sed_model import SEDModel
 
 
 class PseudoLabelRecorder:
-    """The pseudo strong labels 1[p_t,c > theta] * y_c (`models.ifd.pseudo_strong_labels`) of every real weak clip,
-    as the epoch's training forward gave them (a clip drawn twice in an epoch keeps its later labels).
+    """The pseudo strong labels 1[p_t,c > theta] * y_c (`ifdsed.models.ifd.pseudo_strong_labels`) of every real weak
+    clip, as the epoch's training forward gave them (a clip drawn twice in an epoch keeps its later labels).
 
     Recorded for every variant: the baseline's and SEDB's are the labels IFD would have used with those ATP
     outputs, and so are those of the oracle arm (model.ifd_labels oracle), whose IFD pairs the hidden labels. Kept on the device as [clips + 1, T, C] booleans, the extra row taking the synthetic clips' writes,

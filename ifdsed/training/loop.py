@@ -44,6 +44,8 @@ from ifdsed.features.normalize import Normalizer
 from ifdsed.features.store import FeatureSet, load_feature_set, load_normalization, store_config
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.settings import detector_extra, detector_settings, training_median_windows
+from ifdsed.models import checkpoint
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.training import distributed
 from ifdsed.training.augment import Augmentation, Augmenter
 from ifdsed.training.batches import MixedBatches
@@ -55,8 +57,6 @@ from ifdsed.training.prefetch import prefetched
 from ifdsed.training.resume import RunPaths, data_fingerprint, resume, rng_state, set_rng_state
 from ifdsed.training.selection import validation_events, validation_scores
 from ifdsed.training.step import optimisation_step
-from models import checkpoint
-from models.sed_model import SEDModel
 
 REAL_TRAIN, SYNTHETIC_TRAIN, VALIDATION = layout.REAL_TRAIN_SET, layout.SYNTHETIC_TRAIN_SET, layout.VALIDATION_SET
 

@@ -5,8 +5,8 @@ labels. It is never one of the paper's variants (a run reports itself as "<varia
 `oracle_frame_labels` reads the simulated weak set's hidden timestamps (`ORACLE_EVENTS`, data.source: embedded
 only) and turns them into frame labels with `ifdsed.features.labels.frame_labels`, the function that makes the
 feature store's frame labels of the strongly labelled sets. `with_oracle_labels` adds each batch's rows of them as
-`oracle_frame_labels`, which the IFD loss alone reads (`models.sed_model.SEDModel.weak_frame_labels`): the ATP and
-SEDB losses still see only the clip tags of the real clips. Training reads the file in this arm only.
+`oracle_frame_labels`, which the IFD loss alone reads (`ifdsed.models.sed_model.SEDModel.weak_frame_labels`): the
+ATP and SEDB losses still see only the clip tags of the real clips. Training reads the file in this arm only.
 """
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ import torch
 from ifdsed import paths as layout
 from ifdsed.config import Params
 from ifdsed.features.store import INFO_FILE, NORMALIZATION_FILE
+from ifdsed.models import checkpoint
 from ifdsed.training import distributed
-from models import checkpoint
 
 
 def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1,

@@ -13,9 +13,9 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.training import distributed
 from ifdsed.training.execution import Execution
-from models.sed_model import SEDModel
 
 # What SEDModel.losses reads: gathered from every rank in a data-parallel run (oracle_frame_labels: in the oracle
 # arm only, `ifdsed.training.oracle`).

@@ -1,7 +1,7 @@
 """The detector's cost (ifdsed.evaluation.cost): MACs counted by hand for a small encoder, and parameters."""
 from ifdsed.evaluation.cost import inference_cost
-from models.config import ModelConfig
-from models.sed_model import SEDModel
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 
 
 def test_macs_match_a_hand_count_of_the_convolutions_and_heads():

@@ -75,8 +75,8 @@ def test_the_detector_gives_v_exactly_when_the_ifd_branch_exists(ifd):
     from ifdsed.config import parse_params
     from ifdsed.inference.detector import Detector
     from ifdsed.inference.settings import detector_extra, detector_settings
-    from models.config import ModelConfig
-    from models.sed_model import SEDModel
+    from ifdsed.models.config import ModelConfig
+    from ifdsed.models.sed_model import SEDModel
     from tests.helpers import TOY_CONFIG
 
     params = parse_params({})

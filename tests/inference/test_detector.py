@@ -23,9 +23,9 @@ from ifdsed.features.store import build_store, load_feature_set, load_normalizat
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.files import predict_files
 from ifdsed.inference.settings import DetectorSettings
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.scenes.render import write_set_tables
-from models.config import ModelConfig
-from models.sed_model import SEDModel
 from tests.helpers import check_result, default_features, make_checkpoint, predict
 
 

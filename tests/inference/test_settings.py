@@ -5,7 +5,7 @@ import pytest
 from ifdsed.config import parse_params
 from ifdsed.features.logmel import LogMelConfig
 from ifdsed.inference.settings import detector_extra, detector_settings
-from models.checkpoint import CheckpointError
+from ifdsed.models.checkpoint import CheckpointError
 
 
 def test_detector_settings_round_trip_through_plain_values():

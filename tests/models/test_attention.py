@@ -1,12 +1,12 @@
-"""Embedding-level attention pooling (models.attention): the ATP formulas by hand, the default temperature."""
+"""Embedding-level attention pooling (ifdsed.models.attention): the ATP formulas by hand, the default temperature."""
 from __future__ import annotations
 
 import itertools
 
 import torch
 
-from models.attention import AttentionPooling
-from models.config import ModelConfig
+from ifdsed.models.attention import AttentionPooling
+from ifdsed.models.config import ModelConfig
 
 
 def test_atp_formulas_by_hand():

@@ -1,14 +1,14 @@
-"""Self-describing checkpoints (models.checkpoint): round trip and resume, killed saves, and checkpoints that
+"""Self-describing checkpoints (ifdsed.models.checkpoint): round trip and resume, killed saves, and checkpoints that
 could run code or are not readable (bad input: docs/reliability.md)."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from models import checkpoint
-from models.checkpoint import CheckpointError, load, save
-from models.config import ModelConfig
-from models.sed_model import SEDModel
+from ifdsed.models import checkpoint
+from ifdsed.models.checkpoint import CheckpointError, load, save
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 from tests.helpers import DEVICE, Payload, cut, make_batch, train_step
 
 

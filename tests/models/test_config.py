@@ -1,7 +1,7 @@
-"""The model's hyper-parameters (models.config): round trip through a dict, and validation."""
+"""The model's hyper-parameters (ifdsed.models.config): round trip through a dict, and validation."""
 import pytest
 
-from models.config import ModelConfig
+from ifdsed.models.config import ModelConfig
 
 
 def test_config_round_trip_and_validation():

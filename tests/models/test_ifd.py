@@ -6,8 +6,8 @@ import itertools
 import pytest
 import torch
 
-from models.ifd import (cross_domain_pairs, frame_similarity, ifd_loss, mean_hinge, norm_term, pair_masks,
-                        pseudo_strong_labels, triplet_hinge)
+from ifdsed.models.ifd import (cross_domain_pairs, frame_similarity, ifd_loss, mean_hinge, norm_term,
+                               pair_masks, pseudo_strong_labels, triplet_hinge)
 
 A, B_ = 0, 1  # class indices of the hand-made cases (B_ so as not to shadow the batch size B)
 

@@ -1,5 +1,5 @@
-"""The whole SED model (models.sed_model): output shapes of every variant, the encoder's frames and receptive field,
-the losses of weak and synthetic clips, a short training run (any device)."""
+"""The whole SED model (ifdsed.models.sed_model): output shapes of every variant, the encoder's frames and receptive
+field, the losses of weak and synthetic clips, a short training run (any device)."""
 from __future__ import annotations
 
 import itertools
@@ -7,9 +7,9 @@ import itertools
 import pytest
 import torch
 
-from models.config import ModelConfig
-from models.ifd import ifd_loss, pseudo_strong_labels
-from models.sed_model import SEDModel
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.ifd import ifd_loss, pseudo_strong_labels
+from ifdsed.models.sed_model import SEDModel
 from tests.helpers import DEVICE, make_batch, train_step
 
 VARIANTS = list(itertools.product([False, True], [False, True]))  # (ifd, sedb)

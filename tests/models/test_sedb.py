@@ -1,7 +1,7 @@
-"""The sound event detection branch's loss (models.sedb)."""
+"""The sound event detection branch's loss (ifdsed.models.sedb)."""
 import torch
 
-from models.sedb import sedb_loss
+from ifdsed.models.sedb import sedb_loss
 
 
 def test_sedb_loss_reads_synthetic_clips_only():

@@ -14,9 +14,9 @@ import soundfile as sf
 import torch
 
 from ifdsed.io.audio import decode
-from models import checkpoint
-from models.config import ModelConfig
-from models.sed_model import SEDModel
+from ifdsed.models import checkpoint
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 from pipeline import predict as cli
 from tests.helpers import ALWAYS, default_features, make_checkpoint, NEVER, Payload, ROOT, SHORT_DIGIT, SR, tone, wav
 

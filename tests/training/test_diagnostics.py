@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from ifdsed.evaluation.pseudo_labels import read_epoch
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.training.diagnostics import PseudoLabelRecorder, encoder_gradient_norms
 from ifdsed.training.execution import Execution
 from ifdsed.training.step import optimisation_step
-from models.config import ModelConfig
-from models.sed_model import SEDModel
 from tests.helpers import make_batch
 
 CPU = torch.device("cpu")

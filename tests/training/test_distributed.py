@@ -17,10 +17,10 @@ import yaml
 
 from ifdsed.features.store import load_feature_set
 from ifdsed.features.normalize import Normalizer
+from ifdsed.models import checkpoint
 from ifdsed.training.batches import MixedBatches
 from ifdsed.training.loop import train_seed
 from ifdsed.training.resume import RunPaths
-from models import checkpoint
 from ifdsed import paths as layout
 from tests.helpers import MELS, ROOT, TRAINING_SETS, toy_validation, training_params, write_toy_store
 
@@ -111,10 +111,10 @@ def test_data_parallel_gradient_is_the_gradient_of_the_global_batch(tmp_path):
     script.write_text(textwrap.dedent(f"""
         import json, os, torch
         from torch.nn.parallel import DistributedDataParallel
+        from ifdsed.models.config import ModelConfig
+        from ifdsed.models.sed_model import SEDModel
         from ifdsed.training import distributed
         from ifdsed.training.step import LOSS_LABELS, LOSS_OUTPUTS
-        from models.config import ModelConfig
-        from models.sed_model import SEDModel
 
         torch.manual_seed(0)
         config = ModelConfig(n_mels=64, n_classes=10, channels=(4, 4, 4), ifd=True, sedb=True)

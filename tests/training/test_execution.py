@@ -9,10 +9,10 @@ import torch
 
 import ifdsed.devices
 from ifdsed.devices import DeviceError
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.training import execution as execution_module
 from ifdsed.training.execution import Execution
-from models.config import ModelConfig
-from models.sed_model import SEDModel
 from tests.helpers import training_params
 
 CPU = torch.device("cpu")

@@ -15,9 +15,9 @@ from ifdsed import paths as layout
 from ifdsed.evaluation.pseudo_labels import read_epoch
 from ifdsed.inference.settings import detector_settings
 from ifdsed.features.store import load_feature_set
+from ifdsed.models import checkpoint
 from ifdsed.training.loop import train_seed
 from ifdsed.training.resume import RunPaths
-from models import checkpoint
 from tests.helpers import (CLASSES, TRAINING_SETS, forced_scores, stored_tensors, toy_validation,
                            training_params, write_toy_store)
 

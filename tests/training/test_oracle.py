@@ -9,8 +9,8 @@ from ifdsed import paths as layout
 from ifdsed.config import parse_params
 from ifdsed.errors import InputError
 from ifdsed.features.store import load_feature_set
+from ifdsed.models.config import ModelConfig
 from ifdsed.training.oracle import oracle_frame_labels, with_oracle_labels
-from models.config import ModelConfig
 from tests.helpers import CLASSES, FRAME_SECONDS, FRAMES, toy_validation, training_params
 
 FAST = {"channels": (4, 4, 4), "compile": False, "precision": "float32"}
@@ -67,9 +67,9 @@ def test_training_with_oracle_labels_pairs_the_weak_frames_by_their_hidden_label
     """Every IFD loss of the training (the step's and the gradient-norm diagnostic's) gets the hidden frame labels
     for the weak clips and the store's strong labels for the synthetic ones; the run and its checkpoint say it is
     the oracle arm."""
-    import models.sed_model as sed_model
+    import ifdsed.models.sed_model as sed_model
+    from ifdsed.models import checkpoint
     from ifdsed.training.loop import train_seed
-    from models import checkpoint
     weak = load_feature_set(store, layout.REAL_TRAIN_SET)
     synthetic = load_feature_set(store, layout.SYNTHETIC_TRAIN_SET)
     expected = hidden_events(tmp_path / "hidden/weak_events.tsv", weak)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from ifdsed.config import EvalParams
+from ifdsed.models import checkpoint
 from ifdsed.training.loop import train_seed
 from ifdsed.training.resume import data_fingerprint
-from models import checkpoint
 from tests.helpers import forced_scores, tiny_store, toy_validation, training_params
 
 FAST = {"channels": (4, 4, 4), "compile": False, "precision": "float32"}   # eager float32: no compilation to wait for

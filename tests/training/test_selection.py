@@ -11,9 +11,9 @@ from ifdsed.evaluation.sets import EVAL_SETS, score_set
 from ifdsed.features.store import load_feature_set
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.settings import detector_settings
+from ifdsed.models import checkpoint
 from ifdsed.training.loop import train_seed
 from ifdsed.training.selection import frame_f1, validation_events, validation_scores
-from models import checkpoint
 from tests.helpers import toy_validation, training_params
 
 VALIDATION = next(eval_set for eval_set in EVAL_SETS if eval_set.key == "real_validation")

@@ -8,11 +8,11 @@ import torch
 from ifdsed.devices import torch_threads
 from ifdsed.features.normalize import Normalizer
 from ifdsed.features.store import load_feature_set, load_normalization
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 from ifdsed.training.batches import MixedBatches
 from ifdsed.training.execution import Execution
 from ifdsed.training.step import optimisation_step
-from models.config import ModelConfig
-from models.sed_model import SEDModel
 from tests.helpers import make_batch, train_step
 
 CPU = torch.device("cpu")

@@ -6,9 +6,9 @@
 
 Total loss: L_ATP + lambda_ifd * L_IFD + lambda_sedb * L_SEDB, with
   L_ATP:  BCE between clip probabilities and clip tags, every clip (real and synthetic), mean over clips and classes;
-  L_SEDB: frame BCE on the synthetic clips' strong labels (models/sedb.py);
-  L_IFD:  inter-frame distance loss (models/ifd.py) with the strong labels of synthetic clips and the pseudo strong
-          labels of real weak clips (ATP frame probabilities > theta, gated by the clip tags, detached), or with
+  L_SEDB: frame BCE on the synthetic clips' strong labels (ifdsed/models/sedb.py);
+  L_IFD:  inter-frame distance loss (ifdsed/models/ifd.py) with the strong labels of synthetic clips and the pseudo
+          strong labels of real weak clips (ATP frame probabilities > theta, gated by the clip tags, detached), or with
           config.ifd_labels "oracle" their hidden frame labels (a diagnostic upper bound); over every frame pair,
           or with config.ifd_domains "cross" over real-synthetic pairs only.
 
@@ -27,11 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.attention import AttentionPooling
-from models.config import ModelConfig
-from models.encoder import FeatureEncoder
-from models.ifd import IFDProjection, ifd_loss, pseudo_strong_labels
-from models.sedb import SEDBHead, sedb_loss
+from ifdsed.models.attention import AttentionPooling
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.encoder import FeatureEncoder
+from ifdsed.models.ifd import IFDProjection, ifd_loss, pseudo_strong_labels
+from ifdsed.models.sedb import SEDBHead, sedb_loss
 
 
 class SEDModel(nn.Module):
@@ -67,7 +67,7 @@ class SEDModel(nn.Module):
         Returns "atp", "sedb" (if config.sedb), "ifd" (if config.ifd) and "total" (the weighted sum to
         back-propagate); with IFD also its two terms "ifd_hinge" and "ifd_norm", the detached statistics
         "ifd_n_pos", "ifd_n_neg", "ifd_n_triplets", and the counts by domain pairing "ifd_n_pos_rr" ...
-        "ifd_n_triplets_rs" (`models.ifd.domain_pair_counts`).
+        "ifd_n_triplets_rs" (`ifdsed.models.ifd.domain_pair_counts`).
         lambda_ifd: the IFD weight of this step, config.lambda_ifd when None (0 during an IFD warm-up: the term
         is still computed, so the projection stays in the graph and its statistics are logged)."""
         cfg = self.config

@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from models.config import ModelConfig
+from ifdsed.models.config import ModelConfig
 
 
 class AttentionPooling(nn.Module):

@@ -24,8 +24,8 @@ import torch
 
 from ifdsed.errors import IfdsedError
 from ifdsed.io.atomic import atomic_path
-from models.config import ModelConfig
-from models.sed_model import SEDModel
+from ifdsed.models.config import ModelConfig
+from ifdsed.models.sed_model import SEDModel
 
 
 KEYS = ("model_config", "state_dict", "optimizer", "epoch", "extra")

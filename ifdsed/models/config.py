@@ -1,7 +1,7 @@
 """The model's hyper-parameters, as one plain dataclass (nanoGPT style).
 
 `ModelConfig` is everything needed to rebuild a model: a checkpoint stores `config.to_dict()` and
-`ModelConfig.from_dict` turns it back into a config (see `models/checkpoint.py`).
+`ModelConfig.from_dict` turns it back into a config (see `ifdsed/models/checkpoint.py`).
 
 The default encoder is sized for a 2-core CPU: channels (16, 32, 64). Lin et al.'s "PS" model, the encoder the
 paper builds on, is a params change away: ``channels=(160, 160, 160)`` (same kernels and pools).

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.config import ModelConfig
+from ifdsed.models.config import ModelConfig
 
 
 class FrequencyMaxPool(nn.Module):
