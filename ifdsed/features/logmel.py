@@ -82,7 +82,7 @@ class LogMelConfig:
 
     @property
     def frames(self) -> int:
-        """Frames per clip: round(clip_duration / hop) (250 for 10 s at 40 ms, 500 at 20 ms)."""
+        """Frames per clip: round(clip_duration / hop) (156 for 10 s at 64 ms, 500 at 20 ms)."""
         return round(self.clip_duration / self.hop)
 
     @property

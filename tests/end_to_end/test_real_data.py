@@ -9,6 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from ifdsed.config import load_params
 from ifdsed.soundbank.bank import build_embedded_bank
 from ifdsed.soundbank.pools import shared_sources
 from tests.helpers import copy_project, run_command
@@ -80,5 +81,7 @@ def test_features_resample_the_real_recordings(real_project):
     repo, _, output = real_project
     info = json.loads((repo / "data/features/features.json").read_text())
     assert info["sets"]["realworld_test"]["clips"] == CLIPS_PER_SET - 1
-    assert info["sets"]["realworld_test"]["frames"] == 250 and info["config"]["sample_rate"] == 16000
+    params = load_params(repo / "params.yaml")   # 44.1 kHz recordings, resampled to these settings
+    frames = round(params.data.clip_duration / params.features.hop)
+    assert info["sets"]["realworld_test"]["frames"] == frames and info["config"]["sample_rate"] == 16000
     assert "import report" in output
