@@ -1,4 +1,4 @@
-"""Confidence intervals of one trained model's scores on one set (issue #17), beside the spread over seeds.
+"""Confidence intervals of one trained model's scores on one set, beside the spread over seeds.
 
 Resampling is sed_scores_eval's (`sed_scores_eval.base_modules.bootstrap`): `iterations` shuffles of the sorted
 clip list, each by `numpy.random.RandomState(i)` (so the same clips always give the same intervals), split into

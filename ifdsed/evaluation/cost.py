@@ -1,4 +1,4 @@
-"""What a detector costs, as DCASE 2023-24 report it (issue #17): multiply-accumulate operations (MACs) for one
+"""What a detector costs, as DCASE 2023-24 report it: multiply-accumulate operations (MACs) for one
 10 s clip, and the number of parameters.
 
 MACs are counted by `torch.utils.flop_counter.FlopCounterMode` on one forward pass of the model that prediction

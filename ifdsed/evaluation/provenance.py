@@ -1,5 +1,5 @@
 """Where a result comes from, written into every metrics file so that two results are compared only when it
-agrees (issue #17): the code's git revision, the versions of the packages that compute the metrics, and for
+agrees: the code's git revision, the versions of the packages that compute the metrics, and for
 each evaluated set a fingerprint of its truth table and audio list and the count of clips scored and missing.
 
 All keys are flat, `provenance/...`, beside the metrics (`dvc exp show` displays them):

@@ -9,8 +9,8 @@
 - ``features.json``           the extraction config, classes and sets: what later stages check
 
 float32, the extractor's own precision: prediction on audio then needs no rounding step, and the exported ONNX
-detector (whose STFT differs from torch's in the last bit) reproduces the probabilities to 1e-4 on every frame.
-(Until issue #16 the store held float16, whose rounding a last-bit difference could flip by one step.)
+detector (whose STFT differs from torch's in the last bit) reproduces the probabilities to 1e-4 on every frame
+(float16 rounding would turn such a last-bit difference into a whole float16 step).
 The store is built in a sibling ``.partial`` folder and renamed into place at the end, so an interrupted run
 never leaves a folder that looks complete.
 """

@@ -1,4 +1,4 @@
-"""Detectors that travel (issue #17): one ONNX graph from raw audio to probabilities, and the detector that runs it.
+"""Detectors that travel: one ONNX graph from raw audio to probabilities, and the detector that runs it.
 
 `AudioDetector` is the whole path of `Detector.audio_outputs` as one torch module:
 

@@ -1,1 +1,1 @@
-"""A real-audio sanity check built from recordings that Debian and PyPI packages ship (issue #16)."""
+"""A real-audio sanity check built from recordings that Debian and PyPI packages ship."""

@@ -7,7 +7,7 @@ ifdsed.scenes.acoustics, so the two domains differ in sources, label statistics 
 partition, each set mixes its own pool (`ifdsed.soundbank.pools`): the weak set the training pool, the validation
 and test sets theirs, so validation and test clips hold sounds and beds no weak clip holds.
 
-Per params (both on by default since issue #16): 0..max_non_target unlabelled non-target events per clip, and
+Per params (both on by default): 0..max_non_target unlabelled non-target events per clip, and
 each clip's background at a level drawn from its kind's range (background_levels: the events' SNRs, drawn in
 snr_db against a quiet room, drop by as much as the bed is louder than QUIET_ROOM_DB).
 

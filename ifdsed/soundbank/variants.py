@@ -1,4 +1,4 @@
-"""More source kinds for the classes that the first synthesizers cover thinly (issue #16): Cat, Dishes and
+"""More source kinds for the classes that the first synthesizers cover thinly: Cat, Dishes and
 Running_water.
 
 ifdsed/soundbank/synthesizers.py makes each of these classes from one kind of source: a clean formant meow, clinks

@@ -1,4 +1,4 @@
-"""Robust-training options that SED toolkits offer (issue #16), each off by default (the paper's four variants
+"""Robust-training options that SED toolkits offer, each off by default (the paper's four variants
 use none) and switched on by one parameter of params.yaml's train section:
 
 - `mixup` (DESED's baseline): with probability 0.5 per batch, each clip is mixed with another clip of the same

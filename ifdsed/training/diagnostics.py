@@ -1,4 +1,4 @@
-"""What a training records besides its losses, to explain what the IFD branch does (issue #15): the pseudo strong
+"""What a training records besides its losses, to explain what the IFD branch does: the pseudo strong
 labels the real weak clips get in each epoch, and the gradient norm each loss term sends into the encoder.
 
 `PseudoLabelRecorder` observes every `ifdsed.training.step.optimisation_step` (its float32 outputs and labels);

@@ -1,4 +1,4 @@
-"""The energy a training uses, as DCASE 2023-24 ask systems to report it (issue #17): codecarbon's offline
+"""The energy a training uses, as DCASE 2023-24 ask systems to report it: codecarbon's offline
 tracker around the training loop, on the process that trains (rank 0 in a data-parallel run, which then counts
 its own process only).
 
