@@ -5,6 +5,7 @@ All paths are relative to the project root (DVC runs every stage there).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 DATA = Path("data")
@@ -42,27 +43,66 @@ SUMMARY = RESULTS / "metrics.json"
 SUMMARY_PER_CLASS = RESULTS / "per_class.csv"
 
 
-CHECKPOINTS, BEST, LAST = "checkpoints", "best.pt", "last.pt"   # inside a training's folder
-PSEUDO_LABELS = "pseudo_labels"                                  # inside a training's folder: epoch_<NNN>.npz
+@dataclass(frozen=True)
+class RunPaths:
+    """Where one training writes: its folder `root` (checkpoints, kept across reruns to resume; the pseudo labels
+    of each epoch) and its dvclive logs (in `live_dir`, or root/live). The pipeline's runs are `training_run(seed)`:
+    logs under results/, tracked by git, so that queued DVC experiments, which see only git- and DVC-tracked
+    files, find them."""
+    root: Path
+    live_dir: Path | None = None
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def last(self) -> Path:
+        """last.pt: everything needed to resume, written every epoch."""
+        return self.checkpoints / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        """best.pt: the weights of the best validation score, the model evaluation and prediction use."""
+        return self.checkpoints / "best.pt"
+
+    @property
+    def pseudo_labels(self) -> Path:
+        """epoch_<NNN>.npz: the real weak clips' pseudo strong labels of each epoch (diagnostics)."""
+        return self.root / "pseudo_labels"
+
+    @property
+    def live(self) -> Path:
+        """metrics.json and plots/ (dvclive)."""
+        return self.live_dir if self.live_dir is not None else self.root / "live"
+
+    @property
+    def energy(self) -> Path:
+        """energy.json: the training's energy (`ifdsed.training.energy`), beside the logs."""
+        return self.live / "energy.json"
+
+
+def training_run(seed: int) -> RunPaths:
+    """One seed's training in the pipeline: data/train/seed_<seed>/ and its logs in results/train/seed_<seed>/."""
+    return RunPaths(DATA / "train" / f"seed_{seed}", RESULTS / "train" / f"seed_{seed}")
 
 
 def train_dir(seed: int) -> Path:
-    """One seed's training outputs: checkpoints/{best,last}.pt."""
-    return DATA / "train" / f"seed_{seed}"
+    """One seed's training outputs: checkpoints/{best,last}.pt, pseudo_labels/."""
+    return training_run(seed).root
 
 
 def checkpoints(seed: int) -> Path:
-    return train_dir(seed) / CHECKPOINTS
+    return training_run(seed).checkpoints
 
 
 def best_checkpoint(seed: int) -> Path:
-    return checkpoints(seed) / BEST
+    return training_run(seed).best
 
 
 def train_logs(seed: int) -> Path:
-    """One seed's dvclive logs (metrics.json, plots/): under results/, tracked by git, so that queued DVC
-    experiments (which see only git- and DVC-tracked files) find them."""
-    return RESULTS / "train" / f"seed_{seed}"
+    """One seed's dvclive logs (metrics.json, energy.json, plots/)."""
+    return training_run(seed).live
 
 
 def eval_dir(seed: int) -> Path:
@@ -77,7 +117,7 @@ def eval_metrics(seed: int) -> Path:
 
 def pseudo_labels(seed: int) -> Path:
     """One seed's per-epoch pseudo strong labels of the real weak clips (written by training)."""
-    return train_dir(seed) / PSEUDO_LABELS
+    return training_run(seed).pseudo_labels
 
 
 def diagnostics(seed: int) -> Path:

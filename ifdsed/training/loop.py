@@ -46,6 +46,7 @@ from ifdsed.inference.detector import Detector
 from ifdsed.inference.settings import detector_extra, detector_settings, training_median_windows
 from ifdsed.models import checkpoint
 from ifdsed.models.sed_model import SEDModel
+from ifdsed.paths import RunPaths
 from ifdsed.training import distributed
 from ifdsed.training.augment import Augmentation, Augmenter
 from ifdsed.training.batches import MixedBatches
@@ -54,7 +55,7 @@ from ifdsed.training.energy import EnergyMeter, record
 from ifdsed.training.execution import Execution
 from ifdsed.training.oracle import ORACLE_EVENTS, oracle_frame_labels, with_oracle_labels
 from ifdsed.training.prefetch import prefetched
-from ifdsed.training.resume import RunPaths, data_fingerprint, resume, rng_state, set_rng_state
+from ifdsed.training.resume import data_fingerprint, resume, rng_state, set_rng_state
 from ifdsed.training.selection import validation_events, validation_scores
 from ifdsed.training.step import optimisation_step
 

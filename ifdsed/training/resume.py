@@ -1,4 +1,4 @@
-"""What makes a training resumable: where a run writes (`RunPaths`), the fingerprint of what a checkpoint
+"""What makes a training resumable: the fingerprint of what a checkpoint
 depends on (`data_fingerprint`), and reading back the last checkpoint (`resume`) with the random state.
 
 last.pt holds everything needed to resume (weights, optimizer, scheduler, epoch, best score, the early-stopping
@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ifdsed import paths as layout
+from ifdsed.paths import RunPaths
 from ifdsed.config import Params
 from ifdsed.features.store import INFO_FILE, NORMALIZATION_FILE
 from ifdsed.models import checkpoint
@@ -49,41 +49,6 @@ def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1
     if oracle_events is not None:
         digest.update(oracle_events.read_bytes())
     return digest.hexdigest()
-
-
-@dataclass
-class RunPaths:
-    """Where one seed's training writes: checkpoints (kept across reruns to resume) and dvclive logs (in
-    `live_dir`, or root/live). The pipeline keeps the logs under results/, tracked by git, so that queued DVC
-    experiments, which see only git- and DVC-tracked files, find them."""
-    root: Path
-    live_dir: Path | None = None
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / layout.CHECKPOINTS
-
-    @property
-    def last(self) -> Path:
-        return self.checkpoints / layout.LAST
-
-    @property
-    def best(self) -> Path:
-        return self.checkpoints / layout.BEST
-
-    @property
-    def pseudo_labels(self) -> Path:
-        """epoch_<NNN>.npz: the real weak clips' pseudo strong labels of each epoch (diagnostics)."""
-        return self.root / layout.PSEUDO_LABELS
-
-    @property
-    def energy(self) -> Path:
-        """energy.json: the training's energy (`ifdsed.training.energy`), beside the logs."""
-        return self.live / "energy.json"
-
-    @property
-    def live(self) -> Path:
-        return self.live_dir if self.live_dir is not None else self.root / "live"
 
 
 def _resume_state(paths: RunPaths, fingerprint: str, device: torch.device):

@@ -10,7 +10,7 @@ import torch
 from ifdsed.training.augment import (FREQ_MASK_BANDS, GAIN_DB, TILT_DB, TIME_MASK_FRACTION, Augmentation, Augmenter,
                                      gain_and_tilt, mixup, spec_masks)
 from ifdsed.training.loop import train_seed
-from ifdsed.training.resume import RunPaths
+from ifdsed.paths import RunPaths
 from tests.helpers import make_batch, toy_validation, training_params
 
 CPU = torch.device("cpu")

@@ -20,7 +20,7 @@ from ifdsed.features.normalize import Normalizer
 from ifdsed.models import checkpoint
 from ifdsed.training.batches import MixedBatches
 from ifdsed.training.loop import train_seed
-from ifdsed.training.resume import RunPaths
+from ifdsed.paths import RunPaths
 from ifdsed import paths as layout
 from tests.helpers import MELS, ROOT, TRAINING_SETS, toy_validation, training_params, write_toy_store
 

@@ -6,7 +6,7 @@ import pytest
 
 from ifdsed.training.energy import FIELDS, EnergyMeter, record
 from ifdsed.training.loop import train_seed
-from ifdsed.training.resume import RunPaths
+from ifdsed.paths import RunPaths
 from tests.helpers import toy_validation, training_params
 
 SESSION = {"energy_kwh": 0.002, "cpu_energy_kwh": 0.001, "ram_energy_kwh": 0.001, "gpu_energy_kwh": 0.0,

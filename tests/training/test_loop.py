@@ -17,7 +17,7 @@ from ifdsed.inference.settings import detector_settings
 from ifdsed.features.store import load_feature_set
 from ifdsed.models import checkpoint
 from ifdsed.training.loop import train_seed
-from ifdsed.training.resume import RunPaths
+from ifdsed.paths import RunPaths
 from tests.helpers import (CLASSES, TRAINING_SETS, forced_scores, stored_tensors, toy_validation,
                            training_params, write_toy_store)
 
