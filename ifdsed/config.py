@@ -192,9 +192,6 @@ class FeaturesParams(Section):
         return self
 
 
-MEL_POOLING = 4 ** 3  # the encoder's three (1, 4) frequency pools divide the mel bins by this
-
-
 _MODEL = ModelConfig()  # the model's defaults are declared once, in ifdsed/models/config.py
 
 
@@ -329,15 +326,17 @@ class Params(Section):
 
     @model_validator(mode="after")
     def _model_fits_features(self) -> "Params":
-        """What the model needs of the features, checked here rather than when training starts."""
-        bins = self.features.n_mels // MEL_POOLING  # the mel bins that survive the encoder's pools
-        if bins < 1:
+        """What the model needs of the features, checked here rather than when training starts, by the model's
+        own sizes (ModelConfig: its frequency pools, its embedding size), named by the params keys."""
+        pooling = _MODEL.mel_pooling
+        if self.features.n_mels // pooling < 1:
+            pools = ", ".join(str(pool) for pool in _MODEL.freq_pool)
             raise ValueError(f"features.n_mels: {self.features.n_mels} mel bins do not survive the encoder's "
-                             f"three (1, 4) frequency pools: use n_mels >= {MEL_POOLING}")
-        emb_dim = self.model.channels[-1] * bins
+                             f"frequency pools {pools}: use n_mels >= {pooling}")
+        emb_dim = ModelConfig(n_mels=self.features.n_mels, channels=self.model.channels).emb_dim
         if self.model.k_c is not None and self.model.k_c > emb_dim:
             raise ValueError(f"model.k_c: {self.model.k_c} is above the frame embedding's size, {emb_dim} "
-                             f"(model.channels[-1] x features.n_mels // {MEL_POOLING})")
+                             f"(model.channels[-1] x the mel bins left by the pools)")
         return self
 
 

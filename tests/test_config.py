@@ -39,8 +39,8 @@ def test_project_params_are_valid_and_complete():
     ("realworld", "rt60", [0.0, 0.5], "realworld: rt60 must be positive seconds"),
     ("features", "fmax", 12000.0, "features: fmax 12000.0 is above the Nyquist frequency 8000.0"),
     ("real", "max_missing_fraction", 1.5, "real.max_missing_fraction: Input should be less than or equal to 1"),
-    ("features", "n_mels", 40, "features.n_mels: 40 mel bins do not survive the encoder's three (1, 4) frequency "
-                               "pools: use n_mels >= 64"),
+    ("features", "n_mels", 40, "features.n_mels: 40 mel bins do not survive the encoder's frequency pools "
+                               "(1, 4), (1, 4), (1, 4): use n_mels >= 64"),
     ("model", "k_c", 65, "model.k_c: 65 is above the frame embedding's size, 64"),
     ("model", "channels", [32, 64], "model.channels: Tuple should have at least 3 items"),
     ("model", "channels", [32, 64, 64, 64], "model.channels: Tuple should have at most 3 items"),
@@ -133,11 +133,15 @@ def test_paper_scale_profile_overrides_are_valid_params():
 
 
 def test_the_params_check_of_mel_bins_is_the_models_pooling():
-    from ifdsed.config import MEL_POOLING
     from ifdsed.models.config import ModelConfig
-    assert ModelConfig(n_mels=MEL_POOLING).mel_bins_out == 1
+    pooling = ModelConfig().mel_pooling
+    assert pooling == 4 ** 3 and ModelConfig(n_mels=pooling).mel_bins_out == 1
     with pytest.raises(ValueError, match="do not survive the pools"):
-        ModelConfig(n_mels=MEL_POOLING - 1)
+        ModelConfig(n_mels=pooling - 1)
+    raw = project_params()
+    raw["features"]["n_mels"] = pooling - 1
+    with pytest.raises(ParamsError, match=f"use n_mels >= {pooling}"):
+        parse_params(raw)
 
 
 def test_one_named_gpu_cannot_serve_several_processes():
@@ -152,8 +156,8 @@ def test_one_named_gpu_cannot_serve_several_processes():
 # The params cases of docs/reliability.md, on the tiny params.
 BAD_PARAMS = [   # (section, key, value, phrase): each message starts with params.yaml and names the key
     ("synth", "train_clips", "many", "params.yaml: synth.train_clips: Input should be a valid integer"),
-    ("features", "n_mels", 2, "params.yaml: features.n_mels: 2 mel bins do not survive the encoder's three (1, 4) "
-                              "frequency pools: use n_mels >= 64"),
+    ("features", "n_mels", 2, "params.yaml: features.n_mels: 2 mel bins do not survive the encoder's frequency "
+                              "pools (1, 4), (1, 4), (1, 4): use n_mels >= 64"),
     ("realworld", "snr_db", [20, 0], "params.yaml: realworld.snr_db: the lower bound 20.0 is above the upper"),
     ("train", "devise", "cpu", "params.yaml: train.devise: unknown key (misspelt?)"),
     ("train", "precision", "half", "params.yaml: train.precision: Input should be 'auto', 'float32', 'bfloat16' or "

@@ -8,6 +8,7 @@ paper builds on, is a params change away: ``channels=(160, 160, 160)`` (same ker
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -17,10 +18,15 @@ IFDLabels = Literal["pseudo", "oracle"]
 ORACLE_SUFFIX = " (oracle IFD labels)"   # after the variant name of a run whose IFD read the hidden weak labels
 
 
+# The paper's four variants, in its table order: name -> (ifd, sedb) branches. The one list of them: tables,
+# study recipes and benchmarks read it from here.
+VARIANTS: dict[str, tuple[bool, bool]] = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True),
+                                          "SEDB&IFD": (True, True)}
+
+
 def variant_name(ifd: bool, sedb: bool) -> str:
     """The paper's name of the variant with these branches: baseline, IFD, SEDB or SEDB&IFD."""
-    return {(False, False): "baseline", (True, False): "IFD", (False, True): "SEDB", (True, True): "SEDB&IFD"}[
-        (bool(ifd), bool(sedb))]
+    return {branches: name for name, branches in VARIANTS.items()}[(bool(ifd), bool(sedb))]
 
 
 @dataclass(frozen=True)
@@ -114,12 +120,14 @@ class ModelConfig:
 
     # ---- derived sizes -------------------------------------------------------------------------------------
     @property
+    def mel_pooling(self) -> int:
+        """The factor by which the frequency pools divide the mel bins (4 ** 3 for Lin et al.'s three (1, 4))."""
+        return math.prod(pool for _, pool in self.freq_pool)
+
+    @property
     def mel_bins_out(self) -> int:
-        """Mel bins left after the frequency pools (floor division, as MaxPool2d does)."""
-        bins = self.n_mels
-        for _, pool in self.freq_pool:
-            bins //= pool
-        return bins
+        """Mel bins left after the frequency pools (floor division, as MaxPool2d does: n // a // b = n // (a b))."""
+        return self.n_mels // self.mel_pooling
 
     @property
     def emb_dim(self) -> int:
