@@ -15,6 +15,7 @@ import pandas as pd
 
 from ifdsed.evaluation.provenance import agreed
 from ifdsed.evaluation.statistics import welch_p
+from ifdsed.models.config import VARIANTS
 
 SUMMARY_METRICS = ("event_f1_macro", "event_f1_micro", "event_error_rate", "segment_f1_macro", "segment_f1_micro",
                    "tagging_f1_macro", "psds1", "psds2")
@@ -25,7 +26,6 @@ SUMMARY_SETS = ("real_test", "syn_test", "real_validation")
 SEED_METRICS = ("domain_gap_accuracy", "domain_gap_accuracy_events", "domain_gap_v_accuracy",
                 "domain_gap_v_accuracy_events", "pseudo_label_share", "pseudo_label_precision", "pseudo_label_recall")
 PER_CLASS_GAP = "domain_gap_accuracy_events/"   # + class name: the probe on one class's event frames
-VARIANTS = ("baseline", "IFD", "SEDB", "SEDB&IFD")
 TABLES = {  # table -> (title, metric)
     "table1": ("Event-based macro F1", "event_f1_macro"),
     "table2": ("Audio tagging macro F1", "tagging_f1_macro"),
