@@ -48,6 +48,7 @@ CLASSES = list(DCASE_CLASSES)
 
 
 # ============================================================================== the project and its commands
+IFDSED = Path(sys.executable).parent / "ifdsed"        # this environment's `ifdsed` command (pyproject's scripts)
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", "ifdsed", "pipeline", ".dvc/config", ".dvcignore",
                  ".gitignore"]
 
@@ -83,7 +84,9 @@ def copy_project_files(repo: Path, extra: tuple[str, ...] = ()) -> None:
 
 
 def environment(cwd) -> dict:
-    """The environment commands run in: this interpreter's bin first on PATH, `cwd` on PYTHONPATH."""
+    """The environment commands run in: this interpreter's bin first on PATH, `cwd` on PYTHONPATH. In a copy of
+    the project, `python -m ifdsed ...` (and `ifdsed ...`) and the stages (`python -m pipeline.<stage>`) thus run
+    the copy's code, not the checkout's, where the editable install points."""
     return dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", PYTHONPATH=str(cwd))
 
 

@@ -1,5 +1,6 @@
-"""The paper's Table 1 and Table 2 across DVC experiments:
-`python -m pipeline.compare [--out results] [--experiments NAME ...]`.
+"""The paper's Table 1 and Table 2 across DVC experiments, from the repository root.
+
+    ifdsed compare [--out results] [--experiments NAME ...]
 
 Reads every experiment of the current commit (and the workspace) through `dvc exp show --json`: the params
 model.ifd / model.sedb name the variant, results/metrics.json gives its mean, std and seed count. When several
@@ -11,7 +12,8 @@ quality of every variant in <out>/diagnostics.md, <out>/domain_gap_per_class.md 
 in <out>/domain_gap.png), and prints the Markdown. It warns when the variants' results do not share their provenance
 (code revision, metric package versions, evaluated sets: `ifdsed.evaluation.provenance`), since such results are not
 comparable. <out>/cost.md gives each detector's MACs per clip and parameters; <out>/extra_sets.md the extra test
-sets' event F1 and PSDS1, when there are any (params real.extra_test_sets).
+sets' event F1 and PSDS1, when there are any (params real.extra_test_sets). An experiment named in --experiments
+that is not found, or no experiment with results at all, is one line on stderr (exit status 1).
 """
 import argparse
 import re
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ifdsed import paths
+from ifdsed.errors import IfdsedError
 from ifdsed.evaluation.experiments import all_revisions, experiment_revisions, merge_seed_runs, show
 from ifdsed.evaluation.plots import per_class_bars
 from ifdsed.evaluation.provenance import comparability_warnings
@@ -110,18 +113,19 @@ def domain_gap_figure(diagnostics: dict[str, pd.DataFrame], path: Path) -> Path:
                           ylim=(low, 1))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=paths.RESULTS)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=paths.RESULTS, help="folder of the tables (default: %(default)s)")
     parser.add_argument("--experiments", nargs="+", metavar="NAME",
                         help="compare these experiments (any commit) instead of the newest of each variant")
-    args = parser.parse_args()
+
+
+def run(args: argparse.Namespace) -> int:
     summaries, sources = collect_summaries(args.experiments)
     missing = sorted(set(args.experiments or []) - set(sources.values()))
     if missing:
-        raise SystemExit(f"compare: no finished experiment named {', '.join(missing)} (or two of one variant)")
+        raise IfdsedError(f"no finished experiment named {', '.join(missing)} (or two of one variant)")
     if not summaries:
-        raise SystemExit("compare: no experiment with results/metrics.json; run `dvc repro` or `dvc exp run` first")
+        raise IfdsedError("no experiment with results/metrics.json; run `dvc repro` or `dvc exp run` first")
     for line in comparability_warnings(summaries):
         print(f"compare: warning: {line}")
     tables = paper_tables(summaries)
@@ -159,7 +163,4 @@ def main() -> None:
     print("experiments used: " + ", ".join(f"{v}: {e}" for v, e in sources.items()))
     print(f"tables -> {args.out}/table1.md, table2.md, tables.csv, diagnostics.md, domain_gap_per_class.md, "
           "diagnostics.csv, cost.md, domain_gap.png")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,29 +1,29 @@
 """Export a trained checkpoint to one ONNX file, from raw audio to probabilities, with the front end inside.
 
-    python -m pipeline.export --model data/train/seed_1/checkpoints/best.pt --out detector.onnx
+    ifdsed export --model data/train/seed_1/checkpoints/best.pt --out detector.onnx
 
 The graph (`ifdsed.inference.onnx_detector.AudioDetector`) takes `audio` [W, samples]: W windows of mono audio at
 the checkpoint's sample rate, each `features.clip_duration` long (W dynamic; shorter windows are zero-padded),
 and gives `frame_probs` [W, T, C], `clip_probs` [W, C] and `log_mel` [W, T, n_mels]. The detector settings
 (classes, features, normalisation, thresholds, median windows) are in the model's metadata as JSON
-(`ifdsed.detector`), so `python -m pipeline.predict --model detector.onnx` post-processes exactly as with the
-checkpoint. Checks the file with ONNX Runtime on one window of noise against the checkpoint before it returns.
+(`ifdsed.detector`), so `ifdsed predict --model detector.onnx` post-processes exactly as with the checkpoint.
+Checks the file with ONNX Runtime on one window of noise against the checkpoint before it returns.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.export", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, type=Path, help="checkpoint written by training (best.pt)")
     parser.add_argument("--out", required=True, type=Path, help="ONNX file to write")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     from ifdsed.inference.detector import Detector
     from ifdsed.inference.onnx_detector import OnnxDetector, export_onnx
 
@@ -40,7 +40,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"export: {args.out} ({args.out.stat().st_size / 1e6:.1f} MB); ONNX Runtime's clip probabilities on a "
           f"window of noise differ from the checkpoint's by at most {difference:.1e}")
     return 0 if difference < 1e-3 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,13 +1,13 @@
 """Detect sound events in audio files with a trained checkpoint; write one DCASE-format table.
 
-    python -m pipeline.predict PATH... --model data/train/seed_1/checkpoints/best.pt --out events.tsv \
+    ifdsed predict PATH... --model data/train/seed_1/checkpoints/best.pt --out events.tsv \
         [--plots DIR] [--workers N] [--batch-size N] [--device auto|cpu|cuda]
         [--precision float32|auto|bfloat16|float16]
 
 PATH is an audio file or a folder (searched recursively for .wav, .flac and .ogg, any case). Files of any
 sample rate, channel count and length are read; onsets and offsets are seconds of the original file. The
 features and post-processing are the checkpoint's own (see ifdsed/inference/detector.py); params.yaml is not read.
-A .onnx model (from `python -m pipeline.export`) runs in ONNX Runtime on the CPU, with the same windowing and
+A .onnx model (from `ifdsed export`) runs in ONNX Runtime on the CPU, with the same windowing and
 post-processing; --device and --precision do not apply to it.
 
 Writes OUT (tab-separated, atomically): ``filename onset offset event_label``, one row per event, sorted,
@@ -39,25 +39,29 @@ from ifdsed.io.tables import EVENT_COLUMNS, write_events
 EXIT_SKIPPED = 2
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.predict", description=__doc__.split("\n")[0])
+class AtLeastOne(argparse.Action):
+    """An int option that must be at least 1 (a usage error otherwise)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        if value < 1:
+            parser.error(f"{self.option_strings[0]} must be at least 1")
+        setattr(namespace, self.dest, value)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="audio files or folders")
     parser.add_argument("--model", required=True, type=Path,
-                        help="checkpoint written by training (best.pt), or its export by pipeline.export (.onnx)")
+                        help="checkpoint written by training (best.pt), or its export by `ifdsed export` (.onnx)")
     parser.add_argument("--out", required=True, type=Path, help="event table to write (TSV)")
     parser.add_argument("--plots", type=Path, metavar="DIR", help="also draw one PNG per file into DIR")
-    parser.add_argument("--workers", type=int, default=None, help="threads (default: CPU count, at most 8)")
-    parser.add_argument("--batch-size", type=int, default=None,
+    parser.add_argument("--workers", type=int, default=None, action=AtLeastOne,
+                        help="threads (default: CPU count, at most 8)")
+    parser.add_argument("--batch-size", type=int, default=None, action=AtLeastOne,
                         help="windows per model call (default: 8 on a CPU, 64 on a GPU)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=["float32", "auto", "bfloat16", "float16"], default="float32",
                         help="the model's autocast precision (default float32: the same bytes as evaluation; auto: "
                              "bfloat16 where the hardware has it; float16 needs a GPU)")
-    args = parser.parse_args(argv)
-    for name in ("workers", "batch_size"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    return args
 
 
 def collect(paths: Sequence[Path]) -> tuple[list[tuple[Path, str]], list[str]]:
@@ -76,7 +80,7 @@ def warn(message: str) -> None:
     tqdm.write(f"predict: {message}", file=sys.stderr)
 
 
-def run(items: list[tuple[Path, str]], detector: Detector, args: argparse.Namespace) -> tuple[pd.DataFrame, int]:
+def detect(items: list[tuple[Path, str]], detector: Detector, args: argparse.Namespace) -> tuple[pd.DataFrame, int]:
     """Predict every file with a progress bar; returns the events of all files and the number skipped."""
     tables, skipped = [], 0
     predictions = predict_files(items, detector, workers=args.workers, batch_size=args.batch_size,
@@ -103,8 +107,7 @@ def draw(result: Prediction, detector: Detector, folder: Path) -> None:
     plot_prediction(result, detector.classes, detector.settings.frame_hop, folder / f"{result.filename}.png")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
     try:
@@ -113,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"predict: {error}", file=sys.stderr)
         return 2
     try:
-        if args.model.suffix == ".onnx":   # exported by pipeline.export: ONNX Runtime on the CPU
+        if args.model.suffix == ".onnx":   # exported by `ifdsed export`: ONNX Runtime on the CPU
             from ifdsed.inference.onnx_detector import OnnxDetector
             detector, device = OnnxDetector(args.model), torch.device("cpu")
         else:
@@ -135,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"predict: {len(items)} files, {len(detector.classes)} classes, {features.sample_rate} Hz, "
           f"{features.clip_duration:g} s windows, on {device}")
     started = time.perf_counter()
-    events, skipped = run(items, detector, args)
+    events, skipped = detect(items, detector, args)
     write_events(events, args.out)
     elapsed = time.perf_counter() - started
     done = len(items) - skipped
@@ -145,7 +148,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"predict: skipped {skipped + len(missing)} (see the messages above)", file=sys.stderr)
         return EXIT_SKIPPED
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

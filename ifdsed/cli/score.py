@@ -1,24 +1,24 @@
 """Score DCASE-format detections against a reference table: event-based and segment-based F1 (sed_eval).
 
-    python -m pipeline.score --truth T.tsv --predictions P.tsv [--durations D.tsv] [--classes A,B,...] \
-        --out metrics.json
+    ifdsed score --truth T.tsv --predictions P.tsv [--durations D.tsv] [--classes A,B,...] --out metrics.json
 
 Tables are tab- or comma-separated, with or without pandas' index column (see ifdsed.evaluation.metrics.read_table).
 The class list is fixed: --classes, else params.yaml `classes` (in the working directory), else the DCASE list.
 Writes a flat JSON of fractions (event_f1_macro, event_f1_micro, event_error_rate, segment_f1_macro,
 segment_f1_micro, segment_error_rate, per-class event_f1/<class> and segment_f1/<class>, ...; an undefined
-figure is null) and prints a per-class table.
+figure is null) and prints a per-class table. A table or params.yaml that cannot be read is named in one line on
+stderr (exit status 1).
 """
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 from typing import Sequence
 
 from ifdsed.io import atomic
 from ifdsed.config import DCASE_CLASSES, PARAMS_FILE, load_params
+from ifdsed.errors import InputError
 from ifdsed.evaluation.metrics import DURATION_COLUMNS, read_table, score_tables
 
 
@@ -29,8 +29,7 @@ def default_classes(params_file: Path = PARAMS_FILE) -> list[str]:
     return list(DCASE_CLASSES)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.score", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truth", required=True, type=Path, help="reference events (filename onset offset "
                         "event_label; an empty label marks a clip with no event)")
     parser.add_argument("--predictions", required=True, type=Path, help="detected events, same columns")
@@ -38,7 +37,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         "length (segment-based), and include listed files that have no reference row")
     parser.add_argument("--classes", help="comma-separated class list (default: params.yaml classes)")
     parser.add_argument("--out", required=True, type=Path, help="metrics JSON to write")
-    return parser.parse_args(argv)
 
 
 def _percent(value: float | None) -> str:
@@ -72,24 +70,19 @@ def write_json(metrics: dict, path: Path) -> Path:
     return atomic.write_json(path, clean, indent=2, sort_keys=False)
 
 
-def main(argv: Sequence[str] | None = None) -> dict:
-    args = parse_args(argv)
-    if args.classes:
-        classes = [name.strip() for name in args.classes.split(",") if name.strip()]
-    else:
-        classes = default_classes()
-    truth = read_table(args.truth)
-    predictions = read_table(args.predictions)
-    durations = read_table(args.durations, DURATION_COLUMNS) if args.durations else None
-    metrics = score_tables(truth, predictions, classes, durations=durations)
-    write_json(metrics, args.out)
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.classes:
+            classes = [name.strip() for name in args.classes.split(",") if name.strip()]
+        else:
+            classes = default_classes()
+        truth = read_table(args.truth)
+        predictions = read_table(args.predictions)
+        durations = read_table(args.durations, DURATION_COLUMNS) if args.durations else None
+        metrics = score_tables(truth, predictions, classes, durations=durations)
+        write_json(metrics, args.out)
+    except (ValueError, FileNotFoundError) as error:     # a bad table or params.yaml: one clear line
+        raise InputError(str(error)) from error
     print(format_report(metrics, classes))
     print(f"metrics -> {args.out}")
-    return metrics
-
-
-if __name__ == "__main__":
-    try:
-        main()
-    except (ValueError, FileNotFoundError) as error:     # a bad table or params.yaml: one clear line
-        sys.exit(f"pipeline.score: {error}")
+    return 0

@@ -1,11 +1,9 @@
-"""`python -m pipeline.predict` (pipeline/predict.py): folders with corrupt files, exit status and messages, odd
+"""`ifdsed predict` (ifdsed/cli/predict.py): folders with corrupt files, exit status and messages, odd
 and bad input files, unsafe checkpoints, a --precision this machine lacks (bad input: docs/reliability.md). The
 tiny detectors are those of tests/inference/test_files.py."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -13,12 +11,16 @@ import pytest
 import soundfile as sf
 import torch
 
+from ifdsed.cli import main, parse_args
 from ifdsed.io.audio import decode
 from ifdsed.models import checkpoint
 from ifdsed.models.config import ModelConfig
 from ifdsed.models.sed_model import SEDModel
-from pipeline import predict as cli
-from tests.helpers import ALWAYS, default_features, make_checkpoint, NEVER, Payload, ROOT, SHORT_DIGIT, SR, tone, wav
+from tests.helpers import ALWAYS, default_features, IFDSED, make_checkpoint, NEVER, Payload, SHORT_DIGIT, SR, tone, wav
+
+
+def predict(*args: str) -> int:
+    return main(["predict", *args])
 
 
 def test_cli_folder_with_corrupt_files(audio_dir, model_path, tmp_path):
@@ -37,9 +39,8 @@ def test_cli_folder_with_corrupt_files(audio_dir, model_path, tmp_path):
     # A params.yaml in the working directory that disagrees with the checkpoint: it must not be read.
     (tmp_path / "params.yaml").write_text("features:\n  sample_rate: 44100\n  hop: 0.02\n")
     out, plots = tmp_path / "out" / "events.tsv", tmp_path / "plots"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "pipeline.predict", str(folder), "--model", str(model_path),
-                           "--out", str(out), "--plots", str(plots)], cwd=tmp_path, env=env,
+    done = subprocess.run([str(IFDSED), "predict", str(folder), "--model", str(model_path),
+                           "--out", str(out), "--plots", str(plots)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     for bad in ("x.wav", "empty.flac"):
@@ -60,16 +61,16 @@ def test_cli_folder_with_corrupt_files(audio_dir, model_path, tmp_path):
 def test_cli_exit_status_and_messages(audio_dir, model_path, tmp_path, capsys):
     clip = audio_dir / "desed_soundscapes" / "7.wav"
     out = tmp_path / "events.tsv"
-    assert cli.main([str(clip), "--model", str(model_path), "--out", str(out)]) == 0
+    assert predict(str(clip), "--model", str(model_path), "--out", str(out)) == 0
     assert set(pd.read_csv(out, sep="\t").filename) == {"7.wav"}
     assert "events in 1 files" in capsys.readouterr().out
-    assert cli.main([str(clip), str(tmp_path / "missing"), "--model", str(model_path), "--out", str(out)]) == 2
+    assert predict(str(clip), str(tmp_path / "missing"), "--model", str(model_path), "--out", str(out)) == 2
     assert "missing" in capsys.readouterr().err
     no_detector = tmp_path / "plain.pt"
     checkpoint.save(no_detector, SEDModel(ModelConfig(channels=(8, 8, 8))))
-    assert cli.main([str(clip), "--model", str(no_detector), "--out", str(out)]) == 1
+    assert predict(str(clip), "--model", str(no_detector), "--out", str(out)) == 1
     assert "detector settings" in capsys.readouterr().err
-    assert cli.main([str(tmp_path / "missing"), "--model", str(model_path), "--out", str(out)]) == 1
+    assert predict(str(tmp_path / "missing"), "--model", str(model_path), "--out", str(out)) == 1
 
 
 # -------------------------------------------------------------------------------------------- bad input
@@ -94,7 +95,7 @@ def test_prediction_input(audio, tmp_path, capsys):
         (inputs / name).write_bytes((folder / name).read_bytes())
     model = make_checkpoint(tmp_path / "best.pt", default_features())
     out = tmp_path / "events.tsv"
-    assert cli.main([str(inputs), "--model", str(model), "--out", str(out), "--workers", "1"]) == 2
+    assert predict(str(inputs), "--model", str(model), "--out", str(out), "--workers", "1") == 2
     err = capsys.readouterr().err
     for name, phrase in [("nan.wav", "NaN or Inf"), ("empty.wav", "Format not recognised"),
                          ("truncated.flac", "lost sync")]:
@@ -109,7 +110,7 @@ def test_predict_refuses_an_unsafe_checkpoint(tmp_path, capsys):
     torch.save({"model_config": {}, "state_dict": {}, "optimizer": None, "epoch": 0,
                 "extra": {"hook": Payload(str(tmp_path / "code_ran"))}}, evil)
     wav(tmp_path / "a.wav", tone(1.0))
-    assert cli.main([str(tmp_path / "a.wav"), "--model", str(evil), "--out", str(tmp_path / "e.tsv")]) == 1
+    assert predict(str(tmp_path / "a.wav"), "--model", str(evil), "--out", str(tmp_path / "e.tsv")) == 1
     assert f"cannot use checkpoint {evil}: {evil}: refused" in capsys.readouterr().err
     assert not (tmp_path / "code_ran").exists()
 
@@ -117,20 +118,20 @@ def test_predict_refuses_an_unsafe_checkpoint(tmp_path, capsys):
 def test_predict_precision(model_path, tmp_path, capsys):
     clip = wav(tmp_path / "a.wav", tone(3.0))
     out = tmp_path / "events.tsv"
-    assert cli.main([str(clip), "--model", str(model_path), "--out", str(out), "--device", "cpu",
-                     "--precision", "float16"]) == 2
+    assert predict(str(clip), "--model", str(model_path), "--out", str(out), "--device", "cpu",
+                   "--precision", "float16") == 2
     err = capsys.readouterr().err
     assert err.startswith("predict: --precision: float16 needs a GPU, and this run is on cpu"), err
     assert not out.exists()                                            # stopped before any work
     # bfloat16 autocast runs on any CPU, and the hand-set classes of the tiny detector come out as in float32
     tables = {}
     for precision in ("float32", "bfloat16"):
-        assert cli.main([str(clip), "--model", str(model_path), "--out", str(out), "--device", "cpu",
-                         "--precision", precision]) == 0
+        assert predict(str(clip), "--model", str(model_path), "--out", str(out), "--device", "cpu",
+                       "--precision", precision) == 0
         tables[precision] = pd.read_csv(out, sep="\t")
     for table in tables.values():
         always = table[table.event_label == ALWAYS]
         assert list(always[["onset", "offset"]].itertuples(index=False, name=None)) == [(0.0, 3.0)]
         assert NEVER not in set(table.event_label)
-    default = cli.parse_args([str(clip), "--model", str(model_path), "--out", str(out)])
+    default = parse_args(["predict", str(clip), "--model", str(model_path), "--out", str(out)])
     assert default.precision == "float32"                  # evaluation's bytes unless asked otherwise

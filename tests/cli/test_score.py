@@ -1,15 +1,14 @@
-"""`python -m pipeline.score` (pipeline/score.py): the golden sed_eval figures of a DESED_task system through the
-CLI, and the default class list."""
+"""`ifdsed score` (ifdsed/cli/score.py): the golden sed_eval figures of a DESED_task system through the
+CLI, the default class list, and a bad table named in one line."""
 import json
 import re
 import subprocess
-import sys
 
 import pytest
 
+from ifdsed.cli.score import default_classes
 from ifdsed.config import DCASE_CLASSES
-from pipeline.score import default_classes
-from tests.helpers import FIXTURES, ROOT
+from tests.helpers import FIXTURES, IFDSED, ROOT
 
 
 def _report_figures(text: str) -> dict:
@@ -34,7 +33,7 @@ def golden(tmp_path_factory):
         pytest.skip(f"{FIXTURES} is absent (it sits beside a developer checkout, not in a user's clone)")
     teacher = FIXTURES / "metrics" / "desed_teacher"
     out = tmp_path_factory.mktemp("golden") / "metrics.json"
-    command = [sys.executable, "-m", "pipeline.score",
+    command = [str(IFDSED), "score",
                "--truth", str(FIXTURES / "dcase_metadata" / "validation.tsv"),
                "--predictions", str(teacher / "predictions0.5.csv"),
                "--durations", str(teacher / "validation_durations.tsv"), "--out", str(out)]
@@ -78,3 +77,15 @@ def test_default_classes(tmp_path, monkeypatch, project_root):
     assert default_classes() == list(DCASE_CLASSES)                             # no params.yaml here
     monkeypatch.chdir(project_root)
     assert len(default_classes()) >= 1
+
+
+def test_a_bad_table_is_one_line_naming_the_file(tmp_path):
+    truth = tmp_path / "truth.tsv"
+    truth.write_text("filename\tonset\toffset\tevent_label\na.wav\t0.0\t1.0\tDog\n")
+    (tmp_path / "bad.tsv").write_text("filename\tonset\na.wav\t0.0\n")
+    done = subprocess.run([str(IFDSED), "score", "--truth", str(truth), "--predictions", str(tmp_path / "bad.tsv"),
+                           "--out", str(tmp_path / "m.json")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.startswith(f"score: {tmp_path / 'bad.tsv'}: missing column(s)"), done.stderr
+    assert done.stderr.count("\n") == 1 and not (tmp_path / "m.json").exists()

@@ -67,6 +67,6 @@ def test_extra_test_sets_are_imported_stored_scored_and_summarised(imported):
         assert (seed[f"provenance/{name}/clips_scored"], seed[f"provenance/{name}/clips_missing"]) == (CLIPS - 1, 1)
         assert f"{name}/event_f1_macro_mean" in summary
     assert info["train_sets"] == ["synthetic_train", "realworld_weak"]    # normalisation never sees them
-    tables = run_command(["python", "-m", "pipeline.compare", "--out", "tables"], repo)
+    tables = run_command(["python", "-m", "ifdsed", "compare", "--out", "tables"], repo)
     extra = (repo / "tables/extra_sets.md").read_text()
     assert "desed_public event F1" in extra and "| baseline | 1 |" in extra, tables

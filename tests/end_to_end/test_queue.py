@@ -1,7 +1,8 @@
 """Parallel experiments through DVC's own queue, as docs/scaling.md describes them: the data stages once and
-committed, two variants queued, `dvc queue start -j 2`, both results in `dvc exp show`, and pipeline.compare
-collecting them; then study.archive keeping one in the repository, where pipeline.compare still finds it once
-DVC no longer has it (a study that spans sessions)."""
+committed, two variants queued, `dvc queue start -j 2`, both results in `dvc exp show`, and `ifdsed compare`
+collecting them; then study.archive keeping one in the repository, where `ifdsed compare` still finds it once
+DVC no longer has it (a study that spans sessions). The copy's own code runs: `python -m ifdsed` with the copy's
+root on PYTHONPATH (tests/helpers.py's `environment`)."""
 import copy
 import json
 import os
@@ -92,17 +93,18 @@ def test_two_queued_experiments_run_with_two_workers_and_show_up(tmp_path, tiny_
     for summary in found.values():
         assert summary["n_seeds"] == 1 and 0 <= summary["real_test/event_f1_macro_mean"] <= 1
 
-    output = run(["python", "-m", "pipeline.compare", "--out", "tables"], repo)
+    output = run(["python", "-m", "ifdsed", "compare", "--out", "tables"], repo)
     table = (repo / "tables/table1.md").read_text()
     assert "| IFD | 1 |" in table and "| SEDB | 1 |" in table, output
 
     # --experiments: only the named experiments (any commit); a name with no finished experiment is an error
-    output = run(["python", "-m", "pipeline.compare", "--out", "named", "--experiments", "sedb-run"], repo)
+    output = run(["python", "-m", "ifdsed", "compare", "--out", "named", "--experiments", "sedb-run"], repo)
     table = (repo / "named/table1.md").read_text()
     assert "| SEDB | 1 |" in table and "| IFD |" not in table, output
-    missing = subprocess.run(["python", "-m", "pipeline.compare", "--out", "x", "--experiments", "no-such-run"],
+    missing = subprocess.run(["python", "-m", "ifdsed", "compare", "--out", "x", "--experiments", "no-such-run"],
                              cwd=repo, env=environment(repo), capture_output=True, text=True, timeout=300)
-    assert missing.returncode != 0 and "no-such-run" in missing.stderr
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr, missing.stderr
+    assert "compare: no finished experiment named no-such-run" in missing.stderr
 
     # the archive: kept in the repository, read back by --experiments once the live experiment is gone
     shutil.copytree(ROOT / "study", repo / "study", ignore=shutil.ignore_patterns("__pycache__"))
@@ -110,6 +112,6 @@ def test_two_queued_experiments_run_with_two_workers_and_show_up(tmp_path, tiny_
     assert [path.name for path in (repo / "docs/ifd-study/experiments").iterdir()] == ["sedb-run.json"]
     run(["dvc", "exp", "remove", "sedb-run"], repo)
     assert "sedb-run" not in stdout_of(["dvc", "exp", "list", "--all-commits", "--name-only"], repo)
-    output = run(["python", "-m", "pipeline.compare", "--out", "archived", "--experiments", "sedb-run"], repo)
+    output = run(["python", "-m", "ifdsed", "compare", "--out", "archived", "--experiments", "sedb-run"], repo)
     for name in ("table1.md", "table2.md", "diagnostics.md"):
         assert (repo / "archived" / name).read_text() == (repo / "named" / name).read_text(), output

@@ -51,11 +51,11 @@ def test_repro_then_status_is_clean(project):
 
 
 def test_predict_gives_evaluate_s_predictions_on_the_same_clips(project):
-    """One detector: `pipeline.predict` on a test set's audio files writes the very table `evaluate` wrote for
+    """One detector: `ifdsed predict` on a test set's audio files writes the very table `evaluate` wrote for
     that set from the feature store (same events, same times, same bytes)."""
     tables = 0
     for key, audio in (("real_test", "data/realworld/test/audio"), ("syn_test", "data/synthetic/test/audio")):
-        run(["python", "-m", "pipeline.predict", audio, "--model", "data/train/seed_1/checkpoints/best.pt",
+        run(["python", "-m", "ifdsed", "predict", audio, "--model", "data/train/seed_1/checkpoints/best.pt",
              "--out", f"predicted_{key}.tsv"], project)
         evaluated = (project / f"data/eval/seed_1/predictions/{key}.tsv").read_text()
         assert (project / f"predicted_{key}.tsv").read_text() == evaluated
@@ -87,7 +87,7 @@ def test_branch_switches_rerun_only_training_and_scoring(project):
     summary = json.loads((project / "results/metrics.json").read_text())
     assert summary["variant"] == "SEDB&IFD"
     assert 0 <= summary["pseudo_label_precision_mean"] <= 1 and 0 <= summary["domain_gap_accuracy_events_mean"] <= 1
-    compared = run(["python", "-m", "pipeline.compare", "--out", "tables"], project)
+    compared = run(["python", "-m", "ifdsed", "compare", "--out", "tables"], project)
     table = (project / "tables/table1.md").read_text()
     assert "| SEDB&IFD | 2 |" in table and "| baseline | 2 |" in table, compared
     diagnostics = (project / "tables/diagnostics.md").read_text()

@@ -1,5 +1,5 @@
 """Scoring (ifdsed.evaluation.metrics): sed_eval's default evaluated length, fixed class lists, table formats,
-tagging F1 and PSDS on hand-made cases (the golden figures through the CLI: tests/pipeline/test_score.py)."""
+tagging F1 and PSDS on hand-made cases (the golden figures through the CLI: tests/cli/test_score.py)."""
 import numpy as np
 import pandas as pd
 import pytest

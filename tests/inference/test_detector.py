@@ -1,6 +1,6 @@
 """The one detector (ifdsed.inference.detector): its settings come from the checkpoint, not from params.yaml;
 and one inference path: a clip gives the same events, and the same outputs to float rounding, whether it comes
-from its audio file (`pipeline.predict`'s path) or from the feature store (`pipeline.evaluate`'s path).
+from its audio file (`ifdsed predict`'s path) or from the feature store (`pipeline.evaluate`'s path).
 
 The features are the same bits either way (the audio path keeps its log-mel in the store's dtype, float32);
 the model's outputs may differ in the last bits only because the two paths batch differently (evaluation 64

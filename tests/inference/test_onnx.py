@@ -1,6 +1,6 @@
-"""The exported detector (ifdsed.inference.onnx_detector, pipeline.export): ONNX Runtime against the checkpoint on
-real recordings (tests/helpers FIXTURES; generated audio where they are absent), and `pipeline.predict` with the
-.onnx file writing the checkpoint's events."""
+"""The exported detector (ifdsed.inference.onnx_detector): ONNX Runtime against the checkpoint on real recordings
+(tests/helpers FIXTURES; generated audio where they are absent), and the settings in its metadata. The commands
+`ifdsed export` and `ifdsed predict` with the .onnx file: tests/cli/test_export.py."""
 import numpy as np
 import pytest
 import soundfile as sf
@@ -9,9 +9,7 @@ import torch
 from ifdsed.features.logmel import LogMelConfig
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.onnx_detector import OnnxDetector, export_onnx
-from pipeline.export import main as export_main
-from pipeline.predict import main as predict_main
-from tests.helpers import FIXTURES, make_checkpoint, noisy_tones, write_wav
+from tests.helpers import FIXTURES, make_checkpoint, noisy_tones
 
 RECORDINGS = FIXTURES / "real_audio" / "speech_commands"
 FEATURES = LogMelConfig(sample_rate=16000, n_fft=1024, window=0.04, hop=0.04, n_mels=64, fmin=0.0, fmax=8000.0,
@@ -59,25 +57,3 @@ def test_the_settings_travel_in_the_metadata(exported):
     assert (got.median_windows == expected.median_windows).all() and got.tag_threshold == expected.tag_threshold
     with pytest.raises(TypeError, match="audio only"):
         OnnxDetector(path).feature_outputs(np.zeros((1, 250, 64), np.float32))
-
-
-def test_predict_with_the_onnx_file_writes_the_checkpoints_events(exported, tmp_path):
-    checkpoint, path = exported
-    audio = tmp_path / "audio"
-    for seed, seconds in enumerate((4.0, 10.0, 23.5)):
-        write_wav(audio / f"clip_{seed}.wav", noisy_tones(seconds, 22050, seed=seed), 22050)
-    tables = {}
-    for model in (checkpoint, path):
-        out = tmp_path / f"{model.suffix[1:]}.tsv"
-        assert predict_main([str(audio), "--model", str(model), "--out", str(out)]) == 0
-        tables[model.suffix] = out.read_text()
-    assert tables[".onnx"] == tables[".pt"] and tables[".pt"].count("\n") > 1
-
-
-def test_the_export_command_checks_its_file_and_refuses_a_bad_checkpoint(exported, tmp_path, capsys):
-    checkpoint, _ = exported
-    assert export_main(["--model", str(checkpoint), "--out", str(tmp_path / "d.onnx")]) == 0
-    assert "differ from the checkpoint's by at most" in capsys.readouterr().out
-    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    assert export_main(["--model", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "x.onnx")]) == 1
-    assert "cannot use checkpoint" in capsys.readouterr().err
