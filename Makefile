@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml Makefile scripts/system-deps.sh
 
 repro: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" dvc repro
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" python -m pipeline.compare
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" ifdsed compare
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" python -m pytest

@@ -152,7 +152,7 @@ ROWS = [
      ["epoch_read_anon_growth_mib", "epoch_read_features_mib"], "features not held in memory", None),
     ("features", "log-mel extraction vs librosa", ["speedup", "clips_per_s", "max_abs_diff_db"], ">= 5", None),
     ("predict", "prediction real-time factor", ["realtime_factor", "cores_used"], ">= 1000", None),
-    ("predict", "the same, exported by pipeline.export, in ONNX Runtime",
+    ("predict", "the same, exported by `ifdsed export`, in ONNX Runtime",
      ["onnx_realtime_factor", "onnx_cpu_realtime_factor"], "beside the PyTorch path", None),
     ("real_audio", "trained models on real recordings: event and 1 s segment F1 (macro, the classes present)",
      ["event_f1_macro", "segment_f1_macro", "models", "mixes", "classes"], "", None),
