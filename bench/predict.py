@@ -1,10 +1,10 @@
-"""Benchmark: the real-time factor of `python -m pipeline.predict`'s whole path with the default model.
+"""Benchmark: the real-time factor of `ifdsed predict`'s whole path with the default model.
 
     .venv/bin/python -m bench.predict [--clips 40] [--long 2] [--long-duration 90] [--repeats 3] [--workers N]
 
 Builds the DEFAULT model (params.yaml defaults: 64 mels, channels (32, 64, 64), 16 kHz features, 40 ms hop) with
 random weights (a fixed seed; the attention weights are drawn so that events are found and post-processing has
-work to do), saves it as a checkpoint with its detector settings and loads it back as `pipeline.predict` does.
+work to do), saves it as a checkpoint with its detector settings and loads it back as `ifdsed predict` does.
 Writes `--clips` 10 s 16-bit wavs at 16 kHz and `--long` long files (the first at 16 kHz, the second at
 44.1 kHz stereo, so resampling and down-mixing are timed too) to a temporary folder, then times
 `ifdsed.inference.files.predict_files` over all of them: decode, windows, log-mel, model, post-processing, events.
@@ -16,7 +16,7 @@ seconds of audio / CPU seconds of the process in that pass (all threads), i.e. w
 CPU seconds / wall seconds (about 1 instead of 2 means another process held a core). The last line
 is one JSON object. cpu_ms_per_10s_by_stage says where the time goes: each stage timed alone on one thread
 (decode includes resampling and windowing; postprocess is gating, median filter and events). Then the same model,
-exported by `pipeline.export`, is timed the same way in ONNX Runtime: onnx_realtime_factor and
+exported by `ifdsed export`, is timed the same way in ONNX Runtime: onnx_realtime_factor and
 onnx_cpu_realtime_factor (decode and post-processing are the same code; the front end and model run in ORT).
 """
 from __future__ import annotations
@@ -169,7 +169,7 @@ def main() -> None:
     print(f"{audio_seconds:.0f} s of audio in {wall:.2f} s: real-time factor {result['realtime_factor']:.0f} "
           f"(target {TARGET:.0f}), {result['cpu_realtime_factor']:.0f} per CPU second, {events} events")
     print("CPU ms per 10 s of audio, one thread: " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
-    print(f"the same model exported by pipeline.export, in ONNX Runtime: real-time factor "
+    print(f"the same model exported by ifdsed export, in ONNX Runtime: real-time factor "
           f"{result['onnx_realtime_factor']:.0f}, {result['onnx_cpu_realtime_factor']:.0f} per CPU second, "
           f"{onnx_events} events")
     emit(result)

@@ -8,7 +8,7 @@ Run after `make repro` (it scores the checkpoints the pipeline trained). Fetches
 installed), builds a soundbank of their real recordings (seven of the ten classes; outdoor ambiences) and, with
 `ifdsed.sanity.sets`, --mixes 10 s clips of real events in real ambiences (SNR 0-20 dB, labels from the mix)
 plus every 10 s window of the ambiences alone. Each checkpoint predicts both sets through the prediction path
-(`ifdsed.inference.files.predict_files`, as `pipeline.predict` does); scores, per model and as mean and std over
+(`ifdsed.inference.files.predict_files`, as `ifdsed predict` does); scores, per model and as mean and std over
 the models:
 
 - event_f1_macro / segment_f1_macro: sed_eval event-based (the eval section's collar) and 1 s segment-based

@@ -9,7 +9,7 @@ repository in a temporary folder, with this checkout's .venv linked in, and ther
 1. `make -o .venv/.installed repro` from clean (no data, no dvc.lock, no DVC cache, no torch.compile cache):
    exactly `make repro` with
    its install step taken as done (it is idempotent and this benchmark must not install anything): `dvc repro`
-   of every stage, then `python -m pipeline.compare`. full_repro_s is its wall time; stage_s the wall time of
+   of every stage, then `ifdsed compare`. full_repro_s is its wall time; stage_s the wall time of
    each stage, from the moment DVC announces it to the next announcement (the last one to the end of
    `dvc repro`); compare_s the comparison tables.
 2. `dvc repro` again, `--noop-repeats` times, with nothing changed: noop_repro_s is the median (target <= 5 s);
@@ -142,7 +142,7 @@ def main() -> None:
         full_s, stage_s, stages, output = run_timed(["make", "-o", ".venv/.installed", "repro"], repo)
         print(f"make repro from clean: {full_s:.1f} s; stages: " +
               ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stage_s.items()), flush=True)
-        compare_s = round(full_s - sum(stage_s.values()), 1)   # dvc's own overhead and pipeline.compare
+        compare_s = round(full_s - sum(stage_s.values()), 1)   # dvc's own overhead and ifdsed compare
         noop, noop_stages = [], []
         for _ in range(args.noop_repeats):
             seconds, _, ran, _ = run_timed(["dvc", "repro"], repo)

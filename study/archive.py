@@ -7,7 +7,7 @@ Each finished experiment of this clone (any commit) whose name starts with the p
 experiment queued seed by seed, too) is written as an archive record
 (`ifdsed.evaluation.experiments.archive_record`): its params and every metrics file, the result files
 study.curves draws (`study.curves.kept_files`), and the machine that saved it. Run it on the machine that ran
-the experiments, as soon as they finish. study.final, study.curves and `pipeline.compare --experiments` read
+the experiments, as soon as they finish. study.final, study.curves and `ifdsed compare --experiments` read
 archived experiments beside the live ones (a live one of the same name wins).
 """
 from __future__ import annotations
