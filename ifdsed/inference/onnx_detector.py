@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ifdsed.errors import IfdsedError
 from ifdsed.features.logmel import LogMelExtractor
 from ifdsed.inference.detector import STORE_DTYPE, Detector
 from ifdsed.inference.settings import DetectorSettings, detector_settings
@@ -106,20 +107,34 @@ def export_onnx(model_path: str | Path, out: str | Path) -> Path:
     return out
 
 
+class OnnxModelError(IfdsedError, ValueError):
+    """An ONNX file cannot be used as a detector: missing, not a model ONNX Runtime loads, or not this project's."""
+
+
 class OnnxDetector(Detector):
     """A `Detector` whose audio path is an exported graph run by ONNX Runtime (CPU)."""
 
     def __init__(self, path: str | Path, threads: int | None = None):
+        """Raises OnnxModelError naming the file when it is missing, is not an ONNX model ONNX Runtime can load,
+        or was not exported by this project (no detector settings in its metadata)."""
         import onnxruntime
 
+        path = Path(path)
+        if not path.is_file():
+            raise OnnxModelError(f"{path}: no such ONNX file")
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3          # errors only (not the constant-folding notes of the STFT's casts)
         if threads:
             options.intra_op_num_threads = threads
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # noqa: BLE001 - ONNX Runtime's own classes (InvalidProtobuf, Fail, ...)
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise OnnxModelError(f"{path}: not an ONNX model ONNX Runtime can load: {first}") from None
         metadata = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in metadata:
-            raise ValueError(f"{path}: no {METADATA_KEY} metadata: not exported by `python -m pipeline.export`")
+            raise OnnxModelError(f"{path}: not a detector of this project: no {METADATA_KEY} metadata (export one "
+                                 "with `ifdsed export`)")
         self.settings = settings_from_json(metadata[METADATA_KEY])
         self.device, self.dtype, self.epoch = torch.device("cpu"), torch.float32, metadata.get("ifdsed.epoch")
         self.model = None

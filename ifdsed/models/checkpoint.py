@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,10 +72,31 @@ def save(path: str | Path, model: SEDModel, optimizer: torch.optim.Optimizer | N
         os.fsync(handle.fileno())   # on disk before the rename: a crash never leaves a renamed empty file
 
 
+def _looks_like(head: bytes) -> str:
+    """What a file that is not a PyTorch archive seems to be, from its first bytes (for the error message)."""
+    if not head:
+        return "an empty file"
+    if head.startswith((b"RIFF", b"fLaC", b"OggS", b"ID3")):
+        return "an audio file"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not a PyTorch file"
+    return "a text file" if all(ch.isprintable() or ch in "\r\n\t" for ch in text) else "not a PyTorch file"
+
+
 def _read(path: Path, map_location) -> dict:
-    """torch.load with weights_only=True, its errors turned into CheckpointError messages naming the file."""
+    """torch.load with weights_only=True, its errors turned into CheckpointError messages naming the file.
+    torch.save writes a zip archive: anything else (text, audio, random bytes, a truncated file) is refused
+    before torch reads it."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            head = handle.read(64)
+        what = ("a truncated or damaged PyTorch archive" if head.startswith(b"PK\x03\x04") else _looks_like(head))
+        raise CheckpointError(f"{path}: not a checkpoint: {what} (checkpoints are the PyTorch archives that "
+                              "training writes, data/train/seed_<seed>/checkpoints/best.pt)")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -83,7 +105,7 @@ def _read(path: Path, map_location) -> dict:
         raise CheckpointError(
             f"{path}: refused: it holds Python objects other than tensors and plain values{what}, and loading "
             f"them could run code; only checkpoints written by this project's training stage are loaded") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {first}") from None
     if not isinstance(payload, dict) or any(key not in payload for key in KEYS):

@@ -83,12 +83,40 @@ def test_checkpoints_cannot_run_code_and_bad_ones_are_named(tmp_path):
     checkpoint.save(good, model)
     cut(good, tmp_path / "truncated.pt", 0.5)
     torch.save([1, 2, 3], tmp_path / "list.pt")
-    for name, phrase in [("truncated.pt", "not a readable checkpoint (truncated or corrupt?)"),
+    for name, phrase in [("truncated.pt", "not a checkpoint: a truncated or damaged PyTorch archive"),
                          ("list.pt", "not a checkpoint of this project: expected the keys ['model_config'"),
                          ("absent.pt", "no such checkpoint file")]:
         with pytest.raises(CheckpointError) as error:
             checkpoint.load(tmp_path / name)
         assert str(error.value).startswith(f"{tmp_path / name}: {phrase}"), str(error.value)
+
+
+@pytest.mark.parametrize("name, content, phrase", [
+    ("notes.pt", b"epoch 3: best so far\n", "not a checkpoint: a text file"),
+    ("other_text.pt", b"events are here\n", "not a checkpoint: a text file"),        # once an IndexError
+    ("noise.pt", bytes(range(256)) * 8, "not a checkpoint: not a PyTorch file"),
+    ("empty.pt", b"", "not a checkpoint: an empty file"),
+])
+def test_files_that_are_not_pytorch_archives_are_refused_by_name(tmp_path, name, content, phrase):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError) as error:
+        checkpoint.load(path)
+    assert str(error.value).startswith(f"{path}: {phrase}"), str(error.value)
+
+
+def test_audio_and_other_projects_torch_files_are_refused_by_name(tmp_path):
+    import numpy as np
+    import soundfile as sf
+    audio = tmp_path / "clip.pt"                                           # a .wav renamed .pt
+    sf.write(audio, np.zeros(1600, np.float32), 16000, format="WAV")
+    foreign = tmp_path / "foreign.pt"                                      # another project's checkpoint
+    torch.save({"model": {"weight": torch.zeros(2)}, "epoch": 3}, foreign)
+    for path, phrase in [(audio, "not a checkpoint: an audio file"),
+                         (foreign, "not a checkpoint of this project: expected the keys")]:
+        with pytest.raises(CheckpointError) as error:
+            checkpoint.load(path)
+        assert str(error.value).startswith(f"{path}: {phrase}"), str(error.value)
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
