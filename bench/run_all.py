@@ -9,7 +9,7 @@ average before and after and the time it ran, plus the machine (CPU model, cores
 versions) and the date. With --only, the other entries already in results.json are kept (each entry says when
 it ran). A benchmark that fails is recorded with its error and the others still run; the exit status is then 1.
 --quick runs shorter variants (development only: its figures are not the ones to quote). --table only rewrites
-the table in README.md and docs/performance.md from bench/results.json (run_all does that after every run), so
+the table in docs/performance.md from bench/results.json (run_all does that after every run), so
 the documents' figures are always the file's (tests/test_bench_table.py checks that they are).
 """
 from __future__ import annotations
@@ -29,8 +29,7 @@ from ifdsed.io.atomic import write_text
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "performance.md"
-README = ROOT / "README.md"
-TABLE_DOCS = (README, DOC)  # each holds the table between TABLE_START and TABLE_END
+TABLE_DOCS = (DOC,)  # holds the table between TABLE_START and TABLE_END (the README links to it)
 TABLE_START, TABLE_END = "<!-- results table: written by bench/run_all.py -->", "<!-- end of results table -->"
 
 
@@ -213,7 +212,7 @@ def render(results: dict) -> str:
 
 
 def write_table(results: dict) -> None:
-    """Rewrite the results table of README.md and docs/performance.md (between their markers) from `results`."""
+    """Rewrite the results table of docs/performance.md (between its markers) from `results`."""
     for doc in TABLE_DOCS:
         text = doc.read_text()
         if TABLE_START not in text or TABLE_END not in text:
@@ -229,7 +228,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS))
     parser.add_argument("--skip", nargs="+", default=[], choices=list(BENCHMARKS))
     parser.add_argument("--quick", action="store_true", help="shorter runs, for development")
-    parser.add_argument("--table", action="store_true", help="only rewrite the tables of README.md and docs/performance.md")
+    parser.add_argument("--table", action="store_true", help="only rewrite the table of docs/performance.md")
     args = parser.parse_args()
     if args.table:
         return write_table(json.loads(RESULTS.read_text()))
@@ -248,7 +247,7 @@ def main() -> None:
         results.pop("machine", None)   # each entry records its own
         write_text(RESULTS, json.dumps(results, indent=1) + "\n")
     write_table(results)
-    print(f"wrote {RESULTS.relative_to(ROOT)} and the tables of README.md and {DOC.relative_to(ROOT)}"
+    print(f"wrote {RESULTS.relative_to(ROOT)} and the table of {DOC.relative_to(ROOT)}"
           + (f"; FAILED: {', '.join(failed)}" if failed else ""))
     sys.exit(1 if failed else 0)
 

@@ -1,5 +1,5 @@
-"""The performance tables in README.md and docs/performance.md are bench/results.json's figures, as written by
-bench/run_all.py, so a rerun of the benchmarks cannot leave a stale figure in either document."""
+"""The performance table in docs/performance.md is bench/results.json's figures, as written by bench/run_all.py,
+so a rerun of the benchmarks cannot leave a stale figure in it (the README links to it rather than copying it)."""
 import json
 from pathlib import Path
 
