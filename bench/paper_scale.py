@@ -39,12 +39,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import arguments, emit, loadavg
 from ifdsed.devices import pick_precision
-from ifdsed.models.config import ModelConfig
+from ifdsed.models.config import VARIANTS, ModelConfig
 from ifdsed.models.sed_model import SEDModel
 from ifdsed.training.execution import Execution
 from ifdsed.training.step import optimisation_step
 
-VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
 # The paper-scale profile (Makefile PAPER_SCALE) and the training defaults (params.yaml train).
 PAPER = {"weak_clips": 1578, "validation_clips": 288, "real_test_clips": 880, "synthetic_test_clips": 1000,
          "epochs": 30, "seeds": 20, "batch_size": 16, "synthetic_fraction": 0.5, "frames": 500, "n_mels": 64,

@@ -65,12 +65,12 @@ import torch._dynamo
 from bench.common import add_step_options, arguments, emit, interleaved, loadavg, step_setup, time_ms
 from bench.ifd_loss import loop_ifd, make_batch
 from ifdsed.config import model_config
+from ifdsed.models.config import VARIANTS
 from ifdsed.models.ifd import ifd_loss
 from ifdsed.models.sed_model import SEDModel
 from ifdsed.training.execution import Execution
 from ifdsed.training.step import optimisation_step
 
-VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
 TARGETS = {"IFD": 0.10, "SEDB": 0.05}
 SPEEDUP_TARGET = 2.0
 LIN_CHANNELS, LIN_FRAMES = (160, 160, 160), 500

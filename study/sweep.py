@@ -31,8 +31,8 @@ from pathlib import Path
 import pandas as pd
 
 from ifdsed.evaluation.experiments import experiment_revisions
+from ifdsed.models.config import VARIANTS
 
-VARIANTS = {"baseline": (False, False), "IFD": (True, False), "SEDB": (False, True), "SEDB&IFD": (True, True)}
 # The study's schedule, pinned whatever params.yaml's (shorter, sized for `make repro`) says: at most 40 epochs,
 # patience 10, the learning rate x0.8 every 10 epochs, selection on validation event F1.
 SCHEDULE = {"train.epochs": 40, "train.patience": 10, "train.lr_decay": 0.8, "train.lr_decay_every": 10,
