@@ -12,7 +12,7 @@ Writes results/eval/seed_<seed>/metrics.json (flat keys such as real_test/event_
        tracked by git, as DVC metrics are) and data/eval/seed_<seed>/: per_class.csv, predictions/<set>.tsv
        (DESED format), plots/ (per-class F1 bars, PSD-ROC curves, piano rolls).
 
-Every set is predicted through the one `ifdsed.inference.detector.Detector` that `pipeline.predict` uses.
+Every set is predicted through the one `ifdsed.inference.detector.Detector` that `ifdsed predict` uses.
 """
 import argparse
 

@@ -97,3 +97,15 @@ def detector(model_path) -> Detector:
 @pytest.fixture
 def audio_dir(fixtures_dir) -> Path:
     return fixtures_dir / "real_audio"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A small trained-shape checkpoint at 40 ms frames and its ONNX export: (best.pt, detector.onnx)."""
+    from ifdsed.features.logmel import LogMelConfig
+    from ifdsed.inference.onnx_detector import export_onnx
+    features = LogMelConfig(sample_rate=16000, n_fft=1024, window=0.04, hop=0.04, n_mels=64, fmin=0.0, fmax=8000.0,
+                            log_offset=1e-8, clip_duration=10.0)
+    folder = tmp_path_factory.mktemp("onnx")
+    checkpoint = helpers.make_checkpoint(folder / "best.pt", features)
+    return checkpoint, export_onnx(checkpoint, folder / "detector.onnx")

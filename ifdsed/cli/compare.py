@@ -27,10 +27,10 @@ from ifdsed.errors import IfdsedError
 from ifdsed.evaluation.experiments import all_revisions, experiment_revisions, merge_seed_runs, show
 from ifdsed.evaluation.plots import per_class_bars
 from ifdsed.evaluation.provenance import comparability_warnings
-from ifdsed.evaluation.summary import (TABLES, VARIANTS, columns_markdown, diagnostic_tables, extra_table, paper_tables,
+from ifdsed.evaluation.summary import (TABLES, columns_markdown, diagnostic_tables, extra_table, paper_tables,
                                       to_markdown)
 from ifdsed.io import atomic
-from ifdsed.models.config import variant_name
+from ifdsed.models.config import VARIANTS, variant_name
 
 SUMMARY_FILE = paths.SUMMARY.as_posix()
 ENERGY_FILE = re.compile(r"results/train/seed_\d+/energy\.json")

@@ -15,7 +15,7 @@ training's per-epoch validation all run through `Detector`:
 
 The model runs in float32 by default, whatever precision it was trained in: evaluation, training's validation
 and prediction then agree byte for byte on the same host. `precision` (bfloat16 or float16) runs it under
-autocast instead, for faster prediction where the hardware has it (`pipeline.predict --precision`).
+autocast instead, for faster prediction where the hardware has it (`ifdsed predict --precision`).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Detection on audio files of any length (`python -m pipeline.predict`), through the one `Detector`.
+"""Detection on audio files of any length (`ifdsed predict`), through the one `Detector`.
 
 A file goes through:
 

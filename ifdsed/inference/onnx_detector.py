@@ -15,7 +15,7 @@ windows W dynamic, and stores the detector settings (classes, features, normalis
 windows: everything post-processing needs) as JSON in the model's metadata under METADATA_KEY.
 
 `OnnxDetector` is a `Detector` whose audio path runs that graph in ONNX Runtime; the windowing of files and the
-post-processing are `Detector`'s own, so `pipeline.predict --model detector.onnx` writes the events that the
+post-processing are `Detector`'s own, so `ifdsed predict --model detector.onnx` writes the events that the
 checkpoint would. It takes audio only (no stored features, no embeddings).
 """
 from __future__ import annotations

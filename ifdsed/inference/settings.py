@@ -2,7 +2,7 @@
 post-processing (with the median windows measured on the training labels).
 
 Training stores `detector_extra(...)` in every checkpoint's `extra["detector"]`; evaluation and
-`python -m pipeline.predict` rebuild a `DetectorSettings` from it, so they never depend on params.yaml.
+`ifdsed predict` rebuild a `DetectorSettings` from it, so they never depend on params.yaml.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 - `inspect_audio`: check a whole file (or its start) without failing; used by the sound bank index and the
   DCASE import.
 - `read_clip`: one training/evaluation clip, mono at the features' rate, cut or zero-padded (the features stage).
-- `decode`: a whole file of any length for detection (`python -m pipeline.predict`), with notes on suspicious
+- `decode`: a whole file of any length for detection (`ifdsed predict`), with notes on suspicious
   but usable files.
 
 `inspect_audio` decodes a file (all of it, or its first `max_seconds`) and says whether it can be used. A file is

@@ -1,22 +1,8 @@
 """`ifdsed export` (ifdsed/cli/export.py): the command checks the file it writes and refuses a bad checkpoint, and
 `ifdsed predict` with the .onnx file writes the checkpoint's events (ONNX Runtime against the checkpoint:
 tests/inference/test_onnx.py)."""
-import pytest
-
 from ifdsed.cli import main
-from ifdsed.features.logmel import LogMelConfig
-from ifdsed.inference.onnx_detector import export_onnx
-from tests.helpers import make_checkpoint, noisy_tones, write_wav
-
-FEATURES = LogMelConfig(sample_rate=16000, n_fft=1024, window=0.04, hop=0.04, n_mels=64, fmin=0.0, fmax=8000.0,
-                        log_offset=1e-8, clip_duration=10.0)
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("onnx")
-    checkpoint = make_checkpoint(folder / "best.pt", FEATURES)
-    return checkpoint, export_onnx(checkpoint, folder / "detector.onnx")
+from tests.helpers import noisy_tones, write_wav
 
 
 def test_predict_with_the_onnx_file_writes_the_checkpoints_events(exported, tmp_path):

@@ -6,21 +6,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from ifdsed.features.logmel import LogMelConfig
 from ifdsed.inference.detector import Detector
-from ifdsed.inference.onnx_detector import OnnxDetector, export_onnx
-from tests.helpers import FIXTURES, make_checkpoint, noisy_tones
+from ifdsed.inference.onnx_detector import OnnxDetector
+from tests.helpers import FIXTURES, noisy_tones
 
 RECORDINGS = FIXTURES / "real_audio" / "speech_commands"
-FEATURES = LogMelConfig(sample_rate=16000, n_fft=1024, window=0.04, hop=0.04, n_mels=64, fmin=0.0, fmax=8000.0,
-                        log_offset=1e-8, clip_duration=10.0)
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("onnx")
-    checkpoint = make_checkpoint(folder / "best.pt", FEATURES)
-    return checkpoint, export_onnx(checkpoint, folder / "detector.onnx")
 
 
 def windows_of_real_audio() -> np.ndarray:
