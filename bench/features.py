@@ -16,7 +16,7 @@ The files are in the page cache for both. The 1-minute load average before and a
 
 - max_abs_diff_db = 10 / ln(10) * max |log-mel(extractor) - log-mel(librosa)| over every clip, frame and band:
   the largest difference of 10 * log10(mel + log_offset), in dB; store_max_abs_diff_db: the same in the
-  store's dtype (float32 since issue #16: the same figure).
+  store's dtype (float32: the same figure).
 - cpu_time_ratio = the librosa loop's process CPU time / the extractor's (all threads of each, numpy's BLAS
   threads included on the librosa side).
 

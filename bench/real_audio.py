@@ -1,4 +1,4 @@
-"""Benchmark: the trained models on real recordings they never saw (issue #16's sanity check).
+"""Benchmark: the trained models on real recordings they never saw (the real-audio sanity check).
 
     .venv/bin/python -m bench.real_audio [--models "data/train/seed_*/checkpoints/best.pt"] [--cache data/real_audio]
                                          [--mixes 60] [--seed 0]

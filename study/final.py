@@ -1,4 +1,4 @@
-"""The IFD study's final comparison (issue #15): the four variants at their settings selected on validation
+"""The IFD study's final comparison: the four variants at their settings selected on validation
 (study.sweep.select, from the committed docs/ifd-study/sweep.csv), SEEDS seeds each, the whole pipeline, both
 test sets.
 

@@ -1,4 +1,4 @@
-"""The IFD study's hyper-parameter search on validation only (issue #15), as DVC queue experiments.
+"""The IFD study's hyper-parameter search on validation only, as DVC queue experiments.
 
     python -m study.sweep queue --round 1     # queue the round's settings (dvc exp run --queue ... train diagnose;
                                               # --variant V: only V's)
