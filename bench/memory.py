@@ -2,9 +2,9 @@
 
     .venv/bin/python -m bench.memory [--scales default paper paper_lin] [--max-steps 20]
 
-For each scale, writes a feature store of the right shapes to a temporary folder (float16 log-mels through
-`numpy.lib.format.open_memmap`, uint8 tags and frame labels with a few random events per clip, index tables,
-normalisation, features.json: the layout of docs/features.md), then, in a fresh Python process (one per scale,
+For each scale, writes a feature store of the right shapes to a temporary folder through the store's own writers
+(`ifdsed.features.store`: log-mels of the store's dtype filled through a memory map, uint8 tags and frame labels
+with a few random events per clip, index tables, normalisation, features.json), then, in a fresh Python process (one per scale,
 so peaks do not mix):
 
 1. `ifdsed.training.loop.train_seed` as the train stage runs it (params.yaml's model and train settings, one epoch,
@@ -33,7 +33,6 @@ The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import threading
@@ -52,17 +51,18 @@ SCALES = {  # weak, synthetic, validation clips; hop (s) -> frames of a 10 s cli
 MIB = 1024 * 1024
 
 
-def write_set(root: Path, name: str, n_clips: int, frames: int, n_mels: int, classes: list[str],
-              strong: bool, rng: np.random.Generator, chunk: int = 256) -> dict:
-    """One set of the store, written in chunks (so this process never holds it whole)."""
-    from numpy.lib.format import open_memmap
-    features = open_memmap(root / f"{name}.npy", mode="w+", dtype=np.float16, shape=(n_clips, frames, n_mels))
-    labels = open_memmap(root / f"{name}_frame_labels.npy", mode="w+", dtype=np.uint8,
-                         shape=(n_clips, frames, len(classes))) if strong else None
+def write_set(root: Path, name: str, config, classes: list[str], n_clips: int, strong: bool,
+              rng: np.random.Generator, chunk: int = 256) -> dict:
+    """One set of the store, its features written in chunks (so this process never holds them whole), through
+    the store's own writers (`ifdsed.features.store`)."""
+    from ifdsed.features.store import open_set_features, set_summary, write_set_labels
+    frames, n_mels = config.frames, config.n_mels
+    features = open_set_features(root, name, n_clips, frames, n_mels)              # [clips, frames, n_mels]
+    labels = np.zeros((n_clips, frames, len(classes)), np.uint8)                   # [clips, frames, C]
     tags = np.zeros((n_clips, len(classes)), np.uint8)
     for start in range(0, n_clips, chunk):
         stop = min(n_clips, start + chunk)
-        block = rng.normal(0.0, 1.0, size=(stop - start, frames, n_mels)).astype(np.float16)
+        block = rng.normal(0.0, 1.0, size=(stop - start, frames, n_mels)).astype(features.dtype)
         frame_block = np.zeros((stop - start, frames, len(classes)), np.uint8)
         for clip in range(stop - start):
             for c in rng.choice(len(classes), size=int(rng.integers(1, 4)), replace=False):
@@ -71,18 +71,13 @@ def write_set(root: Path, name: str, n_clips: int, frames: int, n_mels: int, cla
                 tags[start + clip, c] = 1
         block += 2.0 * frame_block.repeat(n_mels // len(classes) + 1, axis=-1)[..., :n_mels]
         features[start:stop] = block
-        if strong:
-            labels[start:stop] = frame_block
+        labels[start:stop] = frame_block
     features.flush()
     del features
-    if strong:
-        labels.flush()
-        del labels
-    np.save(root / f"{name}_tags.npy", tags)
-    names = [",".join(classes[c] for c in np.flatnonzero(row)) for row in tags]
-    (root / f"{name}.tsv").write_text("row\tfilename\tevent_labels\n" + "".join(
-        f"{i}\t{name}_{i:05d}.wav\t{names[i]}\n" for i in range(n_clips)))
-    return {"clips": n_clips, "frames": frames, "n_mels": n_mels, "frame_labels": strong}
+    write_set_labels(root, name, [f"{name}_{i:05d}.wav" for i in range(n_clips)],
+                     [",".join(classes[c] for c in np.flatnonzero(row)) for row in tags], tags,
+                     labels if strong else None)
+    return set_summary(n_clips, config, strong)
 
 
 def validation_folder(store: Path) -> Path:
@@ -116,18 +111,14 @@ def write_store(root: Path, scale: str) -> int:
     classes = list(params.classes)
     root.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    sets = {"realworld_weak": write_set(root, "realworld_weak", weak, config.frames, config.n_mels, classes,
-                                        False, rng),
-            "synthetic_train": write_set(root, "synthetic_train", synthetic, config.frames, config.n_mels, classes,
-                                         True, rng),
-            "realworld_validation": write_set(root, "realworld_validation", validation, config.frames,
-                                              config.n_mels, classes, True, rng)}
+    from ifdsed.features.store import write_store_info
+    sets = {"realworld_weak": write_set(root, "realworld_weak", config, classes, weak, False, rng),
+            "synthetic_train": write_set(root, "synthetic_train", config, classes, synthetic, True, rng),
+            "realworld_validation": write_set(root, "realworld_validation", config, classes, validation, True, rng)}
     write_validation_tables(validation_folder(root), np.load(root / "realworld_validation_frame_labels.npy",
                                                              mmap_mode="r"), classes, config.frame_hop)
-    np.savez(root / "normalization.npz", mean=np.zeros(config.n_mels, np.float32),
-             std=np.ones(config.n_mels, np.float32))
-    (root / "features.json").write_text(json.dumps({"config": config.describe(), "classes": classes,
-                                                    "sets": sets}))
+    write_store_info(root, config, classes, ["synthetic_train", "realworld_weak"], sets,
+                     np.zeros(config.n_mels, np.float32), np.ones(config.n_mels, np.float32), frames=0)
     return sum(path.stat().st_size for path in root.iterdir())
 
 
@@ -190,7 +181,7 @@ def child(store: Path, max_steps: int, out: Path) -> None:
     import ifdsed.training.loop as training
     from ifdsed.config import parse_params
     from ifdsed.features.normalize import Normalizer
-    from ifdsed.features.store import load_feature_set, load_normalization
+    from ifdsed.features.store import STORE_DTYPE, load_feature_set, load_normalization
     start = sampler.stage()
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["train"].update(epochs=1, seeds=[1])
@@ -237,7 +228,7 @@ def child(store: Path, max_steps: int, out: Path) -> None:
     started = time.perf_counter()
     read_bytes = 0
     for batch in batches.epoch(0):
-        read_bytes += batch["features"].numel() * 2          # float16 in the store
+        read_bytes += batch["features"].numel() * np.dtype(STORE_DTYPE).itemsize   # as stored
 
     read_s = time.perf_counter() - started
     read_peak = sampler.stage()

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import shutil
@@ -30,14 +29,14 @@ import yaml
 
 from ifdsed.config import DCASE_CLASSES, FeaturesParams, parse_params
 from ifdsed.features.logmel import LogMelConfig, LogMelExtractor
-from ifdsed.features.store import STORE_DTYPE
+from ifdsed.features.store import open_set_features, set_summary, write_set_labels, write_store_info
 from ifdsed.inference.files import predict_files
 from ifdsed.inference.settings import detector_extra
 from ifdsed.io.audio import read_clip
 from ifdsed.models import checkpoint
 from ifdsed.models.config import ModelConfig
 from ifdsed.models.sed_model import SEDModel
-from ifdsed.paths import CLIP_SETS, VALIDATION_SET
+from ifdsed.paths import CLIP_SETS, TRAIN_SETS, VALIDATION_SET
 from ifdsed.scenes.render import write_set_tables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,9 +230,8 @@ def complete_sets(root: Path) -> None:
 
 # ================================================================================== a tiny hand-made feature store
 # Class c lights up mel band c during its events (5 frames of 20, two classes per clip), so a few epochs of a
-# tiny model learn it. The layout is the one `ifdsed.features.store.build_store` writes: per set <set>.npy
-# (float32 [clips, frames, mels]), <set>_tags.npy, <set>_frame_labels.npy (strong sets), <set>.tsv, plus
-# normalization.npz and features.json.
+# tiny model learn it. Written by the store's own writers (`ifdsed.features.store`: open_set_features,
+# write_set_labels, write_store_info), so it has the layout `build_store` writes.
 FRAMES, MELS = 20, 64
 FRAME_SECONDS = 0.5  # the store's hop: 20 frames make a 10 s clip
 TOY_CONFIG = LogMelConfig(sample_rate=16000, n_fft=1024, window=0.04, hop=FRAME_SECONDS, n_mels=MELS, fmin=0.0,
@@ -252,14 +250,14 @@ def write_toy_set(root: Path, name: str, n_clips: int, rng: np.random.Generator,
             frames[clip, start:start + 5, c] = 1
             tags[clip, c] = 1
             features[clip, start:start + 5, c] += 3.0
-    np.save(root / f"{name}.npy", features.astype(STORE_DTYPE))
-    np.save(root / f"{name}_tags.npy", tags)
-    if strong:
-        np.save(root / f"{name}_frame_labels.npy", frames)
-    labels = [",".join(CLASSES[c] for c in np.flatnonzero(row)) for row in tags]
-    (root / f"{name}.tsv").write_text("row\tfilename\tevent_labels\n" + "".join(
-        f"{i}\t{name}_{i}.wav\t{labels[i]}\n" for i in range(n_clips)))
-    return {"clips": n_clips, "frames": FRAMES, "n_mels": MELS, "frame_labels": strong}
+    stored = open_set_features(root, name, n_clips, FRAMES, MELS)
+    stored[:] = features
+    stored.flush()
+    del stored
+    write_set_labels(root, name, [f"{name}_{i}.wav" for i in range(n_clips)],
+                     [",".join(CLASSES[c] for c in np.flatnonzero(row)) for row in tags], tags,
+                     frames if strong else None)
+    return set_summary(n_clips, TOY_CONFIG, strong)
 
 
 def write_event_tables(folder: Path, name: str, frames: np.ndarray) -> None:
@@ -287,9 +285,9 @@ def write_toy_store(root: Path, sets: list[tuple[str, int, bool]], event_tables:
         for name, _, strong in sets:
             if strong:
                 write_event_tables(root.parent / "sets" / name, name, np.load(root / f"{name}_frame_labels.npy"))
-    np.savez(root / "normalization.npz", mean=np.zeros(MELS, np.float32), std=np.ones(MELS, np.float32))
-    (root / "features.json").write_text(json.dumps({"config": TOY_CONFIG.describe(), "classes": CLASSES,
-                                                    "sets": entries}))
+    training = [name for name in TRAIN_SETS if name in entries]
+    write_store_info(root, TOY_CONFIG, CLASSES, training, entries, np.zeros(MELS, np.float32),
+                     np.ones(MELS, np.float32), frames=0)
     return root
 
 

@@ -90,20 +90,54 @@ def _resolve(path: str, root: Path) -> Path:
     return path if path.is_absolute() else root / path
 
 
+# ---------------------------------------------------------------- the store's files, one writer for each
+# build_store writes a store through these; so do the benchmarks and the tests that make a store by hand.
+
+def open_set_features(out: Path, name: str, clips: int, frames: int, n_mels: int) -> np.memmap:
+    """<name>.npy: a new [clips, frames, n_mels] array of the store's dtype, a memory map to fill."""
+    return np.lib.format.open_memmap(out / f"{name}.npy", mode="w+", dtype=STORE_DTYPE,
+                                     shape=(clips, frames, n_mels))
+
+
+def write_set_labels(out: Path, name: str, filenames: Sequence[str], event_labels: Sequence[str],
+                     tags: np.ndarray, strong_labels: np.ndarray | None = None) -> None:
+    """<name>.tsv (row, filename, event_labels: the comma-joined tags), <name>_tags.npy (tags [clips, C], uint8)
+    and, for a strongly labelled set, <name>_frame_labels.npy (strong_labels [clips, T, C], uint8)."""
+    np.save(out / f"{name}_tags.npy", np.asarray(tags, np.uint8))
+    index = pd.DataFrame({"row": range(len(filenames)), "filename": list(filenames),
+                          "event_labels": list(event_labels)})
+    index.to_csv(out / f"{name}.tsv", sep="\t", index=False, lineterminator="\n")
+    if strong_labels is not None:
+        np.save(out / f"{name}_frame_labels.npy", np.asarray(strong_labels, np.uint8))
+
+
+def write_store_info(out: Path, config: LogMelConfig, classes: Sequence[str], train_sets: Sequence[str],
+                     sets: Mapping[str, dict], mean: np.ndarray, std: np.ndarray, frames: int) -> dict:
+    """normalization.npz (the training sets' per-band mean and std [n_mels], over `frames` frames) and
+    features.json (the settings, the classes and each set's summary `sets`); returns features.json's content."""
+    _save_npz(out / NORMALIZATION_FILE, mean=mean, std=std, frames=np.int64(frames), sets=np.array(list(train_sets)))
+    info = {"format": STORE_FORMAT, "dtype": np.dtype(STORE_DTYPE).name, "config": config.describe(),
+            "classes": list(classes), "train_sets": list(train_sets), "sets": dict(sets)}
+    (out / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def set_summary(clips: int, config: LogMelConfig, strong: bool, source: str | Path | None = None) -> dict:
+    """A set's entry in features.json."""
+    summary = {"clips": clips, "frames": config.frames, "n_mels": config.n_mels, "frame_labels": strong}
+    return summary | ({"source": str(source)} if source is not None else {})
+
+
 def _write_labels(name: str, set_dir: Path, out: Path, filenames: list[str], classes: Sequence[str],
                   config: LogMelConfig) -> bool:
     """A set's index table, clip tags and, when it has an events.tsv, frame labels; returns whether it has."""
     tags_table = read_tags(set_dir / "tags.tsv")
-    np.save(out / f"{name}_tags.npy", clip_tags(tags_table, filenames, classes))
     tag_text = dict(zip(tags_table["filename"], tags_table["event_labels"]))
-    index = pd.DataFrame({"row": range(len(filenames)), "filename": filenames,
-                          "event_labels": [tag_text[filename] for filename in filenames]})
-    index.to_csv(out / f"{name}.tsv", sep="\t", index=False, lineterminator="\n")
     strong = (set_dir / "events.tsv").is_file()
-    if strong:
-        events = read_events(set_dir / "events.tsv")
-        np.save(out / f"{name}_frame_labels.npy",
-                frame_labels(events, filenames, classes, config.frames, config.frame_hop))
+    strong_labels = (frame_labels(read_events(set_dir / "events.tsv"), filenames, classes, config.frames,
+                                  config.frame_hop) if strong else None)
+    write_set_labels(out, name, filenames, [tag_text[filename] for filename in filenames],
+                     clip_tags(tags_table, filenames, classes), strong_labels)
     return strong
 
 
@@ -113,8 +147,7 @@ def _write_features(path: Path, audio: list[Path], extractor: LogMelExtractor, w
     """Features of `audio` into a new .npy written through a memory map (never all in RAM); the stored
     (float16) values are added to `sums` when given."""
     cfg = extractor.config
-    store = np.lib.format.open_memmap(path, mode="w+", dtype=STORE_DTYPE,
-                                      shape=(len(audio), cfg.frames, cfg.n_mels))  # [clips, frames, n_mels]
+    store = open_set_features(path.parent, path.stem, len(audio), cfg.frames, cfg.n_mels)   # [clips, frames, n_mels]
     row = 0
     for batch in extract_files(audio, extractor, workers=workers, batch_size=batch_size):
         stored = batch.astype(STORE_DTYPE)                                         # [batch, frames, n_mels]
@@ -141,8 +174,7 @@ def _write_set(name: str, set_dir: Path, out: Path, extractor: LogMelExtractor, 
         raise FeatureError(f"{set_dir}: its tables disagree: {error}: rerun the stage that wrote it") from None
     audio = [_resolve(path, root) for path in clips["path"]]
     _write_features(out / f"{name}.npy", audio, extractor, workers, batch_size, sums, progress)
-    return {"clips": len(filenames), "frames": extractor.config.frames, "n_mels": extractor.config.n_mels,
-            "frame_labels": strong, "source": str(set_dir)}
+    return set_summary(len(filenames), extractor.config, strong, set_dir)
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
@@ -179,11 +211,7 @@ def build_store(sets: Mapping[str, str | Path], out_dir: str | Path, config: Log
         summaries[name] = _write_set(name, Path(set_dir), partial, extractor, classes, root, workers,
                                      batch_size, sums if name in train_sets else None, progress)
     mean, std = sums.mean_std()
-    _save_npz(partial / NORMALIZATION_FILE, mean=mean, std=std, frames=np.int64(sums.count),
-              sets=np.array(list(train_sets)))
-    info = {"format": STORE_FORMAT, "dtype": np.dtype(STORE_DTYPE).name, "config": config.describe(),
-            "classes": list(classes), "train_sets": list(train_sets), "sets": summaries}
-    (partial / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    info = write_store_info(partial, config, classes, train_sets, summaries, mean, std, sums.count)
 
     shutil.rmtree(out_dir, ignore_errors=True)
     partial.rename(out_dir)
