@@ -38,7 +38,7 @@ from pathlib import Path
 import yaml
 
 from bench.common import ROOT, arguments, emit, loadavg
-from tests.helpers import copy_project_files, tiny_params   # shared with the tests
+from bench.project_copy import copy_project_files, tiny_params   # shared with the tests
 
 STAGE_LINE = re.compile(r"^Running stage '([^']+)'")
 
