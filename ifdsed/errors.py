@@ -31,3 +31,10 @@ def run_stage(name: str, main: Callable[[], int | None]) -> NoReturn:
     except IfdsedError as error:
         sys.exit(f"{name}: {error}")
     sys.exit(status or 0)
+
+
+def named(error: BaseException, path) -> str:
+    """The error's first line, prefixed with `path` unless it already starts with it (the library's own errors
+    name their file; an OSError or a third-party one may not)."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return message if message.startswith(str(path)) else f"{path}: {message}"

@@ -24,13 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ifdsed.errors import named
     from ifdsed.inference.detector import Detector
     from ifdsed.inference.onnx_detector import OnnxDetector, export_onnx
 
     try:
         reference = Detector.from_checkpoint(args.model, "cpu")
     except (OSError, ValueError, KeyError, RuntimeError) as error:
-        print(f"export: cannot use checkpoint {args.model}: {error}", file=sys.stderr)
+        print(f"export: cannot use the model: {named(error, args.model)}", file=sys.stderr)
         return 1
     export_onnx(args.model, args.out)
     exported = OnnxDetector(args.out)

@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from ifdsed.devices import DeviceError, pick_precision
+from ifdsed.errors import named
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.files import find_audio, predict_files, Prediction
 from ifdsed.io.tables import EVENT_COLUMNS, write_events
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             detector = Detector.from_checkpoint(args.model, device, precision)
     except (OSError, ValueError, KeyError, RuntimeError) as error:
-        print(f"predict: cannot use checkpoint {args.model}: {error}", file=sys.stderr)
+        print(f"predict: cannot use the model: {named(error, args.model)}", file=sys.stderr)
         return 1
     items, missing = collect(args.paths)
     for problem in missing:

@@ -24,4 +24,4 @@ def test_the_export_command_checks_its_file_and_refuses_a_bad_checkpoint(exporte
     assert "differ from the checkpoint's by at most" in capsys.readouterr().out
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     assert main(["export", "--model", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "x.onnx")]) == 1
-    assert "cannot use checkpoint" in capsys.readouterr().err
+    assert "cannot use the model" in capsys.readouterr().err

@@ -52,7 +52,7 @@ def test_usage_errors_exit_with_2(tmp_path, capsys):
 
 def test_input_that_cannot_be_used_is_one_line_with_status_1(tmp_path, monkeypatch, capsys):
     done = ifdsed("predict", "missing.wav", "--model", "missing.pt", "--out", "events.tsv", cwd=tmp_path)
-    assert done.returncode == 1 and done.stderr.startswith("predict: cannot use checkpoint missing.pt: "), done.stderr
+    assert done.returncode == 1 and done.stderr.startswith("predict: cannot use the model: missing.pt: "), done.stderr
     assert done.stderr.count("\n") == 1 and not (tmp_path / "events.tsv").exists()
     # an IfdsedError raised by a subcommand: `<subcommand>: <message>`, no traceback
     from ifdsed.cli import compare

@@ -111,7 +111,7 @@ def test_predict_refuses_an_unsafe_checkpoint(tmp_path, capsys):
                 "extra": {"hook": Payload(str(tmp_path / "code_ran"))}}, evil)
     wav(tmp_path / "a.wav", tone(1.0))
     assert predict(str(tmp_path / "a.wav"), "--model", str(evil), "--out", str(tmp_path / "e.tsv")) == 1
-    assert f"cannot use checkpoint {evil}: {evil}: refused" in capsys.readouterr().err
+    assert f"cannot use the model: {evil}: refused" in capsys.readouterr().err
     assert not (tmp_path / "code_ran").exists()
 
 
@@ -135,3 +135,19 @@ def test_predict_precision(model_path, tmp_path, capsys):
         assert NEVER not in set(table.event_label)
     default = parse_args(["predict", str(clip), "--model", str(model_path), "--out", str(out)])
     assert default.precision == "float32"                  # evaluation's bytes unless asked otherwise
+
+
+@pytest.mark.parametrize("name, write, phrase", [
+    ("notes.pt", lambda p: p.write_text("epoch 3: best so far\n"), "not a checkpoint: a text file"),
+    ("clip.pt", lambda p: sf.write(p, np.zeros(1600, np.float32), SR, format="WAV"), "not a checkpoint: an audio file"),
+    ("noise.pt", lambda p: p.write_bytes(bytes(range(256)) * 4), "not a checkpoint: not a PyTorch file"),
+    ("junk.onnx", lambda p: p.write_bytes(b"not a protobuf \x00\xff" * 8), "not an ONNX model ONNX Runtime can load"),
+])
+def test_predict_refuses_a_bad_model_file_in_one_line(tmp_path, capsys, name, write, phrase):
+    model = tmp_path / name
+    write(model)
+    audio = wav(tmp_path / "clip.wav", tone(1.0))
+    assert main(["predict", str(audio), "--model", str(model), "--out", str(tmp_path / "events.tsv")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"predict: cannot use the model: {model}: {phrase}") and err.count("\n") == 1, err
+    assert not (tmp_path / "events.tsv").exists()
