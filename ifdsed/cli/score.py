@@ -78,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
             classes = default_classes()
         truth = read_table(args.truth)
         predictions = read_table(args.predictions)
+        shared = set(truth["filename"]) & set(predictions["filename"])
+        if len(truth) and len(predictions) and not shared:   # other files, or names written another way
+            raise ValueError(f"{args.predictions}: none of its files is in {args.truth} (e.g. "
+                             f"{sorted(set(predictions['filename']))[0]!r} against "
+                             f"{sorted(set(truth['filename']))[0]!r}): nothing to score")
         durations = read_table(args.durations, DURATION_COLUMNS) if args.durations else None
         metrics = score_tables(truth, predictions, classes, durations=durations)
         write_json(metrics, args.out)

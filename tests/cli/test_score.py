@@ -89,3 +89,21 @@ def test_a_bad_table_is_one_line_naming_the_file(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.startswith(f"score: {tmp_path / 'bad.tsv'}: missing column(s)"), done.stderr
     assert done.stderr.count("\n") == 1 and not (tmp_path / "m.json").exists()
+
+
+def test_truth_and_predictions_that_share_no_file_are_refused(tmp_path):
+    truth = tmp_path / "truth.tsv"
+    truth.write_text("filename\tonset\toffset\tevent_label\na.wav\t0.0\t1.0\tDog\n")
+    other = tmp_path / "other.tsv"                                  # another system's files, or names with a path
+    other.write_text("filename\tonset\toffset\tevent_label\naudio/a.wav\t0.0\t1.0\tDog\n")
+    empty = tmp_path / "empty.tsv"                                  # a system that detected nothing: scored, all 0
+    empty.write_text("filename\tonset\toffset\tevent_label\n")
+    done = subprocess.run([str(IFDSED), "score", "--truth", str(truth), "--predictions", str(other),
+                           "--out", str(tmp_path / "m.json")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and done.stderr.startswith(f"score: {other}: none of its files is in {truth}")
+    assert done.stderr.count("\n") == 1 and not (tmp_path / "m.json").exists()
+    done = subprocess.run([str(IFDSED), "score", "--truth", str(truth), "--predictions", str(empty),
+                           "--out", str(tmp_path / "m.json")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and json.loads((tmp_path / "m.json").read_text())["event_f1_macro"] in (0.0, None)
