@@ -4,8 +4,8 @@
 
 For each scale, writes a feature store of the right shapes to a temporary folder through the store's own writers
 (`ifdsed.features.store`: log-mels of the store's dtype filled through a memory map, uint8 tags and frame labels
-with a few random events per clip, index tables, normalisation, features.json), then, in a fresh Python process (one per scale,
-so peaks do not mix):
+with a few random events per clip, index tables, normalisation, features.json), then, in a fresh Python process
+(one per scale, so peaks do not mix):
 
 1. `ifdsed.training.loop.train_seed` as the train stage runs it (params.yaml's model and train settings, one epoch,
    seed 1), with the epoch cut to `--max-steps` batches (time; memory does not grow with the steps), including
@@ -55,7 +55,7 @@ def write_set(root: Path, name: str, config, classes: list[str], n_clips: int, s
               rng: np.random.Generator, chunk: int = 256) -> dict:
     """One set of the store, its features written in chunks (so this process never holds them whole), through
     the store's own writers (`ifdsed.features.store`)."""
-    from ifdsed.features.store import open_set_features, set_summary, write_set_labels
+    from ifdsed.features.store import open_set_features, set_summary, tag_labels, write_set_labels
     frames, n_mels = config.frames, config.n_mels
     features = open_set_features(root, name, n_clips, frames, n_mels)              # [clips, frames, n_mels]
     labels = np.zeros((n_clips, frames, len(classes)), np.uint8)                   # [clips, frames, C]
@@ -75,7 +75,7 @@ def write_set(root: Path, name: str, config, classes: list[str], n_clips: int, s
     features.flush()
     del features
     write_set_labels(root, name, [f"{name}_{i:05d}.wav" for i in range(n_clips)],
-                     [",".join(classes[c] for c in np.flatnonzero(row)) for row in tags], tags,
+                     tag_labels(tags, classes), tags,
                      labels if strong else None)
     return set_summary(n_clips, config, strong)
 

@@ -29,7 +29,7 @@ import yaml
 from bench.project_copy import PROJECT_FILES, copy_project_files, tiny_params  # noqa: F401 - used by tests
 from ifdsed.config import DCASE_CLASSES, FeaturesParams, parse_params
 from ifdsed.features.logmel import LogMelConfig, LogMelExtractor
-from ifdsed.features.store import open_set_features, set_summary, write_set_labels, write_store_info
+from ifdsed.features.store import open_set_features, set_summary, tag_labels, write_set_labels, write_store_info
 from ifdsed.inference.files import predict_files
 from ifdsed.inference.settings import detector_extra
 from ifdsed.io.audio import read_clip
@@ -221,7 +221,7 @@ def write_toy_set(root: Path, name: str, n_clips: int, rng: np.random.Generator,
     stored.flush()
     del stored
     write_set_labels(root, name, [f"{name}_{i}.wav" for i in range(n_clips)],
-                     [",".join(CLASSES[c] for c in np.flatnonzero(row)) for row in tags], tags,
+                     tag_labels(tags, CLASSES), tags,
                      frames if strong else None)
     return set_summary(n_clips, TOY_CONFIG, strong)
 

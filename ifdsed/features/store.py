@@ -32,7 +32,7 @@ from ifdsed.devices import default_device
 from ifdsed.errors import IfdsedError
 from ifdsed.features.labels import clip_tags, frame_labels
 from ifdsed.features.logmel import FeatureError, LogMelConfig, LogMelExtractor, extract_files
-from ifdsed.io.tables import read_clips, read_events, read_tags
+from ifdsed.io.tables import join_tags, read_clips, read_events, read_tags
 
 STORE_DTYPE = np.float32
 STORE_FORMAT = 2
@@ -109,6 +109,11 @@ def write_set_labels(out: Path, name: str, filenames: Sequence[str], event_label
     index.to_csv(out / f"{name}.tsv", sep="\t", index=False, lineterminator="\n")
     if strong_labels is not None:
         np.save(out / f"{name}_frame_labels.npy", np.asarray(strong_labels, np.uint8))
+
+
+def tag_labels(tags: np.ndarray, classes: Sequence[str]) -> list[str]:
+    """Each clip's tags [clips, C] as the index table writes them (DCASE's sorted, comma-separated names)."""
+    return [join_tags(classes[c] for c in np.flatnonzero(row)) for row in tags]
 
 
 def write_store_info(out: Path, config: LogMelConfig, classes: Sequence[str], train_sets: Sequence[str],
