@@ -33,8 +33,14 @@ def run_stage(name: str, main: Callable[[], int | None]) -> NoReturn:
     sys.exit(status or 0)
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its class name when it has none): one line for the user."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def named(error: BaseException, path) -> str:
     """The error's first line, prefixed with `path` unless it already starts with it (the library's own errors
     name their file; an OSError or a third-party one may not)."""
-    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    message = first_line(error)
     return message if message.startswith(str(path)) else f"{path}: {message}"

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ifdsed.errors import IfdsedError
+from ifdsed.errors import IfdsedError, first_line
 from ifdsed.features.logmel import LogMelExtractor
 from ifdsed.inference.detector import STORE_DTYPE, Detector
 from ifdsed.inference.settings import DetectorSettings, detector_settings
@@ -129,7 +129,7 @@ class OnnxDetector(Detector):
         try:
             self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # noqa: BLE001 - ONNX Runtime's own classes (InvalidProtobuf, Fail, ...)
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            first = first_line(error)
             raise OnnxModelError(f"{path}: not an ONNX model ONNX Runtime can load: {first}") from None
         metadata = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in metadata:

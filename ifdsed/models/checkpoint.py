@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ifdsed.errors import IfdsedError
+from ifdsed.errors import IfdsedError, first_line
 from ifdsed.io.atomic import atomic_path
 from ifdsed.models.config import ModelConfig
 from ifdsed.models.sed_model import SEDModel
@@ -106,7 +106,7 @@ def _read(path: Path, map_location) -> dict:
             f"{path}: refused: it holds Python objects other than tensors and plain values{what}, and loading "
             f"them could run code; only checkpoints written by this project's training stage are loaded") from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first = first_line(error)
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {first}") from None
     if not isinstance(payload, dict) or any(key not in payload for key in KEYS):
         found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
@@ -129,7 +129,7 @@ def load(path: str | Path, map_location: str | torch.device | None = "cpu") -> C
         model = SEDModel(config)
         model.load_state_dict(payload["state_dict"])
     except (TypeError, ValueError, KeyError, RuntimeError, AttributeError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first = first_line(error)
         raise CheckpointError(f"{path}: its model config and weights do not fit together: {first}") from None
     if map_location is not None:
         model.to(map_location)
