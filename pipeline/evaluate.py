@@ -2,7 +2,8 @@
 
 Reads  data/train/seed_<seed>/checkpoints/best.pt (weights + the detector settings it was trained with),
        the feature store data/features/, the truth tables data/{realworld,synthetic}/.../events.tsv and clips.tsv,
-       params.yaml (eval).
+       params.yaml (eval; data.source, real.syn_test_tsv and soundbank.held_out_test name the sets in the log and
+       plots: `ifdsed.evaluation.set_titles`).
 Writes results/eval/seed_<seed>/metrics.json (flat keys such as real_test/event_f1_macro, and where they come
        from: provenance/..., see ifdsed/evaluation/provenance.py; what the detector costs: cost/macs_per_clip,
        cost/parameters; the domain-gap probe on the encoder's output x, domain_gap_accuracy,
@@ -26,6 +27,7 @@ from ifdsed.evaluation.domain_gap import PREFIXES, domain_gap_report
 from ifdsed.evaluation.cost import inference_cost
 from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
 from ifdsed.evaluation.provenance import missing_clips, provenance
+from ifdsed.evaluation.set_titles import set_title
 from ifdsed.evaluation.sets import evaluation_sets, import_reports, score_set
 from ifdsed.features.store import check_store, load_feature_set
 from ifdsed.inference.detector import Detector
@@ -48,9 +50,10 @@ def main() -> None:
     classes = list(settings.classes)
 
     metrics = {"seed": args.seed, "variant": detector.model.config.run_name, "best_epoch": detector.epoch}
-    per_class, curves, results, scored = {}, {}, {}, {}
+    per_class, curves, results, scored, titles = {}, {}, {}, {}, {}
     reports = import_reports()                                 # imported sets: their missing audio
     for eval_set in evaluation_sets():
+        titles[eval_set.key] = title = set_title(eval_set.key, params)
         features = load_feature_set(paths.FEATURES, eval_set.store_name)
         result = score_set(detector, features, eval_set.folder, params.eval)
         results[eval_set.key] = (features, result)
@@ -60,9 +63,9 @@ def main() -> None:
                         if "/" not in key})
         per_class[eval_set.key] = {f"{metric}/{name}": result.metrics.get(f"{metric}/{name}")
                                    for metric in PER_CLASS_METRICS for name in classes}
-        curves[eval_set.title] = result.curves
+        curves[title] = result.curves
         write_events(result.predictions, out / "predictions" / f"{eval_set.key}.tsv")
-        print(f"seed {args.seed} {eval_set.title}: event F1 macro {result.metrics['event_f1_macro']:.3f}, "
+        print(f"seed {args.seed} {title}: event F1 macro {result.metrics['event_f1_macro']:.3f}, "
               f"segment F1 {result.metrics['segment_f1_macro']:.3f}, "
               f"tagging F1 {result.metrics['tagging_f1_macro']:.3f}")
 
@@ -86,16 +89,18 @@ def main() -> None:
                                for key in per_class for metric in PER_CLASS_METRICS}} for name in classes]
     with atomic.atomic_path(out / "per_class.csv") as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.4f")
-    draw(out / "plots", rows, curves, results, settings, classes, params.eval.piano_roll_clips)
+    draw(out / "plots", rows, curves, results, titles, settings, classes, params.eval.piano_roll_clips)
     atomic.write_json(paths.eval_metrics(args.seed), metrics)
     print(f"seed {args.seed}: metrics -> {paths.eval_metrics(args.seed)}, tables and plots -> {out}/")
 
 
-def draw(folder, rows: list[dict], curves: dict, results: dict, settings, classes: list[str], n_clips: int) -> None:
-    """Per-class event F1 bars, PSD-ROC curves and piano rolls of the first real-world test clips."""
+def draw(folder, rows: list[dict], curves: dict, results: dict, titles: dict, settings, classes: list[str],
+         n_clips: int) -> None:
+    """Per-class event F1 bars, PSD-ROC curves and piano rolls of the first real-world test clips; each set is
+    shown by its title ({key: title})."""
     frame = pd.DataFrame(rows).set_index("class")
     per_class_bars(frame[[f"{key}/event_f1" for key in ("real_test", "syn_test")]].rename(
-        columns=lambda c: c.split("/")[0]), "event-based F1 per class", folder / "per_class_event_f1.png")
+        columns=lambda c: titles[c.split("/")[0]]), "event-based F1 per class", folder / "per_class_event_f1.png")
     psd_roc(curves, folder / "psd_roc.png")
     features, result = results["real_test"]
     truth = read_events(paths.CLIP_SETS["realworld_test"] / "events.tsv")
@@ -105,7 +110,7 @@ def draw(folder, rows: list[dict], curves: dict, results: dict, settings, classe
         piano_roll(log_mel, settings.frame_hop, classes,
                    {"truth": truth[truth.filename == name],
                     "predicted": result.predictions[result.predictions.filename == name]},
-                   f"real-world test: {name}", folder / f"piano_roll_{row}.png")
+                   f"{titles['real_test']}: {name}", folder / f"piano_roll_{row}.png")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ and PSDS scenarios 1 and 2 from the frame scores p_t,c * P_c (sed_scores_eval); 
 90 % intervals of the event-based macro F1 (and with eval.bootstrap_psds of PSDS1) over resampled clips
 (ifdsed/evaluation/bootstrap.py).
 
-Sets, with the paper's names: real_test (DCASE 2018 test column), syn_test (DCASE 2019 synthetic column) and
-real_validation (used for model selection; reported, not tuned on).
+Sets, by metric prefix: real_test (standing in for the paper's "DCASE 2018" column), syn_test (for its "DCASE 2019
+(syn)" column) and real_validation (used for model selection; reported, not tuned on); what each is called, which
+params decide (generated or imported), comes from `ifdsed.evaluation.set_titles.set_title`.
 """
 from __future__ import annotations
 
@@ -32,17 +33,13 @@ class EvalSet:
     key: str          # prefix of the metric names
     store_name: str   # set in the feature store
     folder: Path      # clip set folder (events.tsv, clips.tsv)
-    title: str        # for tables and plots
     imported_as: str | None = None   # its name in the import reports (`import_reports`) when imported
 
 
 EVAL_SETS = (
-    EvalSet("real_test", "realworld_test", paths.CLIP_SETS["realworld_test"], "real-world test (DCASE 2018 test)",
-            "test"),
-    EvalSet("syn_test", "synthetic_test", paths.CLIP_SETS["synthetic_test"], "synthetic test (DCASE 2019 syn)",
-            "syn_test"),
-    EvalSet("real_validation", "realworld_validation", paths.CLIP_SETS["realworld_validation"],
-            "real-world validation", "validation"),
+    EvalSet("real_test", "realworld_test", paths.CLIP_SETS["realworld_test"], "test"),
+    EvalSet("syn_test", "synthetic_test", paths.CLIP_SETS["synthetic_test"], "syn_test"),
+    EvalSet("real_validation", "realworld_validation", paths.CLIP_SETS["realworld_validation"], "validation"),
 )
 
 
@@ -88,8 +85,7 @@ def score_set(detector: Detector, features: FeatureSet, folder: Path, evaluation
 
 def evaluation_sets() -> tuple[EvalSet, ...]:
     """EVAL_SETS, then the extra test sets the extra_sets stage imported (metric prefix: the set's name)."""
-    extra = tuple(EvalSet(store_name.removeprefix("extra_"), store_name, folder,
-                          f"extra test set {store_name.removeprefix('extra_')}", store_name.removeprefix("extra_"))
+    extra = tuple(EvalSet(store_name.removeprefix("extra_"), store_name, folder, store_name.removeprefix("extra_"))
                   for store_name, folder in paths.extra_clip_sets().items())
     return EVAL_SETS + extra
 
