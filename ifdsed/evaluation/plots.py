@@ -1,4 +1,5 @@
-"""Pictures of results: per-class bars (F1, the domain-gap probe), PSD-ROC curves, and log-mel piano rolls of test clips."""
+"""Pictures of results: per-class bars (F1, the domain-gap probe), PSD-ROC curves, and log-mel piano rolls of test
+clips and predicted files, with the frame probabilities behind the events."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,12 +58,17 @@ def psd_roc(curves: Mapping[str, Mapping[str, dict]], path: Path) -> Path:
     return _save(figure, path)
 
 
-def piano_roll(log_mel: np.ndarray, frame_hop: float, classes: Sequence[str], rolls: Mapping[str, pd.DataFrame],
-               title: str, path: Path) -> Path:
-    """A log-mel [T, n_mels] above one piano roll per event table in `rolls` (e.g. truth, predicted)."""
+def piano_roll_figure(log_mel: np.ndarray, frame_hop: float, classes: Sequence[str],
+                      rolls: Mapping[str, pd.DataFrame], title: str, frame_probs: np.ndarray | None = None):
+    """A matplotlib figure, its panels on one time axis (seconds; frame t spans [t, t + 1) * frame_hop):
+    the log-mel [T, n_mels]; one piano roll per event table in `rolls` (e.g. truth, predicted); with
+    `frame_probs` [T, C], the frame probability p(t, c) of every class as a heat map (0 to 1, one row per class,
+    in the piano rolls' order), the evidence behind the decided events. The caller saves or closes it."""
     duration = log_mel.shape[0] * frame_hop
-    figure, axes = plt.subplots(1 + len(rolls), 1, figsize=(10, 2.4 + 2.2 * len(rolls)), sharex=True,
-                                gridspec_kw={"height_ratios": [1.2] + [1] * len(rolls)})
+    heights = [1.2] + [1] * len(rolls) + ([1] if frame_probs is not None else [])
+    figure, axes = plt.subplots(len(heights), 1, figsize=(10, 2.4 + 2.2 * (len(heights) - 1)), sharex=True,
+                                gridspec_kw={"height_ratios": heights}, squeeze=False)
+    axes = axes[:, 0]
     axes[0].imshow(log_mel.T, origin="lower", aspect="auto", extent=(0, duration, 0, log_mel.shape[1]))
     axes[0].set_ylabel("mel band")
     axes[0].set_title(title)
@@ -71,19 +77,39 @@ def piano_roll(log_mel: np.ndarray, frame_hop: float, classes: Sequence[str], ro
             if row.event_label in classes:
                 level = list(classes).index(row.event_label)
                 axis.broken_barh([(row.onset, row.offset - row.onset)], (level - 0.4, 0.8))
-        axis.set_yticks(range(len(classes)), classes, fontsize=7)
-        axis.set_ylim(-0.6, len(classes) - 0.4)
-        axis.set_ylabel(name)
+        _class_rows(axis, classes, name)
         axis.grid(axis="x", alpha=0.3)
+    if frame_probs is not None:
+        if frame_probs.shape != (log_mel.shape[0], len(classes)):
+            raise ValueError(f"frame probabilities of shape {frame_probs.shape} for {log_mel.shape[0]} frames and "
+                             f"{len(classes)} classes")
+        image = axes[-1].imshow(frame_probs.T, origin="lower", aspect="auto", vmin=0.0, vmax=1.0, cmap="magma",
+                                interpolation="nearest", extent=(0, duration, -0.5, len(classes) - 0.5))
+        _class_rows(axes[-1], classes, "frame probability")
+        # the colour bar outside the panel, so that it keeps the width (the time axis) of the panels above it
+        figure.colorbar(image, cax=axes[-1].inset_axes((1.005, 0.0, 0.012, 1.0)))
     axes[-1].set_xlabel("time (s)")
     axes[-1].set_xlim(0, duration)
-    return _save(figure, path)
+    return figure
+
+
+def _class_rows(axis, classes: Sequence[str], label: str) -> None:
+    """One row per class on the y axis (row c spans c - 0.5 to c + 0.5), labelled with the class names."""
+    axis.set_yticks(range(len(classes)), classes, fontsize=7)
+    axis.set_ylim(-0.5, len(classes) - 0.5)
+    axis.set_ylabel(label)
+
+
+def piano_roll(log_mel: np.ndarray, frame_hop: float, classes: Sequence[str], rolls: Mapping[str, pd.DataFrame],
+               title: str, path: Path, frame_probs: np.ndarray | None = None) -> Path:
+    """`piano_roll_figure` written as a PNG to `path` (atomically); returns `path`."""
+    return _save(piano_roll_figure(log_mel, frame_hop, classes, rolls, title, frame_probs), Path(path))
 
 
 def plot_prediction(result, classes: Sequence[str], frame_hop: float, path: str | Path) -> Path:
     """One PNG for an `ifdsed.inference.files.Prediction`: the file's log-mel (needs keep_features) above its
-    predicted events as a piano roll."""
+    predicted events as a piano roll and its frame probabilities [frames, C] as a heat map."""
     if result.log_mel is None:
         raise ValueError(f"{result.filename}: no log-mel kept (predict with keep_features=True)")
     return piano_roll(result.log_mel, frame_hop, classes, {"predicted": result.events},
-                      f"{result.filename} ({result.duration:.2f} s)", Path(path))
+                      f"{result.filename} ({result.duration:.2f} s)", Path(path), result.frame_probs)
