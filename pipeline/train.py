@@ -1,12 +1,14 @@
 """DVC stage `train@<seed>` (a matrix over train.seeds): train one model, or resume an interrupted training.
 
-Reads  params.yaml (classes, model, train, postprocess; eval's sed_eval settings for the selection score), the
-       feature store data/features/ (realworld_weak, synthetic_train for training; realworld_validation for model
-       selection and early stopping) and the validation set's labels data/realworld/validation/events.tsv (and
-       clips.tsv); no test set's labels, nor the hidden weak timestamps, except in the diagnostic arm
-       model.ifd_labels: oracle (IFD pairs the weak clips' frames by data/realworld/weak_frame_labels/oracle/
-       weak_events.tsv; embedded data only; the run reports its variant as "<variant> (oracle IFD labels)").
-Writes data/train/seed_<seed>/checkpoints/{best,last}.pt (self-describing: model config + weights; kept
+Reads  params.yaml (classes, model, train, postprocess; eval's sed_eval settings for the selection score;
+       data.source, recorded in every checkpoint), the feature store data/features/ (realworld_weak,
+       synthetic_train for training; realworld_validation for model selection and early stopping) and the
+       validation set's labels data/realworld/validation/events.tsv (and clips.tsv); no test set's labels, nor
+       the hidden weak timestamps, except in the diagnostic arm model.ifd_labels: oracle (IFD pairs the weak
+       clips' frames by data/realworld/weak_frame_labels/oracle/weak_events.tsv; embedded data only; the run
+       reports its variant as "<variant> (oracle IFD labels)").
+Writes data/train/seed_<seed>/checkpoints/{best,last}.pt (self-describing: model config + weights, and what
+       they were trained on: data.source and the training sets' sizes, ifdsed/models/training_data.py; kept
        across reruns so a killed training resumes) and results/train/seed_<seed>/ (dvclive: metrics.json and
        per-epoch plots of every loss term and both validation scores; tracked by git, as DVC metrics are).
 

@@ -36,6 +36,7 @@ from ifdsed.io.audio import read_clip
 from ifdsed.models import checkpoint
 from ifdsed.models.config import ModelConfig
 from ifdsed.models.sed_model import SEDModel
+from ifdsed.models.training_data import KEY as TRAINING_DATA, TrainingData
 from ifdsed.paths import CLIP_SETS, TRAIN_SETS, VALIDATION_SET
 from ifdsed.scenes.render import write_set_tables
 
@@ -364,8 +365,10 @@ def default_features() -> LogMelConfig:
     return LogMelConfig.from_params(params.features, params.data.clip_duration)
 
 
-def make_checkpoint(path: Path, features: LogMelConfig, seed: int = 0) -> Path:
-    """A tiny random detector: class 0 (ALWAYS) always on, class 1 (NEVER) never, the rest random."""
+def make_checkpoint(path: Path, features: LogMelConfig, seed: int = 0,
+                    training_data: TrainingData | None = None) -> Path:
+    """A tiny random detector: class 0 (ALWAYS) always on, class 1 (NEVER) never, the rest random; with
+    `training_data`, its record in extra (as training writes it); without, a checkpoint of unknown training data."""
     params = parse_params({})
     torch.manual_seed(seed)
     model = SEDModel(ModelConfig(n_mels=features.n_mels, n_classes=len(params.classes), channels=(8, 8, 8)))
@@ -379,7 +382,8 @@ def make_checkpoint(path: Path, features: LogMelConfig, seed: int = 0) -> Path:
     windows = np.full(len(params.classes), 5, dtype=np.int64)
     mean, std = np.full(features.n_mels, -6.0, np.float32), np.full(features.n_mels, 3.0, np.float32)
     extra = detector_extra(params.classes, params.postprocess, features, mean, std, windows)
-    checkpoint.save(path, model, extra={"detector": extra})
+    recorded = {TRAINING_DATA: training_data.to_dict()} if training_data is not None else {}
+    checkpoint.save(path, model, extra={"detector": extra, **recorded})
     return path
 
 

@@ -6,8 +6,12 @@ The graph (`ifdsed.inference.onnx_detector.AudioDetector`) takes `audio` [W, sam
 the checkpoint's sample rate, each `features.clip_duration` long (W dynamic; shorter windows are zero-padded),
 and gives `frame_probs` [W, T, C], `clip_probs` [W, C] and `log_mel` [W, T, n_mels]. The detector settings
 (classes, features, normalisation, thresholds, median windows) are in the model's metadata as JSON
-(`ifdsed.detector`), so `ifdsed predict --model detector.onnx` post-processes exactly as with the checkpoint.
+(`ifdsed.detector`), so `ifdsed predict --model detector.onnx` post-processes exactly as with the checkpoint;
+so is the checkpoint's training-data record (`ifdsed.training_data`: data.source and the training sets' sizes).
 Checks the file with ONNX Runtime on one window of noise against the checkpoint before it returns.
+
+A checkpoint trained on the embedded generated data, or one that records no training data, gets one warning
+line on stderr (`ifdsed.models.training_data.warning`): such models do not work on real recordings.
 """
 from __future__ import annotations
 
@@ -27,12 +31,16 @@ def run(args: argparse.Namespace) -> int:
     from ifdsed.errors import named
     from ifdsed.inference.detector import Detector
     from ifdsed.inference.onnx_detector import OnnxDetector, export_onnx
+    from ifdsed.models.training_data import warning
 
     try:
         reference = Detector.from_checkpoint(args.model, "cpu")
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         print(f"export: cannot use the model: {named(error, args.model)}", file=sys.stderr)
         return 1
+    note = warning(reference.training_data, args.model)
+    if note is not None:
+        print(f"export: {note}", file=sys.stderr)
     export_onnx(args.model, args.out)
     exported = OnnxDetector(args.out)
     noise = np.random.default_rng(0).normal(0, 0.1, (1, reference.settings.features.clip_samples)).astype(np.float32)

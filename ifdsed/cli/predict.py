@@ -10,9 +10,15 @@ features and post-processing are the checkpoint's own (see ifdsed/inference/dete
 A .onnx model (from `ifdsed export`) runs in ONNX Runtime on the CPU, with the same windowing and
 post-processing; --device and --precision do not apply to it.
 
+A model trained on the embedded generated data (its training-data record, `ifdsed.models.training_data`, says
+data.source embedded), or one that records no training data, gets one warning line on stderr before any file is
+read: such models do not work on real recordings (the measured figure and how to train on real data are in
+the line). A model trained with data.source real gets none.
+
 Writes OUT (tab-separated, atomically): ``filename onset offset event_label``, one row per event, sorted,
 times to the millisecond; filenames relative to the PATH folder they were found in (the file name for a file
-argument). With --plots, DIR/<filename>.png per file: the log-mel with the predicted events as a piano roll.
+argument). With --plots, DIR/<filename>.png per file: the log-mel, the predicted events as a piano roll and each
+class's frame probability as a heat map, on one time axis.
 
 A file that cannot be read (empty, not audio, corrupt or truncated, NaN or Inf samples) is named on stderr with
 the reason and skipped; the others are processed. A file that is processed but suspicious (silent, clipped, no
@@ -36,6 +42,7 @@ from ifdsed.errors import named
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.files import find_audio, predict_files, Prediction
 from ifdsed.io.tables import EVENT_COLUMNS, write_events
+from ifdsed.models.training_data import warning
 
 EXIT_SKIPPED = 2
 
@@ -125,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         print(f"predict: cannot use the model: {named(error, args.model)}", file=sys.stderr)
         return 1
+    note = warning(detector.training_data, args.model)
+    if note is not None:
+        print(f"predict: {note}", file=sys.stderr)
     items, missing = collect(args.paths)
     for problem in missing:
         warn(f"skipped {problem}")

@@ -2,8 +2,10 @@
 
 Everything comes from the checkpoint (`ifdsed.inference.settings.detector_settings`): classes, the log-mel
 settings, the normalisation statistics and the post-processing (thresholds, per-class median windows);
-params.yaml is never read. Evaluation (stored features), prediction (audio files, `ifdsed.inference.files`) and
-training's per-epoch validation all run through `Detector`:
+params.yaml is never read. `training_data` is the checkpoint's record of what the model was trained on
+(`ifdsed.models.training_data`; None when unknown), for the warning that `ifdsed predict` and `ifdsed export`
+print. Evaluation (stored features), prediction (audio files, `ifdsed.inference.files`) and training's
+per-epoch validation all run through `Detector`:
 
 1. features: from audio (`audio_outputs`: the log-mel extractor, in the feature store's dtype, so a clip gives
    the same outputs whether it comes from a file or from the store) or stored features (`feature_outputs`);
@@ -35,6 +37,7 @@ from ifdsed.inference.postprocess import detect_events, file_events, frame_start
 from ifdsed.inference.settings import DetectorSettings, detector_settings
 from ifdsed.models import checkpoint
 from ifdsed.models.sed_model import SEDModel
+from ifdsed.models.training_data import TrainingData
 
 CPU_BATCH = 8               # windows per model call on a CPU: the fastest per window (the activations stay in cache)
 GPU_BATCH = 64
@@ -46,10 +49,13 @@ class Detector:
     """A model with its feature extractor, normaliser and post-processing settings, on one device."""
 
     def __init__(self, model: SEDModel, settings: DetectorSettings, device: torch.device | str | None = None,
-                 epoch: int | None = None, precision: str | torch.dtype = "float32"):
+                 epoch: int | None = None, precision: str | torch.dtype = "float32",
+                 training_data: TrainingData | None = None):
         """epoch: the training epoch the weights are from (a checkpoint's), for reports; precision: the autocast
-        dtype, or float32, auto, bfloat16 or float16 as train.precision (`ifdsed.devices.pick_precision`)."""
+        dtype, or float32, auto, bfloat16 or float16 as train.precision (`ifdsed.devices.pick_precision`);
+        training_data: what the model was trained on (a checkpoint's record; None: unknown)."""
         self.epoch = epoch
+        self.training_data = training_data
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = (precision if isinstance(precision, torch.dtype)
                       else pick_precision(precision, self.device, "Detector precision"))
@@ -67,10 +73,12 @@ class Detector:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: torch.device | str | None = None,
                         precision: str | torch.dtype = "float32") -> "Detector":
-        """Load a training checkpoint (best.pt) that carries its detector settings in extra["detector"]."""
+        """Load a training checkpoint (best.pt) that carries its detector settings in extra["detector"] (and,
+        when it has one, its training-data record)."""
         device = torch.device(device) if device is not None else default_device()
         loaded = checkpoint.load(path, map_location=device)
-        return cls(loaded.model, detector_settings(loaded.extra), device, epoch=loaded.epoch, precision=precision)
+        return cls(loaded.model, detector_settings(loaded.extra), device, epoch=loaded.epoch, precision=precision,
+                   training_data=loaded.training_data)
 
     @cached_property
     def extractor(self) -> LogMelExtractor:

@@ -12,11 +12,14 @@
 
 `export_onnx` writes it with torch's dynamo exporter (the STFT becomes ONNX's STFT operator), the number of
 windows W dynamic, and stores the detector settings (classes, features, normalisation, thresholds, median
-windows: everything post-processing needs) as JSON in the model's metadata under METADATA_KEY.
+windows: everything post-processing needs) as JSON in the model's metadata under METADATA_KEY, and the
+checkpoint's training-data record (`ifdsed.models.training_data`: data.source and the training sets' sizes) as
+JSON under TRAINING_DATA_KEY (absent when the checkpoint has none).
 
 `OnnxDetector` is a `Detector` whose audio path runs that graph in ONNX Runtime; the windowing of files and the
 post-processing are `Detector`'s own, so `ifdsed predict --model detector.onnx` writes the events that the
-checkpoint would. It takes audio only (no stored features, no embeddings).
+checkpoint would, and warns as it would (its `training_data`: None for a file without the record). It takes
+audio only (no stored features, no embeddings).
 """
 from __future__ import annotations
 
@@ -36,8 +39,10 @@ from ifdsed.features.logmel import LogMelExtractor
 from ifdsed.inference.detector import STORE_DTYPE, Detector
 from ifdsed.inference.settings import DetectorSettings, detector_settings
 from ifdsed.models import checkpoint
+from ifdsed.models.training_data import TrainingDataError, from_json, to_json
 
 METADATA_KEY = "ifdsed.detector"
+TRAINING_DATA_KEY = "ifdsed.training_data"
 INPUTS, OUTPUTS = ["audio"], ["frame_probs", "clip_probs", "log_mel"]
 OPSET = 18
 
@@ -76,7 +81,8 @@ def settings_from_json(text: str) -> DetectorSettings:
 
 
 def export_onnx(model_path: str | Path, out: str | Path) -> Path:
-    """Export a training checkpoint (best.pt) to one ONNX file at `out`; returns it."""
+    """Export a training checkpoint (best.pt) to one ONNX file at `out`, its detector settings and training-data
+    record in the metadata; returns `out`."""
     import onnx
 
     detector = Detector.from_checkpoint(model_path, "cpu")
@@ -99,8 +105,11 @@ def export_onnx(model_path: str | Path, out: str | Path) -> Path:
     quiet.setLevel(level)
     graph = onnx.load(str(out))
     loaded = checkpoint.load(model_path, map_location="cpu")
-    for key, value in {METADATA_KEY: settings_json(detector.settings),
-                       "ifdsed.variant": loaded.config.variant, "ifdsed.epoch": str(loaded.epoch)}.items():
+    metadata = {METADATA_KEY: settings_json(detector.settings), "ifdsed.variant": loaded.config.variant,
+                "ifdsed.epoch": str(loaded.epoch)}
+    if loaded.training_data is not None:
+        metadata[TRAINING_DATA_KEY] = to_json(loaded.training_data)
+    for key, value in metadata.items():
         entry = graph.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(graph, str(out))
@@ -116,7 +125,8 @@ class OnnxDetector(Detector):
 
     def __init__(self, path: str | Path, threads: int | None = None):
         """Raises OnnxModelError naming the file when it is missing, is not an ONNX model ONNX Runtime can load,
-        or was not exported by this project (no detector settings in its metadata)."""
+        or was not exported by this project (no detector settings in its metadata), or its training-data record
+        is malformed."""
         import onnxruntime
 
         path = Path(path)
@@ -136,6 +146,11 @@ class OnnxDetector(Detector):
             raise OnnxModelError(f"{path}: not a detector of this project: no {METADATA_KEY} metadata (export one "
                                  "with `ifdsed export`)")
         self.settings = settings_from_json(metadata[METADATA_KEY])
+        try:
+            self.training_data = from_json(metadata.get(TRAINING_DATA_KEY))
+        except (TrainingDataError, TypeError) as error:
+            first = first_line(error)
+            raise OnnxModelError(f"{path}: its {TRAINING_DATA_KEY} metadata is malformed: {first}") from None
         self.device, self.dtype, self.epoch = torch.device("cpu"), torch.float32, metadata.get("ifdsed.epoch")
         self.model = None
 

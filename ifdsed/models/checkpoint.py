@@ -6,6 +6,9 @@ A checkpoint file is a `torch.save`d dict (float32 weights: `save` refuses any o
 written atomically (temporary file in the same folder, then os.replace), so that an interrupted save never
 leaves a truncated checkpoint behind. It is read with `torch.load(weights_only=True)`: only tensors and plain
 Python containers/scalars, so `extra` must hold plain values (numbers, strings, lists, dicts, tensors).
+Training puts its training-data record (`ifdsed.models.training_data`: params data.source and the training sets'
+sizes) in extra["training_data"]; `load` returns it as `Checkpoint.training_data`, None for a checkpoint saved
+before models recorded it (unknown training data).
 
 `load` never runs code from a file: a checkpoint that holds any other Python object (a pickled class, a function
 reference) is refused with a `CheckpointError`, as is a missing, truncated or corrupt file, or one that is not a
@@ -27,6 +30,7 @@ from ifdsed.errors import IfdsedError, first_line
 from ifdsed.io.atomic import atomic_path
 from ifdsed.models.config import ModelConfig
 from ifdsed.models.sed_model import SEDModel
+from ifdsed.models.training_data import TrainingData, TrainingDataError, from_extra
 
 
 KEYS = ("model_config", "state_dict", "optimizer", "epoch", "extra")
@@ -38,12 +42,14 @@ class CheckpointError(IfdsedError, ValueError):
 
 @dataclass
 class Checkpoint:
-    """What `load` returns: the rebuilt model (in eval mode) and the rest of the file."""
+    """What `load` returns: the rebuilt model (in eval mode) and the rest of the file; `training_data` is the
+    record of what the model was trained on (None: unknown, a checkpoint saved before models recorded it)."""
     model: SEDModel
     config: ModelConfig
     optimizer_state: dict[str, Any] | None
     epoch: int
     extra: dict[str, Any] = field(default_factory=dict)
+    training_data: TrainingData | None = None
 
 
 def save(path: str | Path, model: SEDModel, optimizer: torch.optim.Optimizer | None = None, epoch: int = 0,
@@ -120,7 +126,8 @@ def load(path: str | Path, map_location: str | torch.device | None = "cpu") -> C
 
     The model is returned in eval mode on `map_location`. To resume training, build the optimizer on
     `checkpoint.model.parameters()` and call `optimizer.load_state_dict(checkpoint.optimizer_state)`.
-    Raises `CheckpointError` (a ValueError) naming the file for anything but a checkpoint written by `save`.
+    Raises `CheckpointError` (a ValueError) naming the file for anything but a checkpoint written by `save`, and
+    for a malformed training-data record.
     """
     path = Path(path)
     payload = _read(path, map_location)
@@ -131,8 +138,12 @@ def load(path: str | Path, map_location: str | torch.device | None = "cpu") -> C
     except (TypeError, ValueError, KeyError, RuntimeError, AttributeError) as error:
         first = first_line(error)
         raise CheckpointError(f"{path}: its model config and weights do not fit together: {first}") from None
+    try:
+        record = from_extra(payload["extra"])
+    except (TrainingDataError, TypeError) as error:
+        raise CheckpointError(f"{path}: its training data record is malformed: {first_line(error)}") from None
     if map_location is not None:
         model.to(map_location)
     model.eval()
     return Checkpoint(model=model, config=config, optimizer_state=payload["optimizer"],
-                      epoch=int(payload["epoch"]), extra=payload["extra"])
+                      epoch=int(payload["epoch"]), extra=payload["extra"], training_data=record)

@@ -8,8 +8,10 @@ each through `ifdsed.training.step`, under the precision and compilation of `ifd
 `_validate` (both selection scores, through the same float32 `Detector` and post-processing as evaluation),
 `_select` (the score named by `train.selection`: a better one makes best.pt, `train.patience` epochs in a row
 without one stop the training), `_log_epoch` (dvclive) and `_save_epoch` (best.pt when the score improved, last.pt
-always; both float32, whatever the training's precision). last.pt holds the early-stopping count and whether the
-run stopped, so a killed run resumes exactly and a run that stopped early returns its summary without training.
+always; both float32, whatever the training's precision, and both with the training-data record of
+`ifdsed.models.training_data`: params data.source and the two training sets' sizes in the store). last.pt holds
+the early-stopping count and whether the run stopped, so a killed run resumes exactly and a run that stopped early
+returns its summary without training.
 
 Data-parallel training (under torchrun, see ifdsed/training/distributed.py and docs/scaling.md), with W processes:
 - Batches: every rank draws the same global batch order from (seed, epoch) and takes its shard of each batch:
@@ -41,11 +43,12 @@ from ifdsed import paths as layout
 from ifdsed.config import Params, model_config
 from ifdsed.devices import pick_device
 from ifdsed.features.normalize import Normalizer
-from ifdsed.features.store import FeatureSet, load_feature_set, load_normalization, store_config
+from ifdsed.features.store import FeatureSet, load_feature_set, load_normalization, read_store_info, store_config
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.settings import detector_extra, detector_settings, training_median_windows
 from ifdsed.models import checkpoint
 from ifdsed.models.sed_model import SEDModel
+from ifdsed.models.training_data import KEY as TRAINING_DATA, TrainingData
 from ifdsed.paths import RunPaths
 from ifdsed.training import distributed
 from ifdsed.training.augment import Augmentation, Augmenter
@@ -76,6 +79,7 @@ class Run:
     validation: FeatureSet
     validation_events: pd.DataFrame   # the validation set's events.tsv, for the event-based selection score
     detector: dict                # the detector settings stored in every checkpoint
+    training_data: TrainingData   # what the model is trained on, recorded in every checkpoint
     model: SEDModel
     validator: Detector           # the model as evaluation will run it, for the per-epoch validation score
     net: torch.nn.Module          # what the step calls: the model, in DistributedDataParallel, compiled, as set
@@ -200,7 +204,8 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
                             if ctx.distributed else model)
     pseudo_labels = PseudoLabelRecorder(len(real.tags), real.features.shape[1], len(params.classes),
                                         model.config.ifd_theta, device)
-    run = Run(params, seed, paths, ctx, device, execution, fingerprint, batches, validation, truth, detector, model,
+    run = Run(params, seed, paths, ctx, device, execution, fingerprint, batches, validation, truth, detector,
+              _training_data(params, store), model,
               Detector(model, detector_settings({"detector": detector}), device), net, optimizer, scheduler,
               execution.grad_scaler(), pseudo_labels,
               Augmenter(Augmentation(train.mixup, train.spec_augment, train.gain_filter), std, seed), oracle)
@@ -209,6 +214,13 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
         print(f"seed {seed}: training {config.run_name} on {device}, {execution.describe()}")
         print(f"seed {seed}: {batches.describe()}")
     return run
+
+
+def _training_data(params: Params, store: Path) -> TrainingData:
+    """The record every checkpoint carries: params data.source and the clip counts of the two training sets in
+    the feature store's features.json (`store`)."""
+    sets = read_store_info(store)["sets"]
+    return TrainingData(params.data.source, int(sets[SYNTHETIC_TRAIN]["clips"]), int(sets[REAL_TRAIN]["clips"]))
 
 
 def _restore(run: Run, saved: dict | None) -> None:
@@ -316,12 +328,12 @@ def _save_epoch(run: Run, epoch: int, score: float, improved: bool, rng_per_rank
     if improved:
         checkpoint.save(run.paths.best, run.model, epoch=epoch + 1, extra={
             "fingerprint": run.fingerprint, "seed": run.seed, "selection": selection, "validation_score": score,
-            "detector": run.detector})
+            "detector": run.detector, TRAINING_DATA: run.training_data.to_dict()})
     extra = {"fingerprint": run.fingerprint, "seed": run.seed, "scheduler": run.scheduler.state_dict(),
              "torch_rng": torch.get_rng_state(), "selection": selection, "best_score": run.best_score,
              "best_epoch": run.best_epoch, "epochs_without_improvement": run.epochs_without_improvement,
              "stopped_early": run.stopped_early, "detector": run.detector, "samples_seen": run.samples_seen,
-             "world_size": ctx.world_size}
+             "world_size": ctx.world_size, TRAINING_DATA: run.training_data.to_dict()}
     if run.device.type == "cuda":
         extra["cuda_rng"] = torch.cuda.get_rng_state(run.device)
     if run.scaler is not None:

@@ -1,6 +1,6 @@
 """`ifdsed predict` (ifdsed/cli/predict.py): folders with corrupt files, exit status and messages, odd
-and bad input files, unsafe checkpoints, a --precision this machine lacks (bad input: docs/reliability.md). The
-tiny detectors are those of tests/inference/test_files.py."""
+and bad input files, unsafe checkpoints, a --precision this machine lacks (bad input: docs/reliability.md), the
+warning about a model's training data. The tiny detectors are those of tests/inference/test_files.py."""
 from __future__ import annotations
 
 import subprocess
@@ -16,6 +16,7 @@ from ifdsed.io.audio import decode
 from ifdsed.models import checkpoint
 from ifdsed.models.config import ModelConfig
 from ifdsed.models.sed_model import SEDModel
+from ifdsed.models.training_data import TrainingData, warning
 from tests.helpers import ALWAYS, default_features, IFDSED, make_checkpoint, NEVER, Payload, SHORT_DIGIT, SR, tone, wav
 
 
@@ -151,3 +152,18 @@ def test_predict_refuses_a_bad_model_file_in_one_line(tmp_path, capsys, name, wr
     err = capsys.readouterr().err
     assert err.startswith(f"predict: cannot use the model: {model}: {phrase}") and err.count("\n") == 1, err
     assert not (tmp_path / "events.tsv").exists()
+
+
+# -------------------------------------------------------------------------------------------- training data
+@pytest.mark.parametrize("record", [TrainingData("embedded", 1600, 400), None, TrainingData("real", 1578, 1578)],
+                         ids=["embedded", "unknown", "real"])
+def test_predict_warns_in_one_line_unless_the_model_was_trained_on_real_data(tmp_path, capsys, record):
+    """embedded: the measurement and how to train on real data; no record (an old checkpoint): unknown, in the
+    same style, and the prediction still runs; data.source real: no warning."""
+    model = make_checkpoint(tmp_path / "best.pt", default_features(), training_data=record)
+    audio = wav(tmp_path / "clip.wav", tone(1.0))
+    assert predict(str(audio), "--model", str(model), "--out", str(tmp_path / "events.tsv"), "--workers", "1") == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    expected = warning(record, model)
+    assert warned == ([] if record is not None and record.source == "real" else [f"predict: {expected}"])
+    assert ALWAYS in (tmp_path / "events.tsv").read_text()

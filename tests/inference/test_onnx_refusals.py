@@ -3,7 +3,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from ifdsed.inference.onnx_detector import OnnxDetector, OnnxModelError
+from ifdsed.inference.onnx_detector import (METADATA_KEY, TRAINING_DATA_KEY, OnnxDetector, OnnxModelError,
+                                            settings_json)
 
 
 def foreign_model(path):
@@ -28,3 +29,19 @@ def test_bad_onnx_files_are_refused_by_name(tmp_path, name, write, phrase):
         OnnxDetector(path)
     message = str(error.value)
     assert message.startswith(f"{path}: {phrase}") and "\n" not in message, message
+
+
+def test_a_malformed_training_data_record_is_refused_by_name(tmp_path, detector):
+    """Detector settings that read, but a training-data record that does not."""
+    path = tmp_path / "bad_record.onnx"
+    foreign_model(path)
+    graph = onnx.load(str(path))
+    for key, value in {METADATA_KEY: settings_json(detector.settings), TRAINING_DATA_KEY: '{"source": "web"}'}.items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(graph, str(path))
+    with pytest.raises(OnnxModelError) as error:
+        OnnxDetector(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: its {TRAINING_DATA_KEY} metadata is malformed: a training data record "
+                              "holds the keys") and "\n" not in message, message

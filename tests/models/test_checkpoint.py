@@ -1,5 +1,5 @@
 """Self-describing checkpoints (ifdsed.models.checkpoint): round trip and resume, killed saves, and checkpoints that
-could run code or are not readable (bad input: docs/reliability.md)."""
+could run code or are not readable (bad input: docs/reliability.md), and the training-data record they carry."""
 from __future__ import annotations
 
 import pytest
@@ -9,6 +9,7 @@ from ifdsed.models import checkpoint
 from ifdsed.models.checkpoint import CheckpointError, load, save
 from ifdsed.models.config import ModelConfig
 from ifdsed.models.sed_model import SEDModel
+from ifdsed.models.training_data import KEY as TRAINING_DATA, TrainingData
 from tests.helpers import DEVICE, Payload, cut, make_batch, train_step
 
 
@@ -137,3 +138,21 @@ def test_a_model_that_is_not_float32_is_refused_and_nothing_is_written(tmp_path,
         checkpoint.save(path, model, epoch=2)
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"] and path.read_bytes() == before
     assert checkpoint.load(path).epoch == 1
+
+
+# -------------------------------------------------------------------------------------------- training data
+def test_the_training_data_record_travels_with_the_checkpoint_and_old_ones_read_as_unknown(tmp_path):
+    model = SEDModel(ModelConfig(channels=(4, 4, 4)))
+    record = TrainingData("embedded", 1600, 400)
+    save(tmp_path / "new.pt", model, epoch=2, extra={TRAINING_DATA: record.to_dict(), "seed": 1})
+    assert load(tmp_path / "new.pt").training_data == record
+    save(tmp_path / "new_again.pt", model, epoch=2, extra={TRAINING_DATA: record.to_dict(), "seed": 1})
+    assert (tmp_path / "new.pt").read_bytes() == (tmp_path / "new_again.pt").read_bytes()   # deterministic
+    save(tmp_path / "old.pt", model, epoch=2, extra={"seed": 1})       # saved before models recorded it
+    assert load(tmp_path / "old.pt").training_data is None
+    bad = tmp_path / "bad.pt"
+    save(bad, model, extra={TRAINING_DATA: {"source": "somewhere", "synthetic_train_clips": 1, "weak_clips": 1}})
+    with pytest.raises(CheckpointError) as error:
+        load(bad)
+    assert str(error.value).startswith(f"{bad}: its training data record is malformed: training data source "
+                                       "'somewhere'"), str(error.value)

@@ -1,6 +1,6 @@
 """Training of one seed (ifdsed.training.loop) on the toy feature store of tests/helpers.py: learning,
-self-describing checkpoints, early stopping and the selection score, no test or hidden labels read, mixed
-precision with float32 checkpoints, identical metrics run after run."""
+self-describing checkpoints (with their training-data record), early stopping and the selection score, no test
+or hidden labels read, mixed precision with float32 checkpoints, identical metrics run after run."""
 import json
 import os
 import shutil
@@ -14,8 +14,9 @@ import torch
 from ifdsed import paths as layout
 from ifdsed.evaluation.pseudo_labels import read_epoch
 from ifdsed.inference.settings import detector_settings
-from ifdsed.features.store import load_feature_set
+from ifdsed.features.store import load_feature_set, read_store_info
 from ifdsed.models import checkpoint
+from ifdsed.models.training_data import TrainingData
 from ifdsed.training.loop import train_seed
 from ifdsed.paths import RunPaths
 from tests.helpers import (CLASSES, TRAINING_SETS, forced_scores, stored_tensors, toy_validation,
@@ -53,6 +54,10 @@ def test_training_learns_and_writes_self_describing_checkpoints(store, tmp_path)
     assert settings.classes == tuple(CLASSES) and settings.features.hop == 0.5
     assert saved.config.variant == "SEDB&IFD"
     assert (settings.median_windows % 2 == 1).all()
+    # both checkpoints record the training data: data.source and the training sets' sizes in the store
+    sets = read_store_info(store)["sets"]
+    record = TrainingData("embedded", sets[layout.SYNTHETIC_TRAIN_SET]["clips"], sets[layout.REAL_TRAIN_SET]["clips"])
+    assert saved.training_data == checkpoint.load(paths.last).training_data == record
 
 
 def test_training_logs_its_diagnostics_and_each_epochs_pseudo_labels(store, tmp_path):
