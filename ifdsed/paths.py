@@ -39,7 +39,10 @@ SYNTHETIC_TRAIN_SET, REAL_TRAIN_SET = "synthetic_train", "realworld_weak"
 TRAIN_SETS = (SYNTHETIC_TRAIN_SET, REAL_TRAIN_SET)
 VALIDATION_SET = "realworld_validation"
 
-SUMMARY = RESULTS / "metrics.json"
+# What the summarize stage writes: the headline figures, the one file DVC lists as metrics (`dvc exp show`), and
+# every figure over seeds (per set, per class, diagnostics, provenance), which `ifdsed compare` and the study read.
+HEADLINE = RESULTS / "metrics.json"
+SUMMARY = RESULTS / "summary.json"
 SUMMARY_PER_CLASS = RESULTS / "per_class.csv"
 
 
@@ -111,7 +114,7 @@ def eval_dir(seed: int) -> Path:
 
 
 def eval_metrics(seed: int) -> Path:
-    """One seed's metrics (tracked by git, as DVC metrics are)."""
+    """One seed's metrics (tracked by git; not a DVC metric: `dvc exp show` lists only HEADLINE)."""
     return RESULTS / "eval" / f"seed_{seed}" / "metrics.json"
 
 

@@ -96,8 +96,8 @@ def main() -> None:
 
 def draw(folder, rows: list[dict], curves: dict, results: dict, titles: dict, settings, classes: list[str],
          n_clips: int) -> None:
-    """Per-class event F1 bars, PSD-ROC curves and piano rolls of the first real-world test clips; each set is
-    shown by its title ({key: title})."""
+    """Per-class event F1 bars, PSD-ROC curves and piano rolls of the first real-world test clips (with each
+    class's frame probability under the events); each set is shown by its title ({key: title})."""
     frame = pd.DataFrame(rows).set_index("class")
     per_class_bars(frame[[f"{key}/event_f1" for key in ("real_test", "syn_test")]].rename(
         columns=lambda c: titles[c.split("/")[0]]), "event-based F1 per class", folder / "per_class_event_f1.png")
@@ -110,7 +110,8 @@ def draw(folder, rows: list[dict], curves: dict, results: dict, titles: dict, se
         piano_roll(log_mel, settings.frame_hop, classes,
                    {"truth": truth[truth.filename == name],
                     "predicted": result.predictions[result.predictions.filename == name]},
-                   f"{titles['real_test']}: {name}", folder / f"piano_roll_{row}.png")
+                   f"{titles['real_test']}: {name}", folder / f"piano_roll_{row}.png",
+                   frame_probs=result.frame_probs[row])                                 # [T, C]
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ several sessions (or on several machines) can be tabled once all of them have ru
 
 Each finished experiment of this clone (any commit) whose name starts with the prefix (each one-seed run of an
 experiment queued seed by seed, too) is written as an archive record
-(`ifdsed.evaluation.experiments.archive_record`): its params and every metrics file, the result files
+(`ifdsed.evaluation.experiments.archive_record`): its params, metrics and result files, the files
 study.curves draws (`study.curves.kept_files`), and the machine that saved it. Run it on the machine that ran
 the experiments, as soon as they finish. study.final, study.curves and `ifdsed compare --experiments` read
 archived experiments beside the live ones (a live one of the same name wins).

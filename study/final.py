@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ifdsed import paths
-from ifdsed.evaluation.experiments import experiment_revisions, live_experiments, machines, summary_of
+from ifdsed.evaluation.experiments import experiment_revisions, live_experiments, machines, result, summary_of
 from ifdsed.evaluation.statistics import holm, mde, paired_p, welch
 from ifdsed.evaluation.summary import stat_cell
 from study.sweep import VARIANTS, queue_experiment, read_table, select   # one recipe for the search and the final
@@ -144,7 +144,7 @@ def final_runs(epochs: int | None = None) -> dict[str, dict]:
 
 
 def summaries(runs: dict[str, dict]) -> dict[str, dict]:
-    """{experiment name: results/metrics.json} of final_runs' experiments, with "machines": the CPU of each run."""
+    """{experiment name: results/summary.json} of final_runs' experiments, with "machines": the CPU of each run."""
     return {name: {**summary_of(revision), "machines": machines(revision)} for name, revision in runs.items()}
 
 
@@ -162,9 +162,8 @@ def convergence(runs: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for name, revision in sorted(runs.items()):
         train = revision["data"]["params"]["params.yaml"]["data"]["train"]
-        metrics = revision["data"]["metrics"]
         for seed in train["seeds"]:
-            run = (metrics.get(f"results/train/seed_{seed}/metrics.json") or {}).get("data") or {}
+            run = result(revision, paths.train_logs(seed) / "metrics.json") or {}
             rows.append({"experiment": name, "seed": seed, "cap": train["epochs"], "best_epoch": run.get("best_epoch"),
                          "epochs_run": run.get("epochs_run"), "stopped_early": run.get("stopped_early"),
                          "precision": run.get("precision"),
@@ -202,11 +201,10 @@ def tables(by_name: dict[str, dict], epochs: int | None = None,
 def seed_metrics(revision: dict) -> dict[int, dict]:
     """{seed: what the summarize stage reads of that seed, its evaluate and diagnose metrics} of a finished
     experiment (live, archived or merged); a seed without them is left out."""
-    metrics = revision["data"]["metrics"]
     seeds = revision["data"]["params"]["params.yaml"]["data"]["train"]["seeds"]
 
     def read(path: Path) -> dict:
-        return (metrics.get(path.as_posix()) or {}).get("data") or {}
+        return result(revision, path) or {}
     found = {seed: {**read(paths.diagnostics(seed) / "metrics.json"), **read(paths.eval_metrics(seed))}
              for seed in seeds}
     return {seed: values for seed, values in found.items() if values}

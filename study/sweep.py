@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ifdsed.evaluation.experiments import experiment_revisions
+from ifdsed import paths
+from ifdsed.evaluation.experiments import experiment_revisions, result
 from ifdsed.models.config import VARIANTS
 
 # The study's schedule, pinned whatever params.yaml's (shorter, sized for `make repro`) says: at most 40 epochs,
@@ -99,10 +100,8 @@ def collect() -> pd.DataFrame:
         if revision.get("name") not in names or not revision.get("data"):
             continue
         round_, variant, setting = names[revision["name"]]
-        metrics = revision["data"].get("metrics") or {}
-        per_seed = [(metrics.get(f"results/train/seed_{seed}/metrics.json") or {}).get("data") or {} for seed in SEEDS]
-        diagnostics = [(metrics.get(f"results/diagnostics/seed_{seed}/metrics.json") or {}).get("data") or {}
-                       for seed in SEEDS]
+        per_seed = [result(revision, paths.train_logs(seed) / "metrics.json") or {} for seed in SEEDS]
+        diagnostics = [result(revision, paths.diagnostics(seed) / "metrics.json") or {} for seed in SEEDS]
         if not all("best_validation_score" in run for run in per_seed):
             continue
         scores = pd.Series([run["best_validation_score"] for run in per_seed])

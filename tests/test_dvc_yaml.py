@@ -99,17 +99,20 @@ def test_data_paths_in_dvc_yaml_are_the_code_s():
         assert paths.EXTRA.as_posix() in spec[stage]["deps"]
     seed = "${item.seed}"
     per_seed = lambda path: path.as_posix().replace("seed_0", f"seed_{seed}")  # noqa: E731
-    assert outs["train"] == [per_seed(paths.checkpoints(0)), per_seed(paths.pseudo_labels(0))]
+    assert outs["train"][:2] == [per_seed(paths.checkpoints(0)), per_seed(paths.pseudo_labels(0))]
     assert per_seed(paths.pseudo_labels(0)) in spec["diagnose"]["deps"]
-    assert [next(iter(m)) for m in spec["diagnose"]["metrics"]] == [per_seed(paths.diagnostics(0) / "metrics.json")]
     assert [next(iter(p)) for p in spec["diagnose"]["plots"]] == [per_seed(paths.diagnostics(0) / "pseudo_labels.tsv")]
-    train_metrics = [next(iter(m)) for m in spec["train"]["metrics"]]
-    assert train_metrics == [per_seed(paths.train_logs(0) / name) for name in ("metrics.json", "energy.json")]
-    eval_metrics = [next(iter(m)) for m in spec["evaluate"]["metrics"]]
-    assert eval_metrics == [paths.eval_metrics(0).as_posix().replace("seed_0", f"seed_{seed}")]
-    assert (paths.eval_dir(0) / "per_class.csv").as_posix().replace("seed_0", f"seed_{seed}") in outs["evaluate"]
-    assert [next(iter(m)) for m in spec["summarize"]["metrics"]] == [paths.SUMMARY.as_posix()]
-    assert [next(iter(o)) for o in spec["summarize"]["outs"]] == [paths.SUMMARY_PER_CLASS.as_posix()]
+    # the one DVC metrics file is the headline, so that `dvc exp show` stays readable; every other result file is
+    # an output that git tracks (cache: false), read by ifdsed compare and the study from an experiment's commit
+    assert [stage for stage in spec if "metrics" in spec[stage]] == ["summarize"]
+    assert [next(iter(m)) for m in spec["summarize"]["metrics"]] == [paths.HEADLINE.as_posix()]
+    untracked = {stage: [next(iter(o)) for o in spec[stage]["outs"] if isinstance(o, dict)
+                         and next(iter(o.values())).get("cache") is False] for stage in spec}
+    assert untracked["train"] == [per_seed(paths.train_logs(0) / name) for name in ("metrics.json", "energy.json")]
+    assert untracked["evaluate"] == [per_seed(paths.eval_metrics(0))]
+    assert untracked["diagnose"] == [per_seed(paths.diagnostics(0) / "metrics.json")]
+    assert untracked["summarize"] == [paths.SUMMARY.as_posix(), paths.SUMMARY_PER_CLASS.as_posix()]
+    assert per_seed(paths.eval_dir(0) / "per_class.csv") in outs["evaluate"]
     # the data each stage reads is another stage's output
     for stage in ("train", "evaluate"):
         assert paths.FEATURES.as_posix() in spec[stage]["deps"]

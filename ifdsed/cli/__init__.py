@@ -3,7 +3,7 @@
     ifdsed predict PATH... --model best.pt --out events.tsv     detect sound events in audio files
     ifdsed export --model best.pt --out detector.onnx           a checkpoint as one ONNX graph
     ifdsed score --truth T.tsv --predictions P.tsv --out m.json score DCASE-format detections
-    ifdsed compare [--out results] [--experiments NAME ...]     the paper's tables across DVC experiments
+    ifdsed compare [--baseline NAME] [--experiments NAME ...]   the paper's tables across DVC experiments
 
 `python -m ifdsed ...` is the same command. Each subcommand is one module here (`ifdsed.cli.<name>`), whose
 docstring says what it reads and writes; it has `add_arguments(parser)` and `run(args)`, which returns the exit

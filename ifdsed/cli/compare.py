@@ -1,45 +1,53 @@
 """The paper's Table 1 and Table 2 across DVC experiments, from the repository root.
 
-    ifdsed compare [--out results] [--experiments NAME ...]
+    ifdsed compare [--out results] [--baseline NAME] [--experiments NAME ...]
 
 Reads every experiment of the current commit (and the workspace) through `dvc exp show --json`: the params
-model.ifd / model.sedb name the variant, results/metrics.json gives its mean, std and seed count. When several
+model.ifd / model.sedb name the variant, results/summary.json gives its means, stds and seed count. When several
 experiments share a variant, the newest one is used, and the workspace only when no experiment has that variant
-(the output names the experiments used; one-seed runs <name>-s<seed> are merged as <name>). `--experiments`
-names the finished experiments to compare instead (from any commit, or kept in the study's archive; one per
-variant). Writes <out>/table1.md, <out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label
-quality of every variant in <out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv (drawn
-in <out>/domain_gap.png), and prints the Markdown. It warns when the variants' results do not share their provenance
-(code revision, metric package versions, evaluated sets: `ifdsed.evaluation.provenance`), since such results are not
-comparable. <out>/cost.md gives each detector's MACs per clip and parameters; <out>/extra_sets.md the extra test
-sets' event F1 and PSDS1, when there are any (params real.extra_test_sets). An experiment named in --experiments
-that is not found, or no experiment with results at all, is one line on stderr (exit status 1).
+(the output names the experiments used; one-seed runs <name>-s<seed> are merged as <name>). The variants must
+have run with the baseline's params, but for model.ifd and model.sedb (and those that never change a result:
+workers, threads, device, prefetch, energy metering): otherwise compare refuses, naming the params that differ,
+since a table of runs with, say, another synthetic set or fewer epochs measures those, not the branches.
+`--baseline` names the experiment to use as the baseline (any commit; "workspace": the workspace's results);
+`--experiments` names the finished experiments to compare instead (from any commit, or kept in the study's
+archive; one per variant). With either, differing params are warned about, not refused.
+
+Writes <out>/table1.md, <out>/table2.md and <out>/tables.csv, the domain-gap probe and pseudo-label quality of
+every variant in <out>/diagnostics.md, <out>/domain_gap_per_class.md and <out>/diagnostics.csv (drawn in
+<out>/domain_gap.png), and prints the Markdown. It warns when the variants' results do not share their
+provenance (code revision, metric package versions, evaluated sets: `ifdsed.evaluation.provenance`), since such
+results are not comparable. <out>/cost.md gives each detector's MACs per clip and parameters; <out>/extra_sets.md
+the extra test sets' event F1 and PSDS1, when there are any (params real.extra_test_sets). An experiment named
+that is not found, params that differ, or no experiment with results at all, is one line on stderr (exit
+status 1).
 """
 import argparse
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ifdsed import paths
+from ifdsed.config import parse_params
 from ifdsed.errors import IfdsedError
-from ifdsed.evaluation.experiments import all_revisions, experiment_revisions, merge_seed_runs, show
+from ifdsed.evaluation.experiments import (all_revisions, experiment_revisions, merge_seed_runs, param_differences,
+                                          params_of, result, show, summary_of)
 from ifdsed.evaluation.plots import per_class_bars
 from ifdsed.evaluation.provenance import comparability_warnings
-from ifdsed.evaluation.summary import (TABLES, columns_markdown, diagnostic_tables, extra_table, paper_tables,
-                                      to_markdown)
+from ifdsed.evaluation.set_titles import set_title
+from ifdsed.evaluation.summary import (COLUMNS, TABLES, columns_markdown, diagnostic_tables, extra_table,
+                                      paper_tables, to_markdown)
 from ifdsed.io import atomic
 from ifdsed.models.config import VARIANTS, variant_name
 
-SUMMARY_FILE = paths.SUMMARY.as_posix()
-ENERGY_FILE = re.compile(r"results/train/seed_\d+/energy\.json")
 
-
-def training_energy(metrics: dict) -> dict:
-    """The mean and std over seeds of the trainings' energy (results/train/seed_<seed>/energy.json, measured by
-    codecarbon; kept out of results/metrics.json because it differs run to run), in Wh, and how it was measured."""
-    runs = [(entry or {}).get("data") or {} for path, entry in metrics.items() if ENERGY_FILE.fullmatch(path)]
+def training_energy(revision: dict) -> dict:
+    """The mean and std over seeds of an experiment's trainings' energy (results/train/seed_<seed>/energy.json,
+    measured by codecarbon; kept out of the summary because it differs run to run), in Wh, and how it was
+    measured."""
+    seeds = (params_of(revision).get("train") or {}).get("seeds") or []
+    runs = [run for seed in seeds if (run := result(revision, paths.train_logs(seed) / "energy.json"))]
     values = pd.Series([run["energy_kwh"] * 1000 for run in runs if run.get("energy_kwh") is not None], dtype=float)
     if values.empty:
         return {}
@@ -47,32 +55,63 @@ def training_energy(metrics: dict) -> dict:
             "cost/training_energy_seeds": len(values), "cost/energy_method": runs[0].get("method")}
 
 
-def collect_summaries(experiments: list[str] | None = None) -> tuple[dict[str, dict], dict[str, str]]:
-    """{variant: summary metrics} and {variant: experiment name}, the newest experiment of each variant; with
-    `experiments`, only the experiments of those names, from any commit or the study's archive
-    (`ifdsed.evaluation.experiments`). Without it, runs of the oracle diagnostic arm (model.ifd_labels: oracle)
-    are left out."""
+def collect_summaries(experiments: list[str] | None = None, baseline: str | None = None
+                      ) -> tuple[dict[str, dict], dict[str, str], dict[str, dict]]:
+    """{variant: summary metrics}, {variant: experiment name} and {variant: params}, the newest experiment of each
+    variant; with `experiments`, only the experiments of those names, from any commit or the study's archive
+    (`ifdsed.evaluation.experiments`); with `baseline`, that experiment as the baseline. Runs of the oracle
+    diagnostic arm (model.ifd_labels: oracle) are left out unless named."""
+    named = set(experiments or []) | ({baseline} if baseline else set())
+    revisions = experiment_revisions() if named else []
+    if not experiments:   # this commit's experiments and the workspace (a baseline may come from any commit)
+        revisions = merge_seed_runs(list(all_revisions(show()))) + [r for r in revisions if r.get("name") == baseline]
     found = []
-    for revision in experiment_revisions() if experiments else merge_seed_runs(list(all_revisions(show()))):
-        data = revision.get("data") or {}
-        model = (((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}).get("model") or {}
-        metrics = data.get("metrics") or {}
-        summary = (metrics.get(SUMMARY_FILE) or {}).get("data")
-        if experiments and revision.get("name") not in experiments:
+    for revision in revisions:
+        model = params_of(revision).get("model") or {}
+        name = revision.get("name") or revision.get("rev")
+        if experiments and name not in experiments:
             continue
-        if not experiments and model.get("ifd_labels", "pseudo") != "pseudo":
+        if name not in named and model.get("ifd_labels", "pseudo") != "pseudo":
             continue   # the oracle arm is a diagnostic, never a variant: only compared when named
-        if summary and "ifd" in model and "sedb" in model:
-            summary = {**summary, **training_energy(metrics)}
-            name = revision.get("name") or revision.get("rev")
+        if "ifd" in model and "sedb" in model and (summary := summary_of(revision)):
+            variant = variant_name(model["ifd"], model["sedb"])
+            if baseline and variant == "baseline" and name != baseline:
+                continue
             # the workspace has no timestamp; it comes last (a finished `dvc exp run` is an experiment too)
-            found.append((data.get("timestamp") or "0000", name, variant_name(model["ifd"], model["sedb"]),
-                          summary))
-    summaries, sources = {}, {}
-    for _, name, variant, summary in sorted(found, key=lambda item: item[0], reverse=True):
+            found.append((revision["data"].get("timestamp") or "0000", str(name), variant,
+                          {**summary, **training_energy(revision)}, params_of(revision)))
+    summaries, sources, params = {}, {}, {}
+    for _, name, variant, summary, run_params in sorted(found, key=lambda item: item[0], reverse=True):
         if variant not in summaries:
-            summaries[variant], sources[variant] = summary, str(name)
-    return summaries, sources
+            summaries[variant], sources[variant], params[variant] = summary, name, run_params
+    return summaries, sources, params
+
+
+def set_headers(params: dict[str, dict]) -> dict[str, str]:
+    """The test sets' names for the tables' headers, from the baseline's params (or any variant's):
+    `ifdsed.evaluation.set_titles.set_title`; the plain COLUMNS where those params no longer parse (a run of an
+    older params.yaml)."""
+    try:
+        parsed = parse_params(params.get("baseline") or next(iter(params.values())), "the runs' params")
+    except (IfdsedError, StopIteration):
+        return COLUMNS
+    return {key: set_title(key, parsed) for key in COLUMNS}
+
+
+def param_mismatches(sources: dict[str, str], params: dict[str, dict]) -> list[str]:
+    """One line per variant whose params differ from the baseline's in more than its branches (and in params
+    that never change a result), naming them: 'IFD (exp-1a2b3) differs from the baseline (workspace) in
+    synth.seed (42 -> 7), train.epochs (18 -> 2)'."""
+    if "baseline" not in params:
+        return []
+    lines = []
+    for variant in [v for v in VARIANTS if v in params and v != "baseline"]:
+        differences = param_differences(params["baseline"], params[variant])
+        if differences:
+            named = ", ".join(f"{key} ({base!r} -> {other!r})" for key, (base, other) in differences.items())
+            lines.append(f"{variant} ({sources[variant]}) differs from the baseline ({sources['baseline']}) in "
+                         f"{named}")
+    return lines
 
 
 def cost_markdown(summaries: dict[str, dict]) -> str:
@@ -117,23 +156,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=paths.RESULTS, help="folder of the tables (default: %(default)s)")
     parser.add_argument("--experiments", nargs="+", metavar="NAME",
                         help="compare these experiments (any commit) instead of the newest of each variant")
+    parser.add_argument("--baseline", metavar="NAME",
+                        help="the experiment to set the variants against (any commit; workspace: the workspace)")
 
 
 def run(args: argparse.Namespace) -> int:
-    summaries, sources = collect_summaries(args.experiments)
+    summaries, sources, params = collect_summaries(args.experiments, args.baseline)
     missing = sorted(set(args.experiments or []) - set(sources.values()))
     if missing:
         raise IfdsedError(f"no finished experiment named {', '.join(missing)} (or two of one variant)")
+    if args.baseline and sources.get("baseline") != args.baseline:
+        raise IfdsedError(f"--baseline {args.baseline}: no finished experiment of that name with both branches off "
+                          "(model.ifd and model.sedb false)")
     if not summaries:
-        raise IfdsedError("no experiment with results/metrics.json; run `dvc repro` or `dvc exp run` first")
+        raise IfdsedError("no experiment with results/summary.json; run `dvc repro` or `dvc exp run` first")
+    mismatches = param_mismatches(sources, params)
+    if mismatches and not (args.experiments or args.baseline):
+        raise IfdsedError("; ".join(mismatches) + ": their figures are not comparable. Run every variant with the "
+                          "baseline's params (`dvc exp run --queue`, docs/usage.md#experiments), or name the runs to "
+                          "compare with --baseline NAME or --experiments NAME ...")
+    for line in mismatches:
+        print(f"compare: warning: {line}")
     for line in comparability_warnings(summaries):
         print(f"compare: warning: {line}")
     tables = paper_tables(summaries)
+    headers = set_headers(params)
     args.out.mkdir(parents=True, exist_ok=True)
     frames = []
     for name, table in tables.items():
         title, _ = TABLES[name]
-        markdown = to_markdown(table, title)
+        markdown = to_markdown(table, title, headers)
         atomic.write_text(args.out / f"{name}.md", markdown)
         print(markdown)
         frames.append(table.assign(table=name).astype(object))

@@ -5,15 +5,16 @@ Why an archive: an experiment lives in the git refs of the clone that ran it. A 
 over several sessions or machines (the IFD study's 80-epoch comparison takes longer than a session on a 2-core
 VM) would otherwise never have all of them in one clone. `archive_record` keeps what the study's tables and
 curves read: the experiment's name, commit, params and every metrics file (as `dvc exp show` gives them), the
-text of the git-tracked result files asked for (dvclive logs, pseudo-label tables), and the machine that saved
-it; written as <archive>/<name>.json, it is read back by `experiment_revisions` beside the live experiments,
-and `experiment_file` reads a file of either kind.
+text of the git-tracked result files asked for (each seed's metrics files, results/summary.json, dvclive logs,
+pseudo-label tables: since only results/metrics.json is a DVC metric, `result` reads the others from there), and
+the machine that saved it; written as <archive>/<name>.json, it is read back by `experiment_revisions` beside
+the live experiments, and `experiment_file` reads a file of either kind.
 
 A long run can also be queued seed by seed, as experiments <name>-s<seed> of one seed each (`study.final queue
 --per-seed`), so that a session's end loses one seed's training at most. `experiment_revisions` merges such
 experiments into one revision named <name> (`merge_seed_runs`): the union of their metrics files, params whose
-train.seeds lists every seed, and results/metrics.json made again over all of them by the summarize stage's
-own function, so that every reader sees one experiment.
+train.seeds lists every seed, and results/summary.json and results/metrics.json made again over all of them
+by the summarize stage's own functions, so that every reader sees one experiment.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ifdsed import paths
-from ifdsed.evaluation.summary import summarize_run
+from ifdsed.evaluation.summary import headline, summarize_run
 
 ARCHIVE = Path("docs/ifd-study/experiments")   # the IFD study's archive (study.archive writes it)
 SEED_RUN = re.compile(r"(?P<name>.+)-s(?P<seed>\d+)")   # one seed of experiment <name>
@@ -82,7 +83,8 @@ def experiment_revisions(archive: Path | None = ARCHIVE, merge: bool = True) -> 
     return merge_seed_runs(found) if merge else found
 
 
-def _params(revision: dict) -> dict:
+def params_of(revision: dict) -> dict:
+    """An experiment's params.yaml, as `dvc exp show` lists it."""
     return (((revision.get("data") or {}).get("params") or {}).get("params.yaml") or {}).get("data") or {}
 
 
@@ -90,9 +92,54 @@ def _metrics(revision: dict) -> dict:
     return (revision.get("data") or {}).get("metrics") or {}
 
 
+def result(revision: dict, path: str | Path) -> dict | None:
+    """A JSON result file of an experiment (a seed's metrics, the summary...): from the metrics `dvc exp show`
+    lists when it is one of them (and in records archived when every result file was a DVC metric), else from
+    the experiment's files (`experiment_file`); None if it has no such file."""
+    path = Path(path).as_posix()
+    if path in _metrics(revision):
+        return (_metrics(revision)[path] or {}).get("data")
+    text = experiment_file(revision, path)
+    return None if text is None else json.loads(text)
+
+
+def finished(revision: dict) -> bool:
+    """Whether an experiment's summarize stage has run: `dvc exp show` lists its results/metrics.json."""
+    return bool((_metrics(revision).get(paths.HEADLINE.as_posix()) or {}).get("data"))
+
+
 def summary_of(revision: dict) -> dict | None:
-    """An experiment's results/metrics.json (None before its summarize stage has run)."""
-    return (_metrics(revision).get(paths.SUMMARY.as_posix()) or {}).get("data")
+    """An experiment's figures over seeds, results/summary.json (None before its summarize stage has run). Runs
+    made when results/metrics.json held every figure have no summary.json: their results/metrics.json is it."""
+    if not finished(revision):
+        return None
+    return result(revision, paths.SUMMARY) or _metrics(revision)[paths.HEADLINE.as_posix()]["data"]
+
+
+# Params that never change a result (how many processes or threads, which GPU, prefetching, energy metering) and
+# the two that name the variant: the rest must agree for two experiments' figures to be compared.
+RUN_ONLY_PARAMS = re.compile(r".*\.workers|train\.(threads|device|prefetch|track_energy)")
+VARIANT_PARAMS = ("model.ifd", "model.sedb")
+
+
+def flat_params(params: dict, prefix: str = "") -> dict[str, object]:
+    """{"train.epochs": 18, ...} from params.yaml's nested sections (lists stay values)."""
+    flat = {}
+    for key, value in params.items():
+        if isinstance(value, dict) and value:
+            flat.update(flat_params(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def param_differences(base: dict, other: dict) -> dict[str, tuple[object, object]]:
+    """{param: (base value, other value)} of the params in which two experiments differ, the variant's two and
+    those that never change a result left out (a param one of them lacks: None)."""
+    flat_base, flat_other = flat_params(base), flat_params(other)
+    return {key: (flat_base.get(key), flat_other.get(key)) for key in sorted(set(flat_base) | set(flat_other))
+            if key not in VARIANT_PARAMS and not RUN_ONLY_PARAMS.fullmatch(key)
+            and flat_base.get(key) != flat_other.get(key)}
 
 
 def merge_seed_runs(revisions: list[dict]) -> list[dict]:
@@ -104,14 +151,14 @@ def merge_seed_runs(revisions: list[dict]) -> list[dict]:
     kept = []
     for revision in revisions:
         match = SEED_RUN.fullmatch(revision.get("name") or "")
-        seeds = (_params(revision).get("train") or {}).get("seeds")
-        if match and seeds == [int(match["seed"])] and summary_of(revision):
+        seeds = (params_of(revision).get("train") or {}).get("seeds")
+        if match and seeds == [int(match["seed"])] and finished(revision):
             newest = groups.setdefault(match["name"], {}).get(seeds[0])
             if newest is None or (revision["data"].get("timestamp") or "") > (newest["data"].get("timestamp") or ""):
                 groups[match["name"]][seeds[0]] = revision
         else:
             kept.append(revision)
-    whole = {revision.get("name") for revision in kept if summary_of(revision)}
+    whole = {revision.get("name") for revision in kept if finished(revision)}
     for name, by_seed in groups.items():
         parts = [by_seed[seed] for seed in sorted(by_seed)]
         if name in whole or not _same_experiment(name, parts):
@@ -124,7 +171,7 @@ def merge_seed_runs(revisions: list[dict]) -> list[dict]:
 def _same_experiment(name: str, parts: list[dict]) -> bool:
     def without_seeds(params: dict) -> str:
         return json.dumps({**params, "train": {**params["train"], "seeds": None}}, sort_keys=True)
-    if len({without_seeds(_params(part)) for part in parts}) == 1:
+    if len({without_seeds(params_of(part)) for part in parts}) == 1:
         return True
     print(f"experiments: warning: {', '.join(part['name'] for part in parts)} are named as runs of one "
           f"experiment {name} but their params differ in more than train.seeds: not merged")
@@ -132,33 +179,39 @@ def _same_experiment(name: str, parts: list[dict]) -> bool:
 
 
 def _merged(name: str, parts: list[dict]) -> dict:
-    """One revision over finished one-seed runs of the same params: their metrics files, and results/metrics.json
+    """One revision over finished one-seed runs of the same params: their metrics files, and the summary
     made again over all of them as the summarize stage makes it."""
-    seeds = [_params(part)["train"]["seeds"][0] for part in parts]
-    params = copy.deepcopy(_params(parts[0]))
+    seeds = [params_of(part)["train"]["seeds"][0] for part in parts]
+    params = copy.deepcopy(params_of(parts[0]))
     params["train"]["seeds"] = seeds
-    summary_file = paths.SUMMARY.as_posix()
-    metrics = {path: entry for part in parts for path, entry in _metrics(part).items() if path != summary_file}
+    summaries = {paths.HEADLINE.as_posix(), paths.SUMMARY.as_posix()}
+    metrics = {path: entry for part in parts for path, entry in _metrics(part).items() if path not in summaries}
     per_seed = []
-    for seed in seeds:   # what the summarize stage reads of each seed
-        diagnostics, scores = ((metrics.get(path.as_posix()) or {}).get("data")
-                               for path in (paths.diagnostics(seed) / "metrics.json", paths.eval_metrics(seed)))
+    for seed, part in zip(seeds, parts):   # what the summarize stage reads of each seed
+        diagnostics, scores = (result(part, path) for path in (paths.diagnostics(seed) / "metrics.json",
+                                                                 paths.eval_metrics(seed)))
         if not (diagnostics and scores):
             raise ValueError(f"experiments: {name}: the run of seed {seed} has a summary but no scores")
         per_seed.append({**diagnostics, **scores})
-    metrics[summary_file] = {"data": summarize_run(per_seed)}
+    summary = summarize_run(per_seed)
+    metrics[paths.SUMMARY.as_posix()] = {"data": summary}
+    metrics[paths.HEADLINE.as_posix()] = {"data": headline(summary)}
     timestamp = max((part["data"].get("timestamp") or "") for part in parts)
     return {"name": name, "rev": None, "parts": parts, "error": None,
             "data": {"timestamp": timestamp, "params": {"params.yaml": {"data": params}}, "metrics": metrics}}
 
 
 def experiment_file(revision: dict, path: str) -> str | None:
-    """The text of `path` in an experiment: from its record when archived, else from its git commit (None if
-    it has no such file)."""
+    """The text of `path` in an experiment: from its record when archived, from the disk for the workspace, else
+    from its git commit (None if it has no such file)."""
     if "files" in revision:
         return revision["files"].get(path)
     if "parts" in revision:   # merged one-seed runs: the part that has it (a per-seed file: only one has it)
         return next((text for part in revision["parts"] if (text := experiment_file(part, path)) is not None), None)
+    if revision.get("rev") == "workspace":
+        return Path(path).read_text() if Path(path).is_file() else None
+    if not revision.get("rev"):
+        return None
     done = subprocess.run(["git", "show", f"{revision['rev']}:{path}"], capture_output=True, text=True)
     return done.stdout if done.returncode == 0 else None
 
@@ -201,12 +254,23 @@ def machines(revision: dict) -> list[str]:
     return [cpu_label(revision.get("machine") or machine())]
 
 
+def result_files(seeds: Iterable[int]) -> list[str]:
+    """The JSON result files of an experiment that `dvc exp show` does not list (only results/metrics.json is a
+    DVC metric): results/summary.json, and each seed's training log summary, energy, scores and diagnostics."""
+    per_seed = [path for seed in seeds for path in (paths.train_logs(seed) / "metrics.json",
+                                                    paths.train_logs(seed) / "energy.json",
+                                                    paths.eval_metrics(seed), paths.diagnostics(seed) / "metrics.json")]
+    return [path.as_posix() for path in [paths.SUMMARY, *per_seed]]
+
+
 def archive_record(revision: dict, kept_files: Iterable[str]) -> dict:
     """What the archive keeps of a finished experiment: name, commit, timestamp (DVC's: this machine's local
-    time, no zone; `archived_utc` says when the record was made, in UTC), params and metrics, the text of each of
-    `kept_files` it has, and this machine (save it on the machine that ran it)."""
+    time, no zone; `archived_utc` says when the record was made, in UTC), params and metrics, the text of its
+    `result_files` and of each of `kept_files` it has, and this machine (save it on the machine that ran it)."""
     data = revision.get("data") or {}
-    files = {path: text for path in kept_files if (text := experiment_file(revision, path)) is not None}
+    seeds = (params_of(revision).get("train") or {}).get("seeds") or []
+    wanted = dict.fromkeys([*result_files(seeds), *kept_files])
+    files = {path: text for path in wanted if (text := experiment_file(revision, path)) is not None}
     return {"name": revision["name"], "rev": revision["rev"], "machine": machine(), "files": files,
             "archived_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "data": {key: data.get(key) for key in ("timestamp", "params", "metrics")}}

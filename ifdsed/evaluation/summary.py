@@ -1,10 +1,11 @@
 """Mean and standard deviation over seeds, and the paper's tables across DVC experiments.
 
 `summarize_seeds` turns the per-seed metrics of one experiment into flat keys `<metric>_mean`, `<metric>_std`
-(sample standard deviation, ddof 1) and `n_seeds`, the form `dvc exp show` displays. `paper_tables` takes one
-such summary per variant and builds Table 1 (event-based macro F1) and Table 2 (audio tagging macro F1) on the
-two test sets, mean +- std, with Welch's t-test p-value of each variant against the baseline (computed from the
-means, standard deviations and seed counts: `ifdsed.evaluation.statistics.welch_p`).
+(sample standard deviation, ddof 1) and `n_seeds` (results/summary.json); `headline` picks the few of them that
+`dvc exp show` lists (results/metrics.json). `paper_tables` takes one such summary per variant and builds
+Table 1 (event-based macro F1) and Table 2 (audio tagging macro F1) on the two test sets, mean +- std, with
+Welch's t-test p-value of each variant against the baseline (computed from the means, standard deviations and
+seed counts: `ifdsed.evaluation.statistics.welch_p`).
 `diagnostic_tables` does the same for the domain-gap probe (all frames, event frames, each class's event frames)
 and the pseudo labels' quality.
 """
@@ -30,7 +31,9 @@ TABLES = {  # table -> (title, metric)
     "table1": ("Event-based macro F1", "event_f1_macro"),
     "table2": ("Audio tagging macro F1", "tagging_f1_macro"),
 }
-COLUMNS = {"real_test": "real-world test (DCASE 2018 column)", "syn_test": "synthetic test (DCASE 2019 syn column)"}
+# The test sets of the paper's tables, by metric prefix, with the headers used when the runs' params cannot name
+# them (`ifdsed.evaluation.set_titles` names them for what they are: simulated or imported, generated or not).
+COLUMNS = {"real_test": "real-world test", "syn_test": "synthetic test"}
 
 
 def summarize_seeds(per_seed: list[dict]) -> dict:
@@ -48,9 +51,31 @@ def summarize_seeds(per_seed: list[dict]) -> dict:
 
 
 def summarize_run(per_seed: list[dict]) -> dict:
-    """A run's results/metrics.json from its seeds' metrics: summarize_seeds, and the provenance and cost keys
+    """A run's results/summary.json from its seeds' metrics: summarize_seeds, and the provenance and cost keys
     the seeds share (`agreed`: "differs" where they do not)."""
     return {**summarize_seeds(per_seed), **agreed(per_seed)}
+
+
+HEADLINE_SETS = ("real_test", "syn_test")                 # and any extra test sets
+HEADLINE_METRICS = {"event_f1": "event_f1_macro", "tagging_f1": "tagging_f1_macro", "psds1": "psds1"}
+HEADLINE_PROBES = {"probe_x": "domain_gap_accuracy", "probe_v": "domain_gap_v_accuracy"}   # v: IFD only
+
+
+def headline(summary: dict) -> dict:
+    """The figures `dvc exp show` lists (results/metrics.json), under short names so that a table of them fits a
+    terminal: per test set `<set>/event_f1`, `<set>/tagging_f1` and `<set>/psds1` (macro F1s and PSDS1, the mean
+    over seeds) with `<set>/<name>_std` (their std), the domain-gap probe on the encoder output x and on the IFD
+    projection v (`probe_x`, `probe_v`, with `_std`), `seeds` and `variant`. Each is the summary's
+    `<key>_mean` / `<key>_std` of the same figure; figures a run has not got (the probe on v without IFD) are
+    left out rather than written as null."""
+    sets = list(HEADLINE_SETS) + extra_sets({key.removesuffix("_mean"): value for key, value in summary.items()})
+    names = {f"{name}/{short}": f"{name}/{metric}" for name in sets for short, metric in HEADLINE_METRICS.items()}
+    names |= HEADLINE_PROBES
+    figures = {}
+    for short, key in names.items():
+        figures[short], figures[f"{short}_std"] = summary.get(f"{key}_mean"), summary.get(f"{key}_std")
+    return {"variant": summary["variant"], "seeds": summary["n_seeds"],
+            **{name: value for name, value in figures.items() if value is not None}}
 
 
 def extra_sets(metrics: dict) -> list[str]:
@@ -75,9 +100,10 @@ def paper_tables(summaries: dict[str, dict]) -> dict[str, pd.DataFrame]:
             for table, (_, metric) in TABLES.items()}
 
 
-def to_markdown(table: pd.DataFrame, title: str) -> str:
-    """A paper table in Markdown: mean +- std per test set, and the p-value against the baseline."""
-    return columns_markdown(table, title, COLUMNS)
+def to_markdown(table: pd.DataFrame, title: str, headers: dict[str, str] | None = None) -> str:
+    """A paper table in Markdown: mean +- std per test set (`headers`: their names; default COLUMNS), and the
+    p-value against the baseline."""
+    return columns_markdown(table, title, headers or COLUMNS)
 
 
 

@@ -56,9 +56,9 @@ def test_input_that_cannot_be_used_is_one_line_with_status_1(tmp_path, monkeypat
     assert done.stderr.count("\n") == 1 and not (tmp_path / "events.tsv").exists()
     # an IfdsedError raised by a subcommand: `<subcommand>: <message>`, no traceback
     from ifdsed.cli import compare
-    monkeypatch.setattr(compare, "collect_summaries", lambda experiments: ({}, {}))
+    monkeypatch.setattr(compare, "collect_summaries", lambda experiments, baseline: ({}, {}, {}))
     assert main(["compare", "--out", str(tmp_path / "tables")]) == 1
-    assert capsys.readouterr().err == ("compare: no experiment with results/metrics.json; run `dvc repro` or "
+    assert capsys.readouterr().err == ("compare: no experiment with results/summary.json; run `dvc repro` or "
                                        "`dvc exp run` first\n")
 
 

@@ -49,6 +49,8 @@ def test_the_synthetic_test_set_is_imported_with_its_missing_clip_reported(impor
     assert set(clips["filename"]) == set(keep[:-1])
     assert not (repo / "data/synthetic/test/audio").exists()          # the user's audio stays where it is
     assert "synthetic test (imported from" in output
+    assert "seed 1 synthetic test (DCASE 2019 syn): event F1 macro" in output        # evaluate names it so
+    assert "seed 1 simulated real-world test: event F1 macro" in output              # the rest stays generated
     assert len(pd.read_csv(repo / "data/synthetic/train/clips.tsv", sep="\t")) == 6   # still generated
     seed = json.loads((repo / "results/eval/seed_1/metrics.json").read_text())
     assert (seed["provenance/syn_test/clips_scored"], seed["provenance/syn_test/clips_missing"]) == (CLIPS - 1, 1)
@@ -59,13 +61,14 @@ def test_extra_test_sets_are_imported_stored_scored_and_summarised(imported):
     repo, sets, _ = imported
     info = json.loads((repo / "data/features/features.json").read_text())
     seed = json.loads((repo / "results/eval/seed_1/metrics.json").read_text())
-    summary = json.loads((repo / "results/metrics.json").read_text())
+    summary = json.loads((repo / "results/summary.json").read_text())
+    shown = json.loads((repo / "results/metrics.json").read_text())      # the headline lists extra sets too
     for name in ("desed_validation", "desed_public"):
         assert info["sets"][f"extra_{name}"]["clips"] == CLIPS - 1
         assert json.loads((repo / f"data/extra/{name}/import_report.json").read_text())["missing"] == [sets[name][-1]]
         assert seed[f"{name}/event_files"] == CLIPS - 1 and f"{name}/psds1" in seed
         assert (seed[f"provenance/{name}/clips_scored"], seed[f"provenance/{name}/clips_missing"]) == (CLIPS - 1, 1)
-        assert f"{name}/event_f1_macro_mean" in summary
+        assert f"{name}/event_f1_macro_mean" in summary and f"{name}/psds1" in shown
     assert info["train_sets"] == ["synthetic_train", "realworld_weak"]    # normalisation never sees them
     tables = run_command(["python", "-m", "ifdsed", "compare", "--out", "tables"], repo)
     extra = (repo / "tables/extra_sets.md").read_text()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from ifdsed.evaluation.summary import headline
 from ifdsed.soundbank.pools import shared_sources
 from tests.helpers import copy_project, environment, run_command as run
 
@@ -29,6 +30,9 @@ def project(tmp_path_factory, tiny_params):
 def test_repro_then_status_is_clean(project):
     output = run(["dvc", "repro"], project)
     assert "synthetic train: 6 clips" in output
+    # evaluate's log names the generated sets for what they are (ifdsed.evaluation.set_titles), never as DCASE's
+    assert "seed 1 simulated real-world test: event F1 macro" in output
+    assert "seed 1 synthetic test (generated, held-out sounds): event F1 macro" in output
     assert stages_run(output) == {"soundbank", "synthesize", "realworld", "extra_sets", "features", "train",
                                   "evaluate", "diagnose", "summarize"}
     for set_dir in ["synthetic/train", "synthetic/test", "realworld/weak", "realworld/validation",
@@ -41,9 +45,12 @@ def test_repro_then_status_is_clean(project):
     assert shared_sources([data / "realworld/weak"], [data / "realworld/validation", data / "realworld/test"]) == set()
     assert (data / "realworld/weak_frame_labels/pseudo/README.txt").is_file()
     assert (data / "realworld/weak_frame_labels/oracle/weak_events.tsv").is_file()
-    summary = json.loads((project / "results/metrics.json").read_text())
+    summary = json.loads((project / "results/summary.json").read_text())
     assert summary["variant"] == "baseline" and summary["n_seeds"] == 2
     assert 0 <= summary["real_test/event_f1_macro_mean"] <= 1
+    shown = json.loads((project / "results/metrics.json").read_text())   # what dvc exp show lists: the headline
+    assert shown == headline(summary) and len(shown) < 20
+    assert shown["real_test/event_f1"] == summary["real_test/event_f1_macro_mean"] and shown["seeds"] == 2
     seed = json.loads((project / "results/eval/seed_1/metrics.json").read_text())
     assert 0 <= seed["real_test/event_f1_macro_ci_low"] <= seed["real_test/event_f1_macro_ci_high"] <= 1
     status = run(["dvc", "status"], project)
@@ -66,10 +73,10 @@ def test_predict_gives_evaluate_s_predictions_on_the_same_clips(project):
 def test_new_synth_seed_reruns_only_synthesis_and_what_follows(project):
     before = {path.name: path.read_bytes() for path in (project / "data/realworld/test/audio").iterdir()}
     old_tags = (project / "data/synthetic/train/tags.tsv").read_bytes()
-    old_summary = json.loads((project / "results/metrics.json").read_text())
+    old_summary = json.loads((project / "results/summary.json").read_text())
     output = run(["dvc", "exp", "run", "-S", "synth.seed=7"], project)
     # provenance: the synthetic test set changed, the real-world one did not, and both were fully scored
-    summary = json.loads((project / "results/metrics.json").read_text())
+    summary = json.loads((project / "results/summary.json").read_text())
     assert summary["provenance/syn_test/fingerprint"] != old_summary["provenance/syn_test/fingerprint"]
     assert summary["provenance/real_test/fingerprint"] == old_summary["provenance/real_test/fingerprint"]
     assert (summary["provenance/real_test/clips_scored"], summary["provenance/real_test/clips_missing"]) == (8, 0)
@@ -84,7 +91,7 @@ def test_new_synth_seed_reruns_only_synthesis_and_what_follows(project):
 def test_branch_switches_rerun_only_training_and_scoring(project):
     output = run(["dvc", "exp", "run", "-S", "model.ifd=true", "-S", "model.sedb=true"], project)
     assert stages_run(output) == {"train", "evaluate", "diagnose", "summarize"}
-    summary = json.loads((project / "results/metrics.json").read_text())
+    summary = json.loads((project / "results/summary.json").read_text())
     assert summary["variant"] == "SEDB&IFD"
     assert 0 <= summary["pseudo_label_precision_mean"] <= 1 and 0 <= summary["domain_gap_accuracy_events_mean"] <= 1
     compared = run(["python", "-m", "ifdsed", "compare", "--out", "tables"], project)

@@ -6,15 +6,19 @@ import subprocess
 import pytest
 
 import ifdsed.evaluation.experiments as experiments
-from ifdsed.evaluation.experiments import archive_record, archived_revisions, experiment_file
-from ifdsed.evaluation.summary import summarize_run
+from ifdsed.evaluation.experiments import (archive_record, archived_revisions, experiment_file, param_differences,
+                                          result, summary_of)
+from ifdsed.evaluation.summary import headline, summarize_run
 
 
 def committed_experiment(root, monkeypatch) -> dict:
-    """A git repository in `root` (the working directory) with one commit holding two result files, as a revision
-    of `dvc exp show --json`."""
-    (root / "results").mkdir()
+    """A git repository in `root` (the working directory) with one commit holding result files (the headline, the
+    summary, a seed's training metrics, a log), as a revision of `dvc exp show --json`: only the headline is a
+    DVC metric."""
+    (root / "results" / "train" / "seed_1").mkdir(parents=True)
     (root / "results" / "metrics.json").write_text('{"f1": 0.5}\n')
+    (root / "results" / "summary.json").write_text('{"f1": 0.5, "f1/Dog": 0.25}\n')
+    (root / "results" / "train" / "seed_1" / "metrics.json").write_text('{"best_epoch": 3}\n')
     (root / "results" / "log.tsv").write_text("step\tf1\n0\t0.5\n")
     monkeypatch.chdir(root)
     for command in (["init", "-q"], ["add", "results"],
@@ -30,8 +34,14 @@ def test_an_archive_record_keeps_the_files_asked_for_and_reads_back_like_the_liv
     live = committed_experiment(tmp_path, monkeypatch)
     assert experiment_file(live, "results/log.tsv") == "step\tf1\n0\t0.5\n"
     assert experiment_file(live, "results/absent.tsv") is None
+    assert summary_of(live) == {"f1": 0.5, "f1/Dog": 0.25}                  # results/summary.json, from the commit
+    assert result(live, "results/train/seed_1/metrics.json") == {"best_epoch": 3}
+    assert result(live, "results/metrics.json") == {"f1": 0.5}              # a DVC metric: as dvc exp show lists it
     record = archive_record(live, ["results/log.tsv", "results/absent.tsv"])
-    assert record["files"] == {"results/log.tsv": "step\tf1\n0\t0.5\n"}          # only what the commit has
+    # what the commit has of the files asked for, and of the result files that are not DVC metrics (seed 1's)
+    assert record["files"] == {"results/log.tsv": "step\tf1\n0\t0.5\n",
+                               "results/summary.json": '{"f1": 0.5, "f1/Dog": 0.25}\n',
+                               "results/train/seed_1/metrics.json": '{"best_epoch": 3}\n'}
     assert set(record["data"]) == {"timestamp", "params", "metrics"}               # no deps or outs
     assert record["data"]["metrics"] == live["data"]["metrics"] and record["rev"] == live["rev"]
     assert record["machine"]["cpu"] and record["machine"]["python"]
@@ -42,6 +52,38 @@ def test_an_archive_record_keeps_the_files_asked_for_and_reads_back_like_the_liv
     (read,) = archived_revisions(archive)
     assert experiment_file(read, "results/log.tsv") == experiment_file(live, "results/log.tsv")
     assert experiment_file(read, "results/absent.tsv") is None
+    assert summary_of(read) == summary_of(live)
+    assert result(read, "results/train/seed_1/metrics.json") == {"best_epoch": 3}
+
+
+def test_the_workspace_results_are_read_from_the_disk(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "summary.json").write_text('{"n_seeds": 3}')
+    workspace = {"rev": "workspace", "name": None,
+                 "data": {"metrics": {"results/metrics.json": {"data": {"n_seeds": 3}}}}}
+    assert summary_of(workspace) == {"n_seeds": 3}
+    assert result(workspace, "results/eval/seed_1/metrics.json") is None
+    assert summary_of({"rev": "workspace", "data": {"metrics": {}}}) is None    # no summarize stage has run
+
+
+def test_a_run_from_before_the_headline_split_reads_its_summary_from_its_metrics():
+    # results/metrics.json held every figure then, and each seed's metrics were DVC metrics too
+    old = {"name": "final-ifd-e80", "rev": "0" * 40, "files": {},
+           "data": {"metrics": {"results/metrics.json": {"data": {"f1/Dog_mean": 0.5}},
+                                "results/eval/seed_1/metrics.json": {"data": {"f1": 0.4}}}}}
+    assert summary_of(old) == {"f1/Dog_mean": 0.5}
+    assert result(old, "results/eval/seed_1/metrics.json") == {"f1": 0.4}
+
+
+def test_param_differences_name_what_differs_but_the_variant_and_what_never_changes_a_result():
+    base = {"synth": {"seed": 42, "workers": 2}, "model": {"ifd": False, "sedb": False, "lambda_ifd": 1.0},
+            "train": {"epochs": 18, "seeds": [1, 2, 3], "threads": 2, "device": "auto", "prefetch": 2}}
+    other = {"synth": {"seed": 7, "workers": 1}, "model": {"ifd": True, "sedb": True, "lambda_ifd": 1.0},
+             "train": {"epochs": 2, "seeds": [1], "threads": 1, "device": "cuda:1", "prefetch": 0, "mixup": True}}
+    assert param_differences(base, other) == {"synth.seed": (42, 7), "train.epochs": (18, 2),
+                                              "train.mixup": (None, True), "train.seeds": ([1, 2, 3], [1])}
+    assert param_differences(base, base) == {}
 
 
 def test_a_live_experiment_hides_the_archived_one_of_its_name_unless_it_is_only_queued(tmp_path, monkeypatch):
@@ -84,7 +126,9 @@ def test_one_seed_runs_merge_into_one_experiment_summarized_over_all_seeds():
     run = merged["final-ifd-e80"]
     assert run["data"]["params"]["params.yaml"]["data"] == {"model": {"ifd": True}, "train": {"seeds": [1, 2],
                                                                                               "lr": 0.0018}}
-    summary = run["data"]["metrics"]["results/metrics.json"]["data"]
+    summary = run["data"]["metrics"]["results/summary.json"]["data"]
+    assert run["data"]["metrics"]["results/metrics.json"]["data"] == headline(summary)
+    assert summary_of(run) == summary
     newest = {1: runs[2], 2: runs[0]}
     seeds = [{**newest[seed]["data"]["metrics"][f"results/diagnostics/seed_{seed}/metrics.json"]["data"],
               **newest[seed]["data"]["metrics"][f"results/eval/seed_{seed}/metrics.json"]["data"]} for seed in (1, 2)]
@@ -105,6 +149,22 @@ def test_one_seed_runs_merge_into_one_experiment_summarized_over_all_seeds():
     del unfinished["data"]["metrics"]["results/metrics.json"]
     merged = [r for r in merge_seed_runs([*runs[:3], unfinished]) if r["name"] == "final-ifd-e80"]
     assert merged[0]["data"]["params"]["params.yaml"]["data"]["train"]["seeds"] == [1, 2]
+
+
+def test_one_seed_runs_whose_seed_files_are_not_dvc_metrics_merge_the_same():
+    # since only results/metrics.json is a DVC metric, a seed's files come from the run's commit or record
+    from ifdsed.evaluation.experiments import merge_seed_runs
+    old = [seed_run("final-ifd-e80", 1, 0.20), seed_run("final-ifd-e80", 2, 0.30)]
+    new = []
+    for run in old:
+        metrics = run["data"]["metrics"]
+        files = {path: json.dumps(entry["data"]) for path, entry in metrics.items() if path != "results/metrics.json"}
+        new.append({**run, "files": {**run["files"], **files},
+                    "data": {**run["data"], "metrics": {"results/metrics.json": metrics["results/metrics.json"]}}})
+    (from_metrics,), (from_files,) = merge_seed_runs(old), merge_seed_runs(new)
+    assert summary_of(from_files) == summary_of(from_metrics)
+    assert summary_of(from_files)["real_test/event_f1_macro_mean"] == pytest.approx(0.25)
+    assert result(from_files, "results/train/seed_2/energy.json") == {"energy_kwh": 0.001}
 
 
 def test_one_seed_runs_with_other_params_are_not_one_experiment(capsys):

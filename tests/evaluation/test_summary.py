@@ -4,7 +4,8 @@ import math
 import pandas as pd
 import pytest
 
-from ifdsed.evaluation.summary import columns_markdown, diagnostic_tables, paper_tables, summarize_seeds
+from ifdsed.evaluation.summary import (columns_markdown, diagnostic_tables, headline, paper_tables, summarize_run,
+                                      summarize_seeds)
 
 
 def runs(variant: str, values: list[float]) -> list[dict]:
@@ -53,3 +54,14 @@ def test_the_probe_on_v_is_summarised_where_the_ifd_branch_exists_and_null_elsew
     assert ifd["domain_gap_v_accuracy_mean"] == pytest.approx(0.85)
     assert ifd["domain_gap_v_accuracy_events_mean"] == pytest.approx(0.75)
     assert baseline["domain_gap_v_accuracy_mean"] is None
+
+
+def test_the_headline_holds_the_test_sets_figures_and_the_probes_under_short_names():
+    per_seed = [{"variant": "IFD", "real_test/event_f1_macro": f1, "syn_test/psds1": 0.2, "desed_public/psds1": 0.1,
+                 "desed_public/event_f1_macro": 0.2, "real_validation/event_f1_macro": 0.3,
+                 "domain_gap_accuracy": 0.9, "domain_gap_v_accuracy": None} for f1 in (0.1, 0.3)]
+    shown = headline(summarize_run(per_seed))
+    assert shown == {"variant": "IFD", "seeds": 2, "real_test/event_f1": pytest.approx(0.2),
+                     "real_test/event_f1_std": pytest.approx(0.1414, abs=1e-4), "syn_test/psds1": 0.2,
+                     "syn_test/psds1_std": 0.0, "desed_public/event_f1": 0.2, "desed_public/event_f1_std": 0.0,
+                     "desed_public/psds1": 0.1, "desed_public/psds1_std": 0.0, "probe_x": 0.9, "probe_x_std": 0.0}
