@@ -10,12 +10,17 @@ Writes results/eval/seed_<seed>/metrics.json (flat keys such as real_test/event_
        domain_gap_accuracy_events and domain_gap_accuracy_events/<class>, and for a model with the IFD branch the
        same on its projection v, domain_gap_v_accuracy, domain_gap_v_accuracy_events and
        domain_gap_v_accuracy_events/<class>; the variant, with " (oracle IFD labels)" for the oracle arm;
-       tracked by git, as DVC metrics are) and data/eval/seed_<seed>/: per_class.csv, predictions/<set>.tsv
-       (DESED format), plots/ (per-class F1 bars, PSD-ROC curves, piano rolls).
+       tracked by git; not a DVC metric: the summarize stage's headline is) and data/eval/seed_<seed>/:
+       per_class.csv, predictions/<set>.tsv (DESED format), plots/ (per-class F1 bars, PSD-ROC curves, piano rolls
+       with each class's frame probability).
 
-Every set is predicted through the one `ifdsed.inference.detector.Detector` that `ifdsed predict` uses.
+Every set is predicted through the one `ifdsed.inference.detector.Detector` that `ifdsed predict` uses, in this
+process; the sets are scored in as many processes as there are sets and cores (`score_predictions`).
 """
 import argparse
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import pandas as pd
 
@@ -28,7 +33,7 @@ from ifdsed.evaluation.cost import inference_cost
 from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
 from ifdsed.evaluation.provenance import missing_clips, provenance
 from ifdsed.evaluation.set_titles import set_title
-from ifdsed.evaluation.sets import evaluation_sets, import_reports, score_set
+from ifdsed.evaluation.sets import evaluation_sets, import_reports, predict_set, score_predictions
 from ifdsed.features.store import check_store, load_feature_set
 from ifdsed.inference.detector import Detector
 from ifdsed.io import atomic
@@ -52,12 +57,24 @@ def main() -> None:
     metrics = {"seed": args.seed, "variant": detector.model.config.run_name, "best_epoch": detector.epoch}
     per_class, curves, results, scored, titles = {}, {}, {}, {}, {}
     reports = import_reports()                                 # imported sets: their missing audio
-    for eval_set in evaluation_sets():
+    sets = evaluation_sets()
+    features = {eval_set.key: load_feature_set(paths.FEATURES, eval_set.store_name) for eval_set in sets}
+    # Scoring (sed_eval, sed_scores_eval: Python, one core each) runs in other processes, one set each, while this
+    # one predicts the next set and then probes the embeddings; the figures do not depend on where they are made.
+    with ProcessPoolExecutor(min(len(sets), os.cpu_count() or 1), mp_context=get_context("spawn")) as pool:
+        jobs = {eval_set.key: pool.submit(score_predictions, predict_set(detector, features[eval_set.key]),
+                                          eval_set.folder, params.eval) for eval_set in sets}
+        embeddings = {key: detector.frame_embeddings(features[key].features, projection=True)   # x, and v with IFD
+                      for key in ("syn_test", "real_test")}
+        metrics.update(domain_gap_report(embeddings["syn_test"], embeddings["real_test"],
+                                         features["syn_test"].frame_labels, features["real_test"].frame_labels,
+                                         classes, seed=args.seed))
+        done = {key: job.result() for key, job in jobs.items()}
+    for eval_set in sets:
         titles[eval_set.key] = title = set_title(eval_set.key, params)
-        features = load_feature_set(paths.FEATURES, eval_set.store_name)
-        result = score_set(detector, features, eval_set.folder, params.eval)
-        results[eval_set.key] = (features, result)
-        scored[eval_set.key] = (eval_set.folder, list(features.index["filename"]),
+        result = done[eval_set.key]
+        results[eval_set.key] = (features[eval_set.key], result)
+        scored[eval_set.key] = (eval_set.folder, list(features[eval_set.key].index["filename"]),
                                 missing_clips(reports, eval_set.imported_as))
         metrics.update({f"{eval_set.key}/{key}": value for key, value in result.metrics.items()
                         if "/" not in key})
@@ -69,11 +86,6 @@ def main() -> None:
               f"segment F1 {result.metrics['segment_f1_macro']:.3f}, "
               f"tagging F1 {result.metrics['tagging_f1_macro']:.3f}")
 
-    embeddings = {key: detector.frame_embeddings(results[key][0].features, projection=True)   # x, and v with IFD
-                  for key in ("syn_test", "real_test")}
-    metrics.update(domain_gap_report(embeddings["syn_test"], embeddings["real_test"],
-                                     results["syn_test"][0].frame_labels, results["real_test"][0].frame_labels,
-                                     classes, seed=args.seed))
     for name in embeddings["syn_test"]:
         key = f"{PREFIXES[name]}_accuracy"
         events = metrics[f"{key}_events"]

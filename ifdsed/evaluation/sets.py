@@ -5,7 +5,9 @@ checkpoint (tags at 0.5, gated frames, median windows from training labels), are
 events.tsv with sed_eval (event-based: t_collar 0.2 s, 20 % of length; segment-based: 1 s), audio tagging F1,
 and PSDS scenarios 1 and 2 from the frame scores p_t,c * P_c (sed_scores_eval); with eval.bootstrap_iterations,
 90 % intervals of the event-based macro F1 (and with eval.bootstrap_psds of PSDS1) over resampled clips
-(ifdsed/evaluation/bootstrap.py).
+(ifdsed/evaluation/bootstrap.py). `predict_set` runs the detector, `score_predictions` the scoring, which
+needs no model, so the evaluate stage scores sets in other processes while the detector predicts the next one;
+`score_set` does both in this process.
 
 Sets, by metric prefix: real_test (standing in for the paper's "DCASE 2018" column), syn_test (for its "DCASE 2019
 (syn)" column) and real_validation (used for model selection; reported, not tuned on); what each is called, which
@@ -51,13 +53,34 @@ class SetResult:
     curves: dict             # PSD-ROC curves per scenario
 
 
-def score_set(detector: Detector, features: FeatureSet, folder: Path, evaluation: EvalParams) -> SetResult:
-    """Predict (through the one `Detector`), post-process and score one set."""
+@dataclass
+class SetPredictions:
+    """One set's detector outputs and what scoring needs besides the set's folder: plain arrays and tables, so
+    that a scoring process can take them (`score_predictions`) while the detector goes on with the next set."""
+    filenames: list[str]
+    frame_probs: np.ndarray      # [N, T, C] ATP frame probabilities
+    clip_probs: np.ndarray       # [N, C]
+    predictions: pd.DataFrame    # post-processed events (DESED columns)
+    tags: np.ndarray             # [N, C] the clips' true tags
+    classes: list[str]
+    frame_hop: float             # s
+    tag_threshold: float
+
+
+def predict_set(detector: Detector, features: FeatureSet) -> SetPredictions:
+    """Predict (through the one `Detector`) and post-process one set."""
     settings = detector.settings
-    classes = list(settings.classes)
     filenames = list(features.index["filename"])
     frame_probs, clip_probs = detector.feature_outputs(features.features)
-    predictions = detector.clip_events(frame_probs, clip_probs, filenames)
+    return SetPredictions(filenames, frame_probs, clip_probs, detector.clip_events(frame_probs, clip_probs, filenames),
+                          np.asarray(features.tags), list(settings.classes), settings.frame_hop,
+                          settings.tag_threshold)
+
+
+def score_predictions(predicted: SetPredictions, folder: Path, evaluation: EvalParams) -> SetResult:
+    """Score one set's predictions against its events.tsv and clips.tsv (in `folder`) with the paper's settings."""
+    classes, filenames = predicted.classes, predicted.filenames
+    frame_probs, clip_probs, predictions = predicted.frame_probs, predicted.clip_probs, predicted.predictions
     truth = read_events(folder / "events.tsv")
     durations = read_clips(folder / "clips.tsv")[["filename", "duration"]]
     counts: dict = {}
@@ -65,11 +88,11 @@ def score_set(detector: Detector, features: FeatureSet, folder: Path, evaluation
                           percentage_of_length=evaluation.percentage_of_length, per_file_counts=counts)
     metrics.update(segment_based(truth, predictions, classes, filenames=filenames, durations=durations,
                                  time_resolution=evaluation.segment_resolution))
-    metrics.update(tagging_f1(np.asarray(features.tags), clip_probs > settings.tag_threshold, classes))
+    metrics.update(tagging_f1(predicted.tags, clip_probs > predicted.tag_threshold, classes))
     # PSDS scores: frame probabilities softly gated by the clip probabilities, p_t,c * P_c (ATP frame outputs
     # alone saturate in untagged clips; the hard post-processing gates them by the tags in the same way)
     gated = frame_probs * clip_probs[:, None, :]                                          # [N, T, C]
-    scores = sed_scores_from_probs(gated, filenames, settings.frame_hop, classes)
+    scores = sed_scores_from_probs(gated, filenames, predicted.frame_hop, classes)
     psds_metrics, curves = psds(scores, truth, durations, classes)
     metrics.update(psds_metrics)
     if evaluation.bootstrap_iterations:   # 90 % intervals over resampled clips (ifdsed.evaluation.bootstrap)
@@ -81,6 +104,11 @@ def score_set(detector: Detector, features: FeatureSet, folder: Path, evaluation
                 scores, truth, dict(zip(durations["filename"], durations["duration"])), classes,
                 iterations=iterations)
     return SetResult(metrics, predictions, frame_probs, curves)
+
+
+def score_set(detector: Detector, features: FeatureSet, folder: Path, evaluation: EvalParams) -> SetResult:
+    """Predict, post-process and score one set, in this process."""
+    return score_predictions(predict_set(detector, features), folder, evaluation)
 
 
 def evaluation_sets() -> tuple[EvalSet, ...]:
