@@ -1,0 +1,89 @@
+"""The diagnostic arms of the IFD branch on the default benchmark: the two readings of the paper's pairing
+sentence (model.ifd_domains all | cross) and the upper bound with true frame labels (model.ifd_labels oracle),
+beside IFD with pseudo labels and the baseline (docs/ifd-study.md#the-pairing-readings-and-the-oracle-bound-a-first-measurement).
+
+    python -m study.arms queue        # the four arms as DVC queue experiments, at params.yaml's settings
+    dvc queue start                   # then, once they have run: python -m study.archive --prefix arm-
+    python -m study.arms collect      # the table and the contrasts, from live or archived experiments
+
+Every arm runs `params.yaml` as it is (its seeds and schedule) with only the arm's keys changed. `collect` reads
+each arm's results/summary.json (`ifdsed.evaluation.experiments`: live in this clone or archived by
+study.archive) and prints, in Markdown, each arm's mean +- std over seeds and every contrast's difference of
+means with Welch's 95 % interval. Nothing is chosen on these figures: the arms are diagnostics, never variants.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+
+from ifdsed.evaluation.experiments import experiment_revisions, summary_of
+from ifdsed.evaluation.statistics import welch
+from ifdsed.evaluation.summary import stat_cell
+
+ARMS = {  # experiment name -> the params it changes
+    "arm-baseline": {},
+    "arm-ifd-all": {"model.ifd": "true"},
+    "arm-ifd-cross": {"model.ifd": "true", "model.ifd_domains": "cross"},
+    "arm-ifd-oracle": {"model.ifd": "true", "model.ifd_labels": "oracle"},
+}
+CONTRASTS = (("arm-ifd-cross", "arm-ifd-all"), ("arm-ifd-oracle", "arm-ifd-all"), ("arm-ifd-all", "arm-baseline"))
+METRICS = {  # column -> summary key (without _mean / _std)
+    "validation event F1": "real_validation/event_f1_macro",
+    "real-world test event F1": "real_test/event_f1_macro",
+    "synthetic test event F1": "syn_test/event_f1_macro",
+    "real-world test PSDS1": "real_test/psds1",
+    "probe on x": "domain_gap_accuracy",
+    "probe on v": "domain_gap_v_accuracy",
+}
+CONTRASTED = ("validation event F1", "real-world test event F1")
+
+
+def queue() -> None:
+    """`dvc exp run --queue` of every arm, named as in ARMS."""
+    for name, changes in ARMS.items():
+        command = ["dvc", "exp", "run", "--queue", "--name", name]
+        for key, value in changes.items():
+            command += ["-S", f"{key}={value}"]
+        subprocess.run(command, check=True)
+
+
+def summaries() -> dict[str, dict]:
+    """{arm: its summary} of every arm that has finished (live or archived)."""
+    return {revision["name"]: summary for revision in experiment_revisions()
+            if revision.get("name") in ARMS and (summary := summary_of(revision))}
+
+
+def table(found: dict[str, dict]) -> str:
+    """The arms' figures and the contrasts, in Markdown."""
+    lines = ["| arm | seeds | " + " | ".join(METRICS) + " |", "|---|---|" + "---|" * len(METRICS)]
+    for name in [arm for arm in ARMS if arm in found]:
+        summary = found[name]
+        cells = [stat_cell(summary.get(f"{key}_mean"), summary.get(f"{key}_std")) for key in METRICS.values()]
+        lines.append(f"| {name} | {summary['n_seeds']} | " + " | ".join(cells) + " |")
+    lines += ["", "| contrast | " + " | ".join(CONTRASTED) + " |", "|---|" + "---|" * len(CONTRASTED)]
+    for arm, base in CONTRASTS:
+        if arm in found and base in found:
+            lines.append(f"| {arm} - {base} | " + " | ".join(contrast(found[arm], found[base], METRICS[column])
+                                                           for column in CONTRASTED) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def contrast(summary: dict, base: dict, key: str) -> str:
+    """'+0.002 (-0.056 to +0.060)': the difference of means and Welch's 95 % interval."""
+    test = welch(summary[f"{key}_mean"], summary[f"{key}_std"], summary["n_seeds"],
+                 base[f"{key}_mean"], base[f"{key}_std"], base["n_seeds"])
+    return f"{float(test.diff):+.3f} ({float(test.low):+.3f} to {float(test.high):+.3f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("queue", "collect"))
+    args = parser.parse_args()
+    if args.command == "queue":
+        queue()
+    else:
+        print(table(summaries()), end="")
+
+
+if __name__ == "__main__":
+    main()
