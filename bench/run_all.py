@@ -24,6 +24,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ifdsed.evaluation.experiments import cpu_label, machine as cpu_record
 from ifdsed.io.atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,18 +57,13 @@ BENCHMARKS = {
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-    return {"cpu_model": cpu, "cores": os.cpu_count(),
+    """The host of a benchmark: the CPU with its kernel path and native bfloat16 (the record the study's archive
+    keeps too: `ifdsed.evaluation.experiments.machine`), cores, memory, Python, torch and the platform."""
+    record = cpu_record()
+    return {"cpu_model": record["cpu"], "cpu_capability": record.get("cpu_capability"),
+            "native_bfloat16": record.get("native_bfloat16"), "cores": os.cpu_count(),
             "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-            "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
+            "python": record["python"], "torch": record["torch"], "platform": platform.platform()}
 
 
 def run(name: str, arguments: list[str]) -> dict:
@@ -201,7 +197,9 @@ def render(results: dict) -> str:
     by_machine: dict[str, list[str]] = {}   # the same VM may be lent on other hardware from one session to the next
     for name, entry in results.get("benchmarks", {}).items():
         host = entry.get("machine", {})
-        described = (f"{host.get('cpu_model', '?')}, {host.get('cores', '?')} cores, {host.get('memory_gib', '?')} "
+        cpu = cpu_label({**host, "cpu": host.get("cpu_model", "?")}) if host.get("cpu_capability") else \
+            host.get("cpu_model", "?")   # records made before the kernel path was kept: the model name alone
+        described = (f"{cpu}, {host.get('cores', '?')} cores, {host.get('memory_gib', '?')} "
                      f"GiB, Python {host.get('python', '?')}, torch {host.get('torch', '?')}")
         by_machine.setdefault(described, []).append(f"{name} ({entry.get('started', '?')[:10]})")
     lines.append("Machine: " + "; ".join(f"{described}: {', '.join(names)}" for described, names in by_machine.items())

@@ -37,3 +37,14 @@ def test_table_marks_a_missed_target():
                                             "result": {"scaling": 1.2, "met": False}}}}
     row = next(line for line in run_all.render(results).splitlines() if line.startswith("| synthesis"))
     assert "`scaling` = 1.2" in row and "**no**" in row
+
+
+def test_the_machine_line_names_the_cpu_s_kernel_path_where_it_was_recorded():
+    host = run_all.machine()
+    old = {"cpu_model": "AMD EPYC", "cores": 2}                       # recorded before the kernel path was kept
+    results = {"benchmarks": {name: {"command": "c", "loadavg_before": [0.0], "result": {}, "machine": machine}
+                              for name, machine in (("synthesis", host), ("features", old))}}
+    line = next(line for line in run_all.render(results).splitlines() if line.startswith("Machine: "))
+    bfloat16 = "native bfloat16" if host["native_bfloat16"] else "no native bfloat16"
+    assert f"{host['cpu_model']} ({host['cpu_capability']}, {bfloat16}), {host['cores']} cores" in line
+    assert "AMD EPYC, 2 cores" in line
