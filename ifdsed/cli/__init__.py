@@ -28,6 +28,15 @@ from ifdsed.errors import IfdsedError
 COMMANDS = ("predict", "export", "score", "compare")
 
 
+def warn_training_data(command: str, training_data, model: Path) -> None:
+    """The one stderr line, ``<command>: <warning>``, that a model trained on the embedded generated data (or on
+    unknown data) gets from `ifdsed.models.training_data.warning`; nothing for a model trained on real data."""
+    from ifdsed.models.training_data import warning
+    note = warning(training_data, model)
+    if note is not None:
+        print(f"{command}: {note}", file=sys.stderr)
+
+
 def summary(command: str) -> str:
     """The first line of a subcommand's docstring, read from its file without importing it (nor what it imports)."""
     source = Path(importlib.util.find_spec(f"{__name__}.{command}").origin).read_text()

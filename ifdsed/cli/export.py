@@ -28,19 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ifdsed.cli import warn_training_data
     from ifdsed.errors import named
     from ifdsed.inference.detector import Detector
     from ifdsed.inference.onnx_detector import OnnxDetector, export_onnx
-    from ifdsed.models.training_data import warning
 
     try:
         reference = Detector.from_checkpoint(args.model, "cpu")
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         print(f"export: cannot use the model: {named(error, args.model)}", file=sys.stderr)
         return 1
-    note = warning(reference.training_data, args.model)
-    if note is not None:
-        print(f"export: {note}", file=sys.stderr)
+    warn_training_data("export", reference.training_data, args.model)
     export_onnx(args.model, args.out)
     exported = OnnxDetector(args.out)
     noise = np.random.default_rng(0).normal(0, 0.1, (1, reference.settings.features.clip_samples)).astype(np.float32)

@@ -37,12 +37,12 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from ifdsed.cli import warn_training_data
 from ifdsed.devices import DeviceError, pick_precision
 from ifdsed.errors import named
 from ifdsed.inference.detector import Detector
 from ifdsed.inference.files import find_audio, predict_files, Prediction
 from ifdsed.io.tables import EVENT_COLUMNS, write_events
-from ifdsed.models.training_data import warning
 
 EXIT_SKIPPED = 2
 
@@ -132,9 +132,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         print(f"predict: cannot use the model: {named(error, args.model)}", file=sys.stderr)
         return 1
-    note = warning(detector.training_data, args.model)
-    if note is not None:
-        print(f"predict: {note}", file=sys.stderr)
+    warn_training_data("predict", detector.training_data, args.model)
     items, missing = collect(args.paths)
     for problem in missing:
         warn(f"skipped {problem}")
