@@ -78,12 +78,12 @@ def collect_summaries(experiments: list[str] | None = None, baseline: str | None
             if baseline and variant == "baseline" and name != baseline:
                 continue
             # the workspace has no timestamp; it comes last (a finished `dvc exp run` is an experiment too)
-            found.append((revision["data"].get("timestamp") or "0000", str(name), variant,
-                          {**summary, **training_energy(revision)}, params_of(revision)))
+            found.append((revision["data"].get("timestamp") or "0000", str(name), variant, summary, revision))
     summaries, sources, params = {}, {}, {}
-    for _, name, variant, summary, run_params in sorted(found, key=lambda item: item[0], reverse=True):
-        if variant not in summaries:
-            summaries[variant], sources[variant], params[variant] = summary, name, run_params
+    for _, name, variant, summary, revision in sorted(found, key=lambda item: item[0], reverse=True):
+        if variant not in summaries:   # the newest run of each variant: only its energy files are read
+            summaries[variant] = {**summary, **training_energy(revision)}
+            sources[variant], params[variant] = name, params_of(revision)
     return summaries, sources, params
 
 
