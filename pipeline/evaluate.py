@@ -33,7 +33,8 @@ from ifdsed.evaluation.cost import inference_cost
 from ifdsed.evaluation.plots import per_class_bars, piano_roll, psd_roc
 from ifdsed.evaluation.provenance import missing_clips, provenance
 from ifdsed.evaluation.set_titles import set_title
-from ifdsed.evaluation.sets import evaluation_sets, import_reports, predict_set, score_predictions
+from ifdsed.evaluation.sets import (evaluation_sets, import_reports, predict_and_embed_set, predict_set,
+                                    score_predictions)
 from ifdsed.features.store import check_store, load_feature_set
 from ifdsed.inference.detector import Detector
 from ifdsed.io import atomic
@@ -41,6 +42,7 @@ from ifdsed.io.tables import read_events, write_events
 
 PER_CLASS_METRICS = ("event_f1", "segment_f1", "tagging_f1")
 EMBEDDINGS = {"x": "the encoder's output x", "v": "the IFD projection v"}   # what the domain-gap probes read
+PROBED_SETS = ("syn_test", "real_test")   # the sets whose frame embeddings the probes compare
 
 
 def main() -> None:
@@ -61,11 +63,15 @@ def main() -> None:
     features = {eval_set.key: load_feature_set(paths.FEATURES, eval_set.store_name) for eval_set in sets}
     # Scoring (sed_eval, sed_scores_eval: Python, one core each) runs in other processes, one set each, while this
     # one predicts the next set and then probes the embeddings; the figures do not depend on where they are made.
+    # The probed sets' embeddings (x, and v with IFD) come from the forward pass that predicts them.
     with ProcessPoolExecutor(min(len(sets), os.cpu_count() or 1), mp_context=get_context("spawn")) as pool:
-        jobs = {eval_set.key: pool.submit(score_predictions, predict_set(detector, features[eval_set.key]),
-                                          eval_set.folder, params.eval) for eval_set in sets}
-        embeddings = {key: detector.frame_embeddings(features[key].features, projection=True)   # x, and v with IFD
-                      for key in ("syn_test", "real_test")}
+        jobs, embeddings = {}, {}
+        for eval_set in sets:
+            if eval_set.key in PROBED_SETS:
+                predicted, embeddings[eval_set.key] = predict_and_embed_set(detector, features[eval_set.key])
+            else:
+                predicted = predict_set(detector, features[eval_set.key])
+            jobs[eval_set.key] = pool.submit(score_predictions, predicted, eval_set.folder, params.eval)
         metrics.update(domain_gap_report(embeddings["syn_test"], embeddings["real_test"],
                                          features["syn_test"].frame_labels, features["real_test"].frame_labels,
                                          classes, seed=args.seed))

@@ -25,7 +25,7 @@ PREFIXES = {"x": "domain_gap", "v": "domain_gap_v"}
 def domain_gap_report(synthetic: dict[str, np.ndarray], real: dict[str, np.ndarray], synthetic_labels: np.ndarray,
                       real_labels: np.ndarray, classes: list[str], seed: int) -> dict:
     """`domain_gap_metrics` of each embedding in synthetic and real ({"x": [N, T, E]} and, with the IFD branch,
-    {"v": [N, T, D]}; `ifdsed.inference.detector.Detector.frame_embeddings`), keyed by its `PREFIXES` prefix."""
+    {"v": [N, T, D]}; `ifdsed.inference.detector.Detector.feature_outputs_and_embeddings`), keyed by its `PREFIXES` prefix."""
     metrics = {}
     for name, prefix in PREFIXES.items():
         if name in synthetic:

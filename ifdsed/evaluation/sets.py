@@ -69,9 +69,22 @@ class SetPredictions:
 
 def predict_set(detector: Detector, features: FeatureSet) -> SetPredictions:
     """Predict (through the one `Detector`) and post-process one set."""
+    return set_predictions(detector, features, *detector.feature_outputs(features.features))
+
+
+def predict_and_embed_set(detector: Detector, features: FeatureSet) -> tuple[SetPredictions, dict[str, np.ndarray]]:
+    """`predict_set` and the set's frame embeddings ({"x"} and, with the IFD branch, {"v"}: what the domain-gap
+    probes read) from one forward pass."""
+    frame_probs, clip_probs, embeddings = detector.feature_outputs_and_embeddings(features.features)
+    return set_predictions(detector, features, frame_probs, clip_probs), embeddings
+
+
+def set_predictions(detector: Detector, features: FeatureSet, frame_probs: np.ndarray,
+                    clip_probs: np.ndarray) -> SetPredictions:
+    """A set's detector outputs (frame_probs [N, T, C], clip_probs [N, C]), post-processed, with what scoring
+    needs."""
     settings = detector.settings
     filenames = list(features.index["filename"])
-    frame_probs, clip_probs = detector.feature_outputs(features.features)
     return SetPredictions(filenames, frame_probs, clip_probs, detector.clip_events(frame_probs, clip_probs, filenames),
                           np.asarray(features.tags), list(settings.classes), settings.frame_hop,
                           settings.tag_threshold)

@@ -108,6 +108,24 @@ class Detector:
         chunks = [self.model_outputs(batch) for batch in _batches(features, batch_size)]
         return np.concatenate([f for f, _ in chunks]), np.concatenate([c for _, c in chunks])
 
+    @torch.inference_mode()
+    def feature_outputs_and_embeddings(self, features: np.ndarray, batch_size: int = FEATURE_BATCH
+                                       ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """`feature_outputs` of stored features [N, T, n_mels] and their frame embeddings, from one forward pass:
+        frame_probs [N, T, C], clip_probs [N, C] and {"x": the encoder's output [N, T, emb_dim]}, with the IFD
+        branch also "v": its projection v_t = W x_t + b [N, T, ifd_dim] (what the IFD loss shapes), float32."""
+        self.model.eval()
+        keys = {"frame_probs": "frame_probs", "clip_probs": "clip_probs", "x": "embeddings", "v": "ifd_embeddings"}
+        parts: dict[str, list[np.ndarray]] = {key: [] for key in keys}
+        with autocast(self.device, self.dtype):
+            for batch in _batches(features, batch_size):
+                outputs = self.model(self.normalize(batch))
+                for key, output in keys.items():
+                    if output in outputs:
+                        parts[key].append(outputs[output].float().cpu().numpy())
+        arrays = {key: np.concatenate(chunks) for key, chunks in parts.items() if chunks}
+        return arrays.pop("frame_probs"), arrays.pop("clip_probs"), arrays
+
     def audio_outputs(self, windows: np.ndarray, batch_size: int | None = None, keep_features: bool = False
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """windows [W, clip_samples] float32 -> frame_probs [W, T, C], clip_probs [W, C] and, with
@@ -125,27 +143,6 @@ class Detector:
                 mels.append(log_mel.cpu().numpy())                                          # [b, T, n_mels]
         return (np.concatenate(frames), np.concatenate(clips),
                 np.concatenate(mels) if keep_features else None)
-
-    def embeddings(self, features: np.ndarray, batch_size: int = FEATURE_BATCH) -> np.ndarray:
-        """The encoder's frame embeddings x_t of stored features [N, T, n_mels] -> [N, T, emb_dim] float32."""
-        return self.frame_embeddings(features, batch_size)["x"]
-
-    @torch.inference_mode()
-    def frame_embeddings(self, features: np.ndarray, batch_size: int = FEATURE_BATCH,
-                         projection: bool = False) -> dict[str, np.ndarray]:
-        """Stored features [N, T, n_mels] -> {"x": the encoder's frame embeddings [N, T, emb_dim]} and, with
-        `projection` and a model that has the IFD branch, "v": its domain embeddings v_t = W x_t + b
-        [N, T, ifd_dim] (what the IFD loss shapes), float32, from one encoder pass."""
-        self.model.eval()
-        project = projection and self.model.ifd is not None
-        parts: dict[str, list[np.ndarray]] = {"x": [], "v": []}
-        with autocast(self.device, self.dtype):
-            for batch in _batches(features, batch_size):
-                x = self.model.encoder(self.normalize(batch))                             # [b, T, emb_dim]
-                parts["x"].append(x.float().cpu().numpy())
-                if project:
-                    parts["v"].append(self.model.ifd(x).float().cpu().numpy())           # [b, T, ifd_dim]
-        return {key: np.concatenate(chunks) for key, chunks in parts.items() if chunks}
 
     # ---- post-processing -------------------------------------------------------------------------------------
     def clip_events(self, frame_probs: np.ndarray, clip_probs: np.ndarray, filenames: Sequence[str]) -> pd.DataFrame:

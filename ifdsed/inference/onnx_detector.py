@@ -166,4 +166,4 @@ class OnnxDetector(Detector):
     def model_outputs(self, log_mel):
         raise TypeError("an ONNX detector takes audio only (audio_outputs), not features")
 
-    feature_outputs = embeddings = model_outputs
+    feature_outputs = feature_outputs_and_embeddings = model_outputs

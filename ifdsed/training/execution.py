@@ -6,7 +6,10 @@ convolutions in bfloat16 (or float16 on a GPU), and the losses are computed in f
 (`ifdsed.training.step`). float16 scales the loss (`torch.amp.GradScaler`) so small gradients do not underflow;
 bfloat16 has float32's range and needs none. Compilation (`torch.compile`, inductor) covers the model's forward
 and its backward; the losses stay eager (the IFD loss's pair counts change every batch). Validation runs the
-uncompiled model in float32, exactly as evaluation does (`ifdsed.inference.detector.Detector`).
+uncompiled model in float32, exactly as evaluation does (`ifdsed.inference.detector.Detector`). `train.compile:
+auto` compiles where it pays: where the step autocasts to bfloat16 or float16, and on a GPU; a float32 step on a
+CPU runs eager (compiled, it was 3 % faster on a 2-core AVX2 CPU, 175 against 181 ms, after 40 s of compiling:
+a net loss over a default training).
 
 docs/performance.md has the measurements behind the defaults (bench/train_step.py).
 """
@@ -35,9 +38,11 @@ class Execution:
     def from_params(cls, train: TrainParams, device: torch.device) -> "Execution":
         """train.precision, train.compile and train.channels_last on `device`; a clear error for a setting this
         machine cannot run (float16 on a CPU, compilation without a compiler)."""
-        execution = cls(device, pick_precision(train.precision, device), train.compile, train.channels_last)
+        dtype = pick_precision(train.precision, device)
+        compile_ = compile_pays(device, dtype) if train.compile == "auto" else train.compile
+        execution = cls(device, dtype, compile_, train.channels_last)
         if execution.compile:
-            _check_compiler(device)
+            _check_compiler(device, "auto" if train.compile == "auto" else "true")
         return execution
 
     @property
@@ -65,8 +70,15 @@ class Execution:
         return torch.amp.GradScaler(self.device.type) if self.dtype == torch.float16 else None
 
 
-def _check_compiler(device: torch.device) -> None:
-    """torch.compile needs a C++ compiler on a CPU and Triton on a GPU; say so before any work starts."""
+def compile_pays(device: torch.device, dtype: torch.dtype) -> bool:
+    """train.compile auto: compile a step that autocasts (bfloat16, float16) or runs on a GPU, not a float32 step
+    on a CPU."""
+    return device.type == "cuda" or dtype != torch.float32
+
+
+def _check_compiler(device: torch.device, setting: str) -> None:
+    """torch.compile needs a C++ compiler on a CPU and Triton on a GPU; say so, naming train.compile's `setting`,
+    before any work starts."""
     if device.type == "cpu":
         from torch._inductor.cpp_builder import get_cpp_compiler
         try:
@@ -74,10 +86,11 @@ def _check_compiler(device: torch.device) -> None:
         except Exception:  # noqa: BLE001 - inductor's own "no compiler found" error
             compiler = None
         if compiler is None or shutil.which(compiler) is None:
-            raise DeviceError("params.yaml: train.compile: true needs a C++ compiler on a CPU, and none was found "
-                              "(g++ or $CXX): install one (Debian: apt-get install g++) or set train.compile false")
+            raise DeviceError(f"params.yaml: train.compile: {setting} needs a C++ compiler on a CPU, and none was "
+                              "found (g++ or $CXX): install one (Debian: apt-get install g++) or set train.compile "
+                              "false")
     elif device.type == "cuda":
         from torch.utils._triton import has_triton
         if not has_triton():
-            raise DeviceError("params.yaml: train.compile: true needs Triton on a GPU (pip install triton, which "
-                              "CUDA builds of torch usually bring) or set train.compile false")
+            raise DeviceError(f"params.yaml: train.compile: {setting} needs Triton on a GPU (pip install triton, "
+                              "which CUDA builds of torch usually bring) or set train.compile false")

@@ -70,8 +70,8 @@ def test_the_report_probes_v_beside_x_only_when_v_is_given():
 
 @pytest.mark.parametrize("ifd", [False, True])
 def test_the_detector_gives_v_exactly_when_the_ifd_branch_exists(ifd):
-    """Detector.frame_embeddings: x as `embeddings` gives it; v = the IFD projection of x, present iff the model
-    has the IFD branch and the projection is asked for."""
+    """Detector.feature_outputs_and_embeddings: x as the model's forward gives it; v = the IFD projection of x,
+    present iff the model has the IFD branch; the probabilities are feature_outputs', from the same pass."""
     from ifdsed.config import parse_params
     from ifdsed.inference.detector import Detector
     from ifdsed.inference.settings import detector_extra, detector_settings
@@ -87,10 +87,13 @@ def test_the_detector_gives_v_exactly_when_the_ifd_branch_exists(ifd):
                            np.ones(TOY_CONFIG.n_mels, np.float32), np.ones(len(params.classes), np.int64))
     detector = Detector(model, detector_settings({"detector": extra}), "cpu")
     features = np.random.default_rng(0).normal(size=(5, 7, TOY_CONFIG.n_mels)).astype(np.float32)
-    embeddings = detector.frame_embeddings(features, batch_size=2, projection=True)
+    frame_probs, clip_probs, embeddings = detector.feature_outputs_and_embeddings(features, batch_size=2)
     assert set(embeddings) == ({"x", "v"} if ifd else {"x"})
-    np.testing.assert_array_equal(embeddings["x"], detector.embeddings(features, batch_size=2))   # same batches
-    assert set(detector.frame_embeddings(features)) == {"x"}
+    for got, expected in zip((frame_probs, clip_probs), detector.feature_outputs(features, batch_size=2)):
+        np.testing.assert_array_equal(got, expected)                                       # same batches
+    with torch.inference_mode():                                                           # the same batches
+        x = np.concatenate([model.eval().encoder(detector.normalize(features[i:i + 2])).numpy() for i in (0, 2, 4)])
+    np.testing.assert_array_equal(embeddings["x"], x)
     if ifd:
         with torch.inference_mode():
             expected = model.eval().ifd(torch.from_numpy(embeddings["x"])).numpy()          # [5, 7, 3]

@@ -135,7 +135,7 @@ def test_float32_by_default_and_bfloat16_autocast_to_its_rounding(clips_and_stor
     assert not np.array_equal(low_frames, frames)            # it did run in bfloat16
     np.testing.assert_allclose(low_frames, frames, rtol=0, atol=2e-2)
     np.testing.assert_allclose(low_clips, clips, rtol=0, atol=2e-2)
-    embeddings, low_embeddings = detector.embeddings(features), low.embeddings(features)
+    embeddings, low_embeddings = (d.feature_outputs_and_embeddings(features)[2]["x"] for d in (detector, low))
     assert low_embeddings.dtype == np.float32
     np.testing.assert_allclose(low_embeddings, embeddings, rtol=0, atol=0.05 * np.abs(embeddings).max())
     np.testing.assert_array_equal(detector.feature_outputs(features)[0], frames)   # float32 left unchanged

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import ifdsed.devices
+from ifdsed.config import ParamsError
 from ifdsed.devices import DeviceError
 from ifdsed.models.config import ModelConfig
 from ifdsed.models.sed_model import SEDModel
@@ -81,6 +82,22 @@ def test_from_params_reads_the_train_section(monkeypatch):
     assert compiled.compile                                              # this machine has a C++ compiler
 
 
+def test_compile_auto_compiles_a_step_that_autocasts_or_runs_on_a_gpu_only(monkeypatch):
+    """train.compile auto: a bfloat16 step on a CPU is compiled, a float32 one runs eager; on a GPU, any step."""
+    for precision, compiled in (("bfloat16", True), ("float32", False)):
+        train = training_params(precision=precision, compile="auto").train
+        assert Execution.from_params(train, CPU).compile is compiled, precision
+    auto = training_params(precision="auto", compile="auto").train
+    for native, compiled in ((True, True), (False, False)):                 # auto precision: the CPU decides
+        monkeypatch.setattr(ifdsed.devices, "native_bfloat16", lambda device, native=native: native)
+        assert Execution.from_params(auto, CPU).compile is compiled
+    cuda = torch.device("cuda")
+    assert execution_module.compile_pays(cuda, torch.float32) and execution_module.compile_pays(cuda, torch.float16)
+    assert training_params(compile="auto").train.compile == "auto"
+    with pytest.raises(ParamsError, match="compile"):
+        training_params(compile="sometimes")
+
+
 # -------------------------------------------------------------------------------------------- bad input
 def test_float16_on_a_cpu_is_refused_naming_the_setting():
     with pytest.raises(DeviceError) as error:
@@ -116,7 +133,7 @@ def test_compile_on_a_gpu_without_triton_is_refused_naming_the_setting(monkeypat
     import torch.utils._triton
     monkeypatch.setattr(torch.utils._triton, "has_triton", lambda: False)
     with pytest.raises(DeviceError, match=r"^params.yaml: train.compile: true needs Triton on a GPU"):
-        execution_module._check_compiler(torch.device("cuda"))     # checked before any CUDA call: no GPU needed
+        execution_module._check_compiler(torch.device("cuda"), "true")   # checked before any CUDA call: no GPU needed
 
 
 @pytest.mark.parametrize("setting", ["precision", "compile"])
