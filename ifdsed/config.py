@@ -246,7 +246,7 @@ class TrainParams(Section):
     precision: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     # torch.compile the training forward (inductor). auto: where the step autocasts (bfloat16, float16) or runs on a
     # GPU; eager on a CPU in float32, where compiling bought 3 % a step for 40 s of compilation (docs/performance.md)
-    compile: bool | Literal["auto"] = "auto"
+    compile: Literal[True, False, "auto"] = "auto"
     channels_last: bool = False                          # channels-last convolutions (slower on CPUs: measured)
     prefetch: int = Field(2, ge=0, le=64)                # batches made ahead on a background thread (0: inline)
     track_energy: bool = True                            # codecarbon's energy measurement (ifdsed/training/energy.py)

@@ -49,7 +49,7 @@ def test_project_params_are_valid_and_complete():
     ("train", "device", "cuda:01", "train.device: String should match pattern"),
     ("train", "precision", "half", "train.precision: Input should be 'auto', 'float32', 'bfloat16' or 'float16' "
                                    "(got 'half')"),
-    ("train", "compile", "maybe", "train.compile: Input should be a valid boolean (got 'maybe')"),
+    ("train", "compile", "maybe", "train.compile: Input should be True, False or 'auto' (got 'maybe')"),
     ("train", "channels_last", 2, "train.channels_last: Input should be a valid boolean (got 2)"),
     ("train", "prefetch", -1, "train.prefetch: Input should be greater than or equal to 0 (got -1)"),
     ("train", "patience", 0, "train.patience: Input should be greater than or equal to 1 (got 0)"),

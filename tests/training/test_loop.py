@@ -212,9 +212,12 @@ def test_mixed_precision_training_learns_and_writes_only_float32_checkpoints(sto
 
 def test_the_summary_records_how_the_steps_ran(trained, store, tmp_path):
     from ifdsed.devices import pick_device, pick_precision
-    _, _, default = trained           # params.yaml's defaults: precision auto, compile true
-    assert default["precision"] == str(pick_precision("auto", pick_device("auto"))).removeprefix("torch.")
-    assert default["compile"] is True and default["channels_last"] is False
+    from ifdsed.training.execution import compile_pays
+    _, _, default = trained           # params.yaml's defaults: precision auto, compile auto
+    device = pick_device("auto")
+    precision = pick_precision("auto", device)
+    assert default["precision"] == str(precision).removeprefix("torch.")
+    assert default["compile"] is compile_pays(device, precision) and default["channels_last"] is False
     summary = train_seed(training_params(channels=(4, 4, 4), epochs=1, precision="float32", compile=False,
                                          channels_last=True, prefetch=0), 1, store, tmp_path / "run",
                          validation_folder=toy_validation(store))
