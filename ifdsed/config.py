@@ -140,6 +140,7 @@ class RealworldParams(Section):
     weak_clips: int = Field(300, gt=0)
     validation_clips: int = Field(100, gt=0)
     test_clips: int = Field(200, gt=0)
+    unlabelled_clips: int = Field(0, ge=0)   # the unlabelled in-domain set (the mean teacher's); 0: none
     max_polyphony: int = Field(3, ge=1, le=5)
     min_gap: float = Field(0.15, ge=0)
     snr_db: Range = (0.0, 20.0)
@@ -213,6 +214,10 @@ class ModelParams(Section):
     ifd_labels: Literal["pseudo", "oracle"] = _MODEL.ifd_labels
     lambda_ifd: float = Field(_MODEL.lambda_ifd, ge=0)
     lambda_sedb: float = Field(_MODEL.lambda_sedb, ge=0)
+    mean_teacher: bool = _MODEL.mean_teacher
+    mean_teacher_decay: float = Field(_MODEL.mean_teacher_decay, ge=0, lt=1)
+    consistency_weight: float = Field(_MODEL.consistency_weight, ge=0)
+    consistency_rampup: int = Field(_MODEL.consistency_rampup, ge=0)
 
     @model_validator(mode="after")
     def _positive_channels(self) -> "ModelParams":
@@ -237,6 +242,9 @@ class TrainParams(Section):
     # IFD warm-up: epochs trained with the IFD term weighted 0 (its pair counts are still logged), so that the
     # pseudo strong labels come from ATP frame outputs that mean something; 0: from the first step (the paper)
     ifd_warmup: int = Field(0, ge=0)
+    # With model.mean_teacher: unlabelled clips are added to every batch so that they make this share of it (the
+    # labelled part stays batch_size clips); 0.5: as many unlabelled clips as labelled ones (the DESED baseline's)
+    unlabelled_fraction: float = Field(0.5, ge=0, lt=1)
     threads: int = Field(2, ge=1, le=256)
     # auto: CUDA when present; cuda:N picks a GPU (one experiment per GPU in a queue)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:(0|[1-9][0-9]*))?)$")

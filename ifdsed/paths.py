@@ -38,6 +38,10 @@ CLIP_SETS = {
 SYNTHETIC_TRAIN_SET, REAL_TRAIN_SET = "synthetic_train", "realworld_weak"
 TRAIN_SETS = (SYNTHETIC_TRAIN_SET, REAL_TRAIN_SET)
 VALIDATION_SET = "realworld_validation"
+# The unlabelled in-domain set (model.mean_teacher's): in the store where the realworld stage wrote one (its
+# clips.tsv and sources.tsv only; realworld.unlabelled_clips 0: none).
+UNLABELLED_SET = "realworld_unlabelled"
+UNLABELLED = REALWORLD / "unlabelled"
 
 # What the summarize stage writes: the headline figures, the one file DVC lists as metrics (`dvc exp show`), and
 # every figure over seeds (per set, per class, diagnostics, provenance), which `ifdsed compare` and the study read.

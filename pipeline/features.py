@@ -1,11 +1,13 @@
 """DVC stage `features`: log-mel features of every clip set, in one memory-mappable store.
 
 Reads  params.yaml (classes, data.clip_duration, features) and the five clip sets
-       data/synthetic/{train,test}, data/realworld/{weak,validation,test}, and the extra test sets data/extra/<name>
+       data/synthetic/{train,test}, data/realworld/{weak,validation,test}, the unlabelled set
+       data/realworld/unlabelled where the realworld stage wrote one, and the extra test sets data/extra/<name>
        (stored as extra_<name>): clips.tsv (the audio paths, absolute or
-       relative to the project root), tags.tsv, events.tsv where the set has one (not the weak set).
+       relative to the project root), tags.tsv (not the unlabelled set), events.tsv where the set has one (not the
+       weak set).
 Writes data/features/: <set>.npy (float32 [clips, frames, n_mels]), <set>.tsv (row filename event_labels),
-       <set>_tags.npy (uint8 [clips, classes]), <set>_frame_labels.npy (uint8 [clips, frames, classes], strong
+       <set>_tags.npy (uint8 [clips, classes]; labelled sets), <set>_frame_labels.npy (uint8 [clips, frames, classes], strong
        sets only), normalization.npz (per-band mean and std of synthetic_train + realworld_weak only) and
        features.json (the settings). See ifdsed/features/.
 """
@@ -21,12 +23,14 @@ from ifdsed.errors import InputError, run_stage
 from ifdsed.features.logmel import LogMelConfig
 from ifdsed.features.store import build_store
 from ifdsed.io.tables import read_clips
-from ifdsed.paths import CLIP_SETS, FEATURES, TRAIN_SETS, extra_clip_sets
+from ifdsed.paths import CLIP_SETS, FEATURES, TRAIN_SETS, UNLABELLED, UNLABELLED_SET, extra_clip_sets
 
 
 def clip_sets() -> dict:
-    """The five clip sets of the pipeline, then the extra test sets (data/extra, from the extra_sets stage)."""
-    return {**CLIP_SETS, **extra_clip_sets()}
+    """The five clip sets of the pipeline, the unlabelled set where there is one, then the extra test sets
+    (data/extra, from the extra_sets stage)."""
+    unlabelled = {UNLABELLED_SET: UNLABELLED} if (UNLABELLED / "clips.tsv").is_file() else {}
+    return {**CLIP_SETS, **unlabelled, **extra_clip_sets()}
 
 
 def _check_sets() -> int:
@@ -36,7 +40,7 @@ def _check_sets() -> int:
     maybe some audio in it) is never taken as a set."""
     total = 0
     for name, folder in clip_sets().items():
-        for table in ("clips.tsv", "tags.tsv"):
+        for table in ("clips.tsv",) if name == UNLABELLED_SET else ("clips.tsv", "tags.tsv"):
             if not (folder / table).is_file():
                 raise InputError(f"{folder / table} is missing (the set is absent or unfinished): "
                                  f"run the stage that writes {name} first")

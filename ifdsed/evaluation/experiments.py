@@ -119,7 +119,7 @@ def summary_of(revision: dict) -> dict | None:
 # Params that never change a result (how many processes or threads, which GPU, prefetching, energy metering) and
 # the two that name the variant: the rest must agree for two experiments' figures to be compared.
 RUN_ONLY_PARAMS = re.compile(r".*\.workers|train\.(threads|device|prefetch|track_energy)")
-VARIANT_PARAMS = ("model.ifd", "model.sedb")
+VARIANT_PARAMS = ("model.ifd", "model.sedb", "model.mean_teacher")   # what tells variants apart
 
 
 def flat_params(params: dict, prefix: str = "") -> dict[str, object]:

@@ -1,8 +1,8 @@
 """The on-disk feature store (`build_store`, `load_feature_set`), one folder, by default ``data/features/``:
 
 - ``<set>.npy``               log-mel features, float32, [clips, frames, n_mels], rows in clips.tsv order
-- ``<set>.tsv``               index: ``row  filename  event_labels``
-- ``<set>_tags.npy``          clip tags, uint8 [clips, classes]
+- ``<set>.tsv``               index: ``row  filename  event_labels`` (an unlabelled set: ``row  filename``)
+- ``<set>_tags.npy``          clip tags, uint8 [clips, classes]; not for the unlabelled set
 - ``<set>_frame_labels.npy``  strong labels, uint8 [clips, frames, classes]; only sets with an events.tsv
 - ``normalization.npz``       per-mel-band ``mean`` and ``std`` (float32 [n_mels]) over every frame of the
                               TRAINING sets only (`TRAIN_SETS`)
@@ -50,12 +50,12 @@ class StoreMismatchError(IfdsedError, ValueError):
 
 @dataclass
 class FeatureSet:
-    """One set of the store. `features` [clips, frames, n_mels] float16, `tags` [clips, classes] uint8,
-    `frame_labels` [clips, frames, classes] uint8 or None (weakly labelled sets), `index` (row, filename,
-    event_labels)."""
+    """One set of the store. `features` [clips, frames, n_mels] float16, `tags` [clips, classes] uint8 or None
+    (an unlabelled set), `frame_labels` [clips, frames, classes] uint8 or None (weakly labelled and unlabelled
+    sets), `index` (row, filename and, for a labelled set, event_labels)."""
     name: str
     features: np.ndarray
-    tags: np.ndarray
+    tags: np.ndarray | None
     frame_labels: np.ndarray | None
     index: pd.DataFrame
 
@@ -135,7 +135,12 @@ def set_summary(clips: int, config: LogMelConfig, strong: bool, source: str | Pa
 
 def _write_labels(name: str, set_dir: Path, out: Path, filenames: list[str], classes: Sequence[str],
                   config: LogMelConfig) -> bool:
-    """A set's index table, clip tags and, when it has an events.tsv, frame labels; returns whether it has."""
+    """A set's index table, clip tags and, when it has an events.tsv, frame labels; returns whether it has. A set
+    without tags.tsv (the unlabelled set) gets an index table of row and filename only."""
+    if not (set_dir / "tags.tsv").is_file():
+        pd.DataFrame({"row": range(len(filenames)), "filename": filenames}).to_csv(
+            out / f"{name}.tsv", sep="\t", index=False, lineterminator="\n")
+        return False
     tags_table = read_tags(set_dir / "tags.tsv")
     tag_text = dict(zip(tags_table["filename"], tags_table["event_labels"]))
     strong = (set_dir / "events.tsv").is_file()
@@ -254,11 +259,11 @@ def load_feature_set(root: str | Path, name: str, mmap: bool = True) -> FeatureS
     if name not in info["sets"]:
         raise KeyError(f"{root}: no set {name!r}; the store has {sorted(info['sets'])}")
     mode = "r" if mmap else None
-    labels = root / f"{name}_frame_labels.npy"
+    labels, tags = root / f"{name}_frame_labels.npy", root / f"{name}_tags.npy"
     index = pd.read_csv(root / f"{name}.tsv", sep="\t", dtype={"filename": str, "event_labels": str},
                         keep_default_na=False)
     return FeatureSet(name=name, features=np.load(root / f"{name}.npy", mmap_mode=mode),
-                      tags=np.load(root / f"{name}_tags.npy", mmap_mode=mode),
+                      tags=np.load(tags, mmap_mode=mode) if tags.is_file() else None,
                       frame_labels=np.load(labels, mmap_mode=mode) if labels.is_file() else None, index=index)
 
 

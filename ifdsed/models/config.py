@@ -16,6 +16,7 @@ Pairing = Literal["triplet", "mean"]
 IFDDomains = Literal["all", "cross"]
 IFDLabels = Literal["pseudo", "oracle"]
 ORACLE_SUFFIX = " (oracle IFD labels)"   # after the variant name of a run whose IFD read the hidden weak labels
+MT_SUFFIX = "+MT"                          # after the variant name of a run trained with a mean teacher
 
 
 # The paper's four variants, in its table order: name -> (ifd, sedb) branches. The one list of them: tables,
@@ -55,6 +56,11 @@ class ModelConfig:
         ifd_labels: the real weak clips' frame labels for IFD: "pseudo" (default, from the ATP frame outputs) or
             "oracle" (the simulated weak set's hidden timestamps: a diagnostic upper bound, never a variant).
         lambda_ifd, lambda_sedb: weights of L_IFD and L_SEDB in the total loss.
+    Mean teacher (a training method beside the branches, not the paper's; ifdsed/training/mean_teacher.py)
+        mean_teacher: train with an EMA teacher and a consistency loss on every clip, unlabelled ones included.
+        mean_teacher_decay: the EMA decay of the teacher's weights.
+        consistency_weight: the consistency loss's weight once ramped up.
+        consistency_rampup: epochs over which that weight ramps up (0: none).
     """
     n_mels: int = 64
     n_classes: int = 10
@@ -74,6 +80,10 @@ class ModelConfig:
     ifd_labels: IFDLabels = "pseudo"
     lambda_ifd: float = 1.0
     lambda_sedb: float = 1.0
+    mean_teacher: bool = False
+    mean_teacher_decay: float = 0.99
+    consistency_weight: float = 2.0
+    consistency_rampup: int = 2
 
     def __post_init__(self) -> None:
         # Accept lists (YAML, JSON) and store tuples, so that configs compare and hash by value.
@@ -115,8 +125,10 @@ class ModelConfig:
             raise ValueError(f"ifd_labels must be 'pseudo' or 'oracle', got {self.ifd_labels!r}")
         if self.ifd_margin < 0 or not 0.0 < self.ifd_theta < 1.0:
             raise ValueError("ifd_margin must be >= 0 and ifd_theta in (0, 1)")
-        if self.lambda_ifd < 0 or self.lambda_sedb < 0:
+        if self.lambda_ifd < 0 or self.lambda_sedb < 0 or self.consistency_weight < 0:
             raise ValueError("loss weights must be >= 0")
+        if not 0.0 <= self.mean_teacher_decay < 1.0 or self.consistency_rampup < 0:
+            raise ValueError("mean_teacher_decay must be in [0, 1) and consistency_rampup >= 0")
 
     # ---- derived sizes -------------------------------------------------------------------------------------
     @property
@@ -150,8 +162,9 @@ class ModelConfig:
 
     @property
     def variant(self) -> str:
-        """The paper's name of this variant: baseline, IFD, SEDB or SEDB&IFD."""
-        return variant_name(self.ifd, self.sedb)
+        """The paper's name of this variant (baseline, IFD, SEDB or SEDB&IFD), with MT_SUFFIX when a mean teacher
+        trains it."""
+        return variant_name(self.ifd, self.sedb) + (MT_SUFFIX if self.mean_teacher else "")
 
     @property
     def oracle_labels(self) -> bool:

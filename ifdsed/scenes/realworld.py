@@ -1,11 +1,14 @@
-"""The simulated real-world domain: weak training, validation and test sets that stand in for DCASE 2018.
+"""The simulated real-world domain: weak training, validation and test sets that stand in for DCASE 2018, and an
+unlabelled in-domain set (DCASE 2018's unlabelled clips; for the mean teacher).
 
 Clips are planned from the DCASE 2018 label statistics (ifdsed/dcase/dcase2018_stats.json: tag sets with their
 co-occurrence, events per tagged class, event durations), mixed by Scaper from the sound bank's realworld
 partition (sources never used by the synthetic domain) and then recorded through the acoustic chain of
 ifdsed.scenes.acoustics, so the two domains differ in sources, label statistics and acoustics. Within the
-partition, each set mixes its own pool (`ifdsed.soundbank.pools`): the weak set the training pool, the validation
-and test sets theirs, so validation and test clips hold sounds and beds no weak clip holds.
+partition, each set mixes its own pool (`ifdsed.soundbank.pools`): the weak and unlabelled sets the training pool,
+the validation and test sets theirs, so validation and test clips hold sounds and beds no training clip holds. The
+unlabelled set is drawn like the weak set (its label statistics) and keeps no label of any kind: clips.tsv and
+sources.tsv only.
 
 Per params (both on by default): 0..max_non_target unlabelled non-target events per clip, and
 each clip's background at a level drawn from its kind's range (background_levels: the events' SNRs, drawn in
@@ -32,7 +35,9 @@ from ifdsed.soundbank.backgrounds import BACKGROUND_LEVELS_DB, QUIET_ROOM_DB
 from ifdsed.scenes.render import ClipJob, MixSettings, render_sets, write_set_tables
 from ifdsed.soundbank.pools import set_sources_by_role
 
-REALWORLD_SETS = ("weak", "validation", "test")  # also the keys of the statistics file
+# A set's place here seeds its clips (`clip_rng`): a new set goes last, so the others keep their bytes.
+REALWORLD_SETS = ("weak", "validation", "test", "unlabelled")
+STATISTICS = {"weak": "weak", "validation": "validation", "test": "test", "unlabelled": "weak"}  # -> stats file key
 
 
 def choose_long_enough_source(foregrounds: pd.DataFrame, label: str, duration: float,
@@ -84,23 +89,26 @@ def plan_realworld_clip(name: str, rng: np.random.Generator, foregrounds: pd.Dat
 
 def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: str, out_root: Path,
                   hidden_dir: Path) -> dict:
-    """Render the weak, validation and test sets into out_root/<set>; returns counts per set."""
+    """Render the weak, validation, test and unlabelled sets into out_root/<set> (a set of 0 clips is not
+    written); returns counts per set."""
     realworld, clip_duration = params.realworld, params.data.clip_duration
     stats = load_stats()
     by_role = set_sources_by_role(sources, "realworld")
     mix = MixSettings(fg_dir, bg_dir, params.data.sample_rate, clip_duration, ref_db=-40.0)
     recorder = partial(record_with_seed, sample_rate=params.data.sample_rate, params=realworld)
-    n_clips = {"weak": realworld.weak_clips, "validation": realworld.validation_clips, "test": realworld.test_clips}
-    sizes = {name: n_clips[name] for name in REALWORLD_SETS}  # a set's index is its place in REALWORLD_SETS
+    n_clips = {"weak": realworld.weak_clips, "validation": realworld.validation_clips, "test": realworld.test_clips,
+               "unlabelled": realworld.unlabelled_clips}
+    sizes = {name: n_clips[name] for name in REALWORLD_SETS if n_clips[name]}  # index: its place in REALWORLD_SETS
 
     def make_job(set_index: int, clip_index: int) -> ClipJob:  # runs in the pool's workers
         set_name, set_dir = REALWORLD_SETS[set_index], out_root / REALWORLD_SETS[set_index]
         # timestamps: the set's own for validation and test; the pooled strong sets for weak, which has none
-        event_stats = stats["strong_pooled"] if set_name == "weak" else stats["sets"][set_name]
+        label_stats = stats["sets"][STATISTICS[set_name]]
+        event_stats = stats["strong_pooled"] if STATISTICS[set_name] == "weak" else label_stats
         rng = clip_rng(realworld.seed, set_index, clip_index)
         pool = by_role[set_name]
         plan = plan_realworld_clip(f"rw_{set_name}_{clip_index:05d}", rng, pool["foreground"], pool["background"],
-                                   stats["sets"][set_name], event_stats, realworld, clip_duration,
+                                   label_stats, event_stats, realworld, clip_duration,
                                    pool["non_target"])
         seed = int(rng.integers(2**31 - 1))
         return ClipJob(plan, seed, mix, str(set_dir / "audio"), None, recorder)
@@ -108,9 +116,10 @@ def simulate_sets(params: Params, sources: pd.DataFrame, fg_dir: str, bg_dir: st
     summary = {}
     with closing(render_sets(make_job, sizes, realworld.workers, "real-world sets")) as rendered_sets:
         for set_name, filenames, events, mixed_from in rendered_sets:
-            weak = set_name == "weak"
-            write_set_tables(out_root / set_name, filenames, events, clip_duration, expose_events=not weak,
+            weak, unlabelled = set_name == "weak", set_name == "unlabelled"
+            write_set_tables(out_root / set_name, filenames, events, clip_duration,
+                             expose_events=not (weak or unlabelled),
                              hidden_events_path=hidden_dir / f"{set_name}_events.tsv" if weak else None,
-                             sources=mixed_from)
+                             sources=mixed_from, labelled=not unlabelled)
             summary[set_name] = {"clips": len(filenames), "events": len(events)}
     return summary

@@ -239,9 +239,9 @@ def sources_table(results: Iterable[Rendered]) -> pd.DataFrame:
 
 def write_set_tables(set_dir: Path, filenames: list[str], events: pd.DataFrame, clip_duration: float,
                      expose_events: bool = True, hidden_events_path: Path | None = None,
-                     sources: pd.DataFrame | None = None) -> None:
-    """clips.tsv, tags.tsv, (when the set's timestamps may be seen) events.tsv and (when given) sources.tsv for a
-    rendered set.
+                     sources: pd.DataFrame | None = None, labelled: bool = True) -> None:
+    """clips.tsv, tags.tsv (unless the set is unlabelled: `labelled` false), (when the set's timestamps may be
+    seen) events.tsv and (when given) sources.tsv for a rendered set.
 
     clips.tsv is written last, so a set whose tables were interrupted has none and is never taken as complete
     (the features stage requires it)."""
@@ -253,7 +253,8 @@ def write_set_tables(set_dir: Path, filenames: list[str], events: pd.DataFrame, 
         write_events(events, hidden_events_path)
     if expose_events:
         write_events(events, set_dir / "events.tsv")
-    write_tags(tags_from_events(events, filenames), set_dir / "tags.tsv")
+    if labelled:
+        write_tags(tags_from_events(events, filenames), set_dir / "tags.tsv")
     if sources is not None:
         with atomic_path(set_dir / "sources.tsv") as tmp:
             sources.to_csv(tmp, sep="\t", index=False, lineterminator="\n")

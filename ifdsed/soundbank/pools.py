@@ -29,7 +29,7 @@ POOLS = (TRAIN, VALIDATION, TEST)
 PARTITION_POOLS = {"synthetic": (TRAIN, TEST), "realworld": (TRAIN, VALIDATION, TEST)}
 # The pool each generated clip set draws from: {domain's partition: {set name: pool}}
 SET_POOLS = {"synthetic": {"train": TRAIN, "test": TEST},
-             "realworld": {"weak": TRAIN, "validation": VALIDATION, "test": TEST}}
+             "realworld": {"weak": TRAIN, "unlabelled": TRAIN, "validation": VALIDATION, "test": TEST}}
 
 
 def _group_rng(seed: int, partition: str, role: str, label: str) -> np.random.Generator:

@@ -74,8 +74,10 @@ def mixup(batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[st
     lam = float(np.random.default_rng(int(torch.randint(2**31 - 1, (), generator=generator))).beta(
         MIXUP_ALPHA, MIXUP_ALPHA))
     synthetic = batch["is_synthetic"].cpu().bool()                                     # [B]
+    unlabelled = batch["is_unlabelled"].cpu().bool() if "is_unlabelled" in batch else None   # a mean teacher's
     partner = torch.arange(len(synthetic))                                             # [B]
-    for domain in (~synthetic, synthetic):                                             # real, then synthetic
+    domains = (~synthetic, synthetic) if unlabelled is None else (~synthetic & ~unlabelled, synthetic, unlabelled)
+    for domain in domains:                                                             # real, synthetic(, unlabelled)
         members = torch.nonzero(domain).flatten()
         partner[members] = members[torch.randperm(len(members), generator=generator)]
     partner = partner.to(batch["features"].device)

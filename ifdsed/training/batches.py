@@ -9,8 +9,15 @@ and 4 real clips) an epoch is exactly one pass over each set. The clip order of 
 (seed, epoch), so a resumed run sees exactly the batches an uninterrupted one would. In a data-parallel run every rank draws the
 same global order and takes its shard of each batch (see `ifdsed.training.loop`).
 
+With a mean teacher (`unlabelled` given), each batch also holds `n_unlabelled` clips of the unlabelled set, after
+the labelled ones, drawn in whole shuffled passes over that set from the same (seed, epoch) generator after the
+labelled order, so the labelled part of every batch is the same as without them. Their rows carry no label:
+clip_tags and frame_labels are zeros that no loss reads (`is_unlabelled` marks them; `ifdsed.training.step` gives
+the losses that need labels the labelled rows only).
+
 A batch is the dict `ifdsed.models.sed_model` describes: features, clip_tags, frame_labels, is_synthetic and clip_index
-(each clip's row in its own set: the real clips first, then the synthetic ones).
+(each clip's row in its own set: the real clips first, then the synthetic ones, then the unlabelled ones), and with
+unlabelled clips is_unlabelled.
 """
 from __future__ import annotations
 
@@ -29,11 +36,16 @@ class MixedBatches:
     """Batches that mix real weak clips and synthetic strong clips in a fixed ratio."""
 
     def __init__(self, real: FeatureSet, synthetic: FeatureSet, normalize: Normalizer, batch_size: int,
-                 synthetic_fraction: float, seed: int, rank: int = 0, world_size: int = 1):
-        """rank, world_size: yield only this rank's shard of every batch (data-parallel training)."""
+                 synthetic_fraction: float, seed: int, rank: int = 0, world_size: int = 1,
+                 unlabelled: FeatureSet | None = None, n_unlabelled: int = 0):
+        """rank, world_size: yield only this rank's shard of every batch (data-parallel training); unlabelled,
+        n_unlabelled: that many clips of the unlabelled set added to every batch (the mean teacher's)."""
         if synthetic.frame_labels is None:
             raise ValueError(f"{synthetic.name} has no frame labels: the synthetic set must be strongly labelled")
+        if n_unlabelled and (unlabelled is None or world_size > 1):
+            raise ValueError("unlabelled clips need the unlabelled set, in a single-process training")
         self.real, self.synthetic, self.normalize, self.seed = real, synthetic, normalize, seed
+        self.unlabelled, self.n_unlabelled = unlabelled, n_unlabelled
         self.n_synthetic = round(batch_size * synthetic_fraction)
         self.n_real = batch_size - self.n_synthetic
         self.rank, self.world_size = rank, world_size
@@ -53,9 +65,12 @@ class MixedBatches:
 
     def describe(self) -> str:
         """One line: the batch composition and what an epoch covers."""
-        return (f"{self.steps} steps of {self.n_real} real + {self.n_synthetic} synthetic clips an epoch: "
-                f"the weak set {self.steps * self.n_real / max(len(self.real.tags), 1):.2f} times, the synthetic "
-                f"set {self.synthetic_passes:.2f} times")
+        unlabelled = (f" + {self.n_unlabelled} unlabelled" if self.n_unlabelled else "")
+        passes = (f", the unlabelled set {self.steps * self.n_unlabelled / len(self.unlabelled.features):.2f} times"
+                  if self.n_unlabelled else "")
+        return (f"{self.steps} steps of {self.n_real} real + {self.n_synthetic} synthetic{unlabelled} clips an "
+                f"epoch: the weak set {self.steps * self.n_real / max(len(self.real.tags), 1):.2f} times, the "
+                f"synthetic set {self.synthetic_passes:.2f} times{passes}")
 
     def _order(self, rng: np.random.Generator, n_clips: int, count: int) -> np.ndarray:
         """`count` clip indices: whole shuffled passes over the set, as many as needed."""
@@ -66,12 +81,18 @@ class MixedBatches:
         rng = np.random.default_rng([self.seed, epoch])
         real_order = self._order(rng, len(self.real.tags), self.steps * self.n_real)
         synthetic_order = self._order(rng, len(self.synthetic.tags), self.steps * self.n_synthetic)
+        unlabelled_order = (self._order(rng, len(self.unlabelled.features), self.steps * self.n_unlabelled)
+                            if self.n_unlabelled else None)   # drawn last: the labelled order is unchanged
         for step in range(self.steps):
             real = np.sort(real_order[step * self.n_real:(step + 1) * self.n_real])       # sorted: memmap reads
             synthetic = np.sort(synthetic_order[step * self.n_synthetic:(step + 1) * self.n_synthetic])
             if self.world_size > 1:   # this rank's shard: every world_size-th clip of each part
                 real, synthetic = real[self.rank::self.world_size], synthetic[self.rank::self.world_size]
-            yield self._batch(real, synthetic)
+            batch = self._batch(real, synthetic)
+            if unlabelled_order is not None:
+                batch = self._with_unlabelled(
+                    batch, np.sort(unlabelled_order[step * self.n_unlabelled:(step + 1) * self.n_unlabelled]))
+            yield batch
 
     def _batch(self, real: np.ndarray, synthetic: np.ndarray) -> dict[str, torch.Tensor]:
         features = np.concatenate([self.real.features[real], self.synthetic.features[synthetic]])  # [B, T, F]
@@ -83,3 +104,15 @@ class MixedBatches:
                 "frame_labels": torch.from_numpy(frame_labels.astype(np.float32)),
                 "is_synthetic": torch.from_numpy(np.r_[np.zeros(len(real), bool), np.ones(len(synthetic), bool)]),
                 "clip_index": torch.from_numpy(np.r_[real, synthetic].astype(np.int64))}
+
+    def _with_unlabelled(self, batch: dict[str, torch.Tensor], rows: np.ndarray) -> dict[str, torch.Tensor]:
+        """`batch` with the unlabelled clips `rows` appended: features, zero labels, and is_unlabelled."""
+        n_labelled, n = len(batch["features"]), len(rows)
+        features = self.normalize(self.unlabelled.features[rows])                                 # [Bu, T, F]
+        frames, classes = batch["frame_labels"].shape[1:]
+        return {"features": torch.cat([batch["features"], features]),
+                "clip_tags": torch.cat([batch["clip_tags"], torch.zeros(n, classes)]),
+                "frame_labels": torch.cat([batch["frame_labels"], torch.zeros(n, frames, classes)]),
+                "is_synthetic": torch.cat([batch["is_synthetic"], torch.zeros(n, dtype=torch.bool)]),
+                "clip_index": torch.cat([batch["clip_index"], torch.from_numpy(rows.astype(np.int64))]),
+                "is_unlabelled": torch.from_numpy(np.r_[np.zeros(n_labelled, bool), np.ones(n, bool)])}

@@ -13,6 +13,13 @@ always; both float32, whatever the training's precision, and both with the train
 the early-stopping count and whether the run stopped, so a killed run resumes exactly and a run that stopped early
 returns its summary without training.
 
+With model.mean_teacher (`ifdsed.training.mean_teacher`; single-process only): the teacher starts as a copy of the
+model, runs in training mode on every batch, which holds `train.unlabelled_fraction` unlabelled clips besides the
+labelled ones, and takes an EMA step after every optimizer step; the consistency weight ramps up over
+`model.consistency_rampup` epochs of steps. Validation scores both; the teacher's score is the selection score
+and best.pt holds the teacher's weights (the student's score is logged as validation/student_*); last.pt holds
+both, so a killed run resumes to the same bytes.
+
 Data-parallel training (under torchrun, see ifdsed/training/distributed.py and docs/scaling.md), with W processes:
 - Batches: every rank draws the same global batch order from (seed, epoch) and takes its shard of each batch:
   the real clips r, r + W, ... and the synthetic clips likewise (`MixedBatches(rank=, world_size=)`), so the
@@ -40,7 +47,7 @@ import pandas as pd
 import torch
 
 from ifdsed import paths as layout
-from ifdsed.config import Params, model_config
+from ifdsed.config import Params, ParamsError, model_config
 from ifdsed.devices import pick_device
 from ifdsed.features.normalize import Normalizer
 from ifdsed.features.store import FeatureSet, load_feature_set, load_normalization, read_store_info, store_config
@@ -56,11 +63,12 @@ from ifdsed.training.batches import MixedBatches
 from ifdsed.training.diagnostics import PseudoLabelRecorder, encoder_gradient_norms
 from ifdsed.training.energy import EnergyMeter, record
 from ifdsed.training.execution import Execution
+from ifdsed.training.mean_teacher import MeanTeacher, rampup
 from ifdsed.training.oracle import ORACLE_EVENTS, oracle_frame_labels, with_oracle_labels
 from ifdsed.training.prefetch import prefetched
 from ifdsed.training.resume import data_fingerprint, resume, rng_state, set_rng_state
 from ifdsed.training.selection import validation_events, validation_scores
-from ifdsed.training.step import optimisation_step
+from ifdsed.training.step import labelled_rows, optimisation_step
 
 REAL_TRAIN, SYNTHETIC_TRAIN, VALIDATION = layout.REAL_TRAIN_SET, layout.SYNTHETIC_TRAIN_SET, layout.VALIDATION_SET
 
@@ -89,6 +97,8 @@ class Run:
     pseudo_labels: PseudoLabelRecorder    # the real clips' pseudo strong labels of each epoch
     augment: Augmenter                    # the robust-training options (none by default)
     oracle_labels: torch.Tensor | None    # model.ifd_labels oracle: the weak clips' hidden frame labels [N, T, C]
+    teacher: MeanTeacher | None = None    # model.mean_teacher: the EMA teacher
+    teacher_validator: Detector | None = None   # the teacher as evaluation will run it
     start_epoch: int = 0
     epochs_run: int = 0           # epochs trained so far (across resumes)
     best_score: float = -1.0      # of train.selection
@@ -182,6 +192,7 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
     validation = load_feature_set(store, VALIDATION)
     truth = validation_events(validation_folder, validation)
     config = model_config(params, real.features.shape[-1])
+    unlabelled, n_unlabelled = _unlabelled_clips(params, config.mean_teacher, store, ctx)
     features = store_config(store)
     oracle = (oracle_frame_labels(oracle_events, real, params.classes, features.frame_hop)   # [N, T, C]
               if config.oracle_labels else None)
@@ -191,7 +202,8 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
     windows = training_median_windows(synthetic, params.classes, params.postprocess, features.frame_hop)
     detector = detector_extra(params.classes, params.postprocess, features, mean, std, windows)  # in every checkpoint
     batches = MixedBatches(real, synthetic, Normalizer(mean, std), train.batch_size, train.synthetic_fraction,
-                           seed, rank=ctx.rank, world_size=ctx.world_size)
+                           seed, rank=ctx.rank, world_size=ctx.world_size, unlabelled=unlabelled,
+                           n_unlabelled=n_unlabelled)
 
     torch.manual_seed(seed)
     model = SEDModel(config).to(device)
@@ -209,11 +221,29 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
               Detector(model, detector_settings({"detector": detector}), device), net, optimizer, scheduler,
               execution.grad_scaler(), pseudo_labels,
               Augmenter(Augmentation(train.mixup, train.spec_augment, train.gain_filter), std, seed), oracle)
+    if config.mean_teacher:
+        run.teacher = MeanTeacher(model, config.mean_teacher_decay)
+        run.teacher_validator = Detector(run.teacher.model, detector_settings({"detector": detector}), device)
     _restore(run, resume(paths, fingerprint, device, ctx))
     if ctx.is_main:
         print(f"seed {seed}: training {config.run_name} on {device}, {execution.describe()}")
         print(f"seed {seed}: {batches.describe()}")
     return run
+
+
+def _unlabelled_clips(params: Params, mean_teacher: bool, store: Path,
+                      ctx: distributed.Context) -> tuple[FeatureSet | None, int]:
+    """The unlabelled set and how many of its clips each batch holds: (None, 0) without a mean teacher; a clear
+    error when the store has no unlabelled set or the training is data-parallel."""
+    if not mean_teacher:
+        return None, 0
+    if ctx.distributed:
+        raise ParamsError("params.yaml: model.mean_teacher trains in one process: set train.processes 1")
+    if layout.UNLABELLED_SET not in read_store_info(store)["sets"]:
+        raise ParamsError(f"params.yaml: model.mean_teacher needs the unlabelled set, and the feature store {store} "
+                          "has none: set realworld.unlabelled_clips above 0 (embedded data) and rerun dvc repro")
+    fraction = params.train.unlabelled_fraction
+    return load_feature_set(store, layout.UNLABELLED_SET), round(params.train.batch_size * fraction / (1 - fraction))
 
 
 def _training_data(params: Params, store: Path) -> TrainingData:
@@ -244,6 +274,8 @@ def _restore(run: Run, saved: dict | None) -> None:
     run.stopped_early = extra["stopped_early"]
     run.samples_seen = extra.get("samples_seen",
                                  run.start_epoch * run.batches.steps * run.params.train.batch_size)
+    if run.teacher is not None:
+        run.teacher.load_state_dict(extra["teacher"])
     run.resumed = True
     if run.ctx.is_main:
         print(f"resuming {run.paths.last} after epoch {run.start_epoch}")
@@ -258,6 +290,8 @@ def _train_epoch(run: Run, epoch: int) -> dict[str, float]:
     ctx, config = run.ctx, run.model.config
     lambda_ifd = 0.0 if epoch < run.params.train.ifd_warmup else config.lambda_ifd   # IFD warm-up
     run.net.train()
+    if run.teacher is not None:
+        run.teacher.model.train()                      # batch statistics, as the student (the DESED baseline's)
     run.pseudo_labels.start_epoch()
     gradient_norms: dict[str, float] = {}
     sums: dict[str, torch.Tensor] = {}   # float64 on the device: no host synchronisation per step
@@ -270,9 +304,11 @@ def _train_epoch(run: Run, epoch: int) -> dict[str, float]:
                                       unit="batch", leave=False, disable=not ctx.is_main)):
         batch = run.augment(batch, epoch, step)        # unchanged unless an option of train is on
         if step == 0 and ctx.is_main:   # this rank's shard in a data-parallel run
-            gradient_norms = encoder_gradient_norms(run.model, batch, run.execution, lambda_ifd)
+            gradient_norms = encoder_gradient_norms(run.model, labelled_rows(batch, batch.get("is_unlabelled")),
+                                                    run.execution, lambda_ifd)
+        weight = _consistency_weight(run, epoch, step)
         losses = optimisation_step(run.net, run.model, run.optimizer, batch, run.execution, run.scaler, ctx,
-                                   lambda_ifd, [run.pseudo_labels])
+                                   lambda_ifd, [run.pseudo_labels], run.teacher, weight)
         seen += len(batch["features"])
         for key, value in losses.items():
             sums[key] = sums.get(key, 0.0) + value.double()
@@ -282,7 +318,19 @@ def _train_epoch(run: Run, epoch: int) -> dict[str, float]:
     means["pseudo_label_share"] = run.pseudo_labels.share()
     means.update({f"encoder_grad_norm/{term}": norm for term, norm in gradient_norms.items()})
     means["lambda_ifd"] = lambda_ifd if config.ifd else 0.0
+    if run.teacher is not None:
+        means["consistency_weight"] = _consistency_weight(run, epoch, run.batches.steps - 1)   # the epoch's last
     return means
+
+
+def _consistency_weight(run: Run, epoch: int, step: int) -> float:
+    """The consistency loss's weight at this step: model.consistency_weight times the ramp-up over
+    model.consistency_rampup epochs (0 without a mean teacher)."""
+    config = run.model.config
+    if run.teacher is None:
+        return 0.0
+    steps = run.batches.steps
+    return config.consistency_weight * rampup(epoch * steps + step, config.consistency_rampup * steps)
 
 
 def _validate(run: Run) -> dict[str, float]:
@@ -291,6 +339,10 @@ def _validate(run: Run) -> dict[str, float]:
     scores = None
     if run.ctx.is_main:
         scores = validation_scores(run.validator, run.validation, run.validation_events, run.params.eval)
+        if run.teacher_validator is not None:   # the teacher's scores select; the student's are logged beside
+            student = {f"student_{key}": value for key, value in scores.items()}
+            scores = validation_scores(run.teacher_validator, run.validation, run.validation_events,
+                                       run.params.eval) | student
     return run.ctx.broadcast(scores)
 
 
@@ -325,8 +377,8 @@ def _save_epoch(run: Run, epoch: int, score: float, improved: bool, rng_per_rank
     resume (early stopping too)."""
     ctx = run.ctx
     selection = run.params.train.selection
-    if improved:
-        checkpoint.save(run.paths.best, run.model, epoch=epoch + 1, extra={
+    if improved:   # the teacher's weights where a mean teacher trains (its score selects)
+        checkpoint.save(run.paths.best, run.teacher.model if run.teacher else run.model, epoch=epoch + 1, extra={
             "fingerprint": run.fingerprint, "seed": run.seed, "selection": selection, "validation_score": score,
             "detector": run.detector, TRAINING_DATA: run.training_data.to_dict()})
     extra = {"fingerprint": run.fingerprint, "seed": run.seed, "scheduler": run.scheduler.state_dict(),
@@ -340,5 +392,7 @@ def _save_epoch(run: Run, epoch: int, score: float, improved: bool, rng_per_rank
         extra["grad_scaler"] = run.scaler.state_dict()
     if rng_per_rank is not None:
         extra["rng_per_rank"] = rng_per_rank
+    if run.teacher is not None:
+        extra["teacher"] = run.teacher.state_dict()
     run.pseudo_labels.save(run.paths.pseudo_labels / f"epoch_{epoch + 1:03d}.npz")
     checkpoint.save(run.paths.last, run.model, run.optimizer, epoch=epoch + 1, extra=extra)

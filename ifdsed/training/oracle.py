@@ -43,6 +43,8 @@ def with_oracle_labels(batches: Iterable[Batch], labels: torch.Tensor) -> Iterat
     clips."""
     for batch in batches:
         real = ~batch["is_synthetic"].bool()                                           # [B]
+        if "is_unlabelled" in batch:                                                   # a mean teacher's clips
+            real = real & ~batch["is_unlabelled"].bool()
         rows = torch.where(real, batch["clip_index"], torch.zeros_like(batch["clip_index"]))   # [B] valid rows
         oracle = labels[rows].float() * real[:, None, None]                            # [B, T, C]
         yield {**batch, "oracle_frame_labels": oracle}

@@ -41,7 +41,9 @@ def data_fingerprint(store: Path, params: Params, seed: int, world_size: int = 1
     if world_size > 1:
         settings["world_size"] = world_size
     digest.update(json.dumps(settings, sort_keys=True, default=list).encode())
-    tables = [store / f"{name}.tsv" for name in (*layout.TRAIN_SETS, layout.VALIDATION_SET)]
+    sets = (*layout.TRAIN_SETS, layout.VALIDATION_SET) + ((layout.UNLABELLED_SET,) if params.model.mean_teacher
+                                                              else ())
+    tables = [store / f"{name}.tsv" for name in sets]
     for path in tables + [store / NORMALIZATION_FILE, store / INFO_FILE]:
         digest.update(path.read_bytes())
     if validation_folder is not None:
