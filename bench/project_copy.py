@@ -21,7 +21,7 @@ def tiny_params() -> dict:
     raw["soundbank"].update(clips_per_class=3, backgrounds=3, background_kinds=["room_tone"], background_duration=11.0,
                             non_target_clips=3)
     raw["synth"].update(train_clips=6, test_clips=3, workers=2)
-    raw["realworld"].update(weak_clips=6, validation_clips=4, test_clips=4, workers=2)
+    raw["realworld"].update(weak_clips=6, validation_clips=4, test_clips=4, unlabelled_clips=4, workers=2)
     raw["model"].update(channels=[8, 8, 8])
     # compile off: every training stage is a new process, and compiling there costs seconds to tens of seconds
     # per process; the compiled bfloat16 path is tested in process (tests/training/), where one compile serves all

@@ -39,7 +39,7 @@ from ifdsed.evaluation.set_titles import set_title
 from ifdsed.evaluation.summary import (COLUMNS, TABLES, columns_markdown, diagnostic_tables, extra_table,
                                       paper_tables, to_markdown)
 from ifdsed.io import atomic
-from ifdsed.models.config import VARIANTS, variant_name
+from ifdsed.models.config import RUN_VARIANTS, variant_name
 
 
 def training_energy(revision: dict) -> dict:
@@ -74,7 +74,7 @@ def collect_summaries(experiments: list[str] | None = None, baseline: str | None
         if name not in named and model.get("ifd_labels", "pseudo") != "pseudo":
             continue   # the oracle arm is a diagnostic, never a variant: only compared when named
         if "ifd" in model and "sedb" in model and (summary := summary_of(revision)):
-            variant = variant_name(model["ifd"], model["sedb"])
+            variant = variant_name(model["ifd"], model["sedb"], model.get("mean_teacher", False))
             if baseline and variant == "baseline" and name != baseline:
                 continue
             # the workspace has no timestamp; it comes last (a finished `dvc exp run` is an experiment too)
@@ -105,7 +105,7 @@ def param_mismatches(sources: dict[str, str], params: dict[str, dict]) -> list[s
     if "baseline" not in params:
         return []
     lines = []
-    for variant in [v for v in VARIANTS if v in params and v != "baseline"]:
+    for variant in [v for v in RUN_VARIANTS if v in params and v != "baseline"]:
         differences = param_differences(params["baseline"], params[variant])
         if differences:
             named = ", ".join(f"{key} ({base!r} -> {other!r})" for key, (base, other) in differences.items())
@@ -120,7 +120,7 @@ def cost_markdown(summaries: dict[str, dict]) -> str:
              "energy: one training, mean +- std over seeds, codecarbon)", "",
              "| model | MACs per clip | parameters | training energy (Wh) |", "|---|---|---|---|"]
     methods = set()
-    for variant in [v for v in VARIANTS if v in summaries]:
+    for variant in [v for v in RUN_VARIANTS if v in summaries]:
         summary = summaries[variant]
         macs, parameters = (summary.get(f"cost/{key}") for key in ("macs_per_clip", "parameters"))
         energy = summary.get("cost/training_energy_wh_mean")

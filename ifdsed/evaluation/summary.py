@@ -16,7 +16,7 @@ import pandas as pd
 
 from ifdsed.evaluation.provenance import agreed
 from ifdsed.evaluation.statistics import welch_p
-from ifdsed.models.config import VARIANTS
+from ifdsed.models.config import RUN_VARIANTS
 
 SUMMARY_METRICS = ("event_f1_macro", "event_f1_micro", "event_error_rate", "segment_f1_macro", "segment_f1_micro",
                    "tagging_f1_macro", "psds1", "psds2")
@@ -121,7 +121,7 @@ DIAGNOSTICS = {  # column -> summary key (without _mean / _std)
 def _stat_rows(summaries: dict[str, dict], columns: dict[str, str]) -> pd.DataFrame:
     """One row per variant present: per column its mean, std and Welch's p against the baseline."""
     base, rows = summaries.get("baseline"), []
-    for variant in [v for v in VARIANTS if v in summaries]:
+    for variant in [v for v in RUN_VARIANTS if v in summaries]:
         summary, row = summaries[variant], {"model": variant, "n_seeds": summaries[variant]["n_seeds"]}
         for column, key in columns.items():
             mean, std = summary.get(f"{key}_mean"), summary.get(f"{key}_std")

@@ -25,9 +25,15 @@ VARIANTS: dict[str, tuple[bool, bool]] = {"baseline": (False, False), "IFD": (Tr
                                           "SEDB&IFD": (True, True)}
 
 
-def variant_name(ifd: bool, sedb: bool) -> str:
-    """The paper's name of the variant with these branches: baseline, IFD, SEDB or SEDB&IFD."""
-    return {branches: name for name, branches in VARIANTS.items()}[(bool(ifd), bool(sedb))]
+def variant_name(ifd: bool, sedb: bool, mean_teacher: bool = False) -> str:
+    """The paper's name of the variant with these branches (baseline, IFD, SEDB or SEDB&IFD), with MT_SUFFIX when a
+    mean teacher trains it."""
+    name = {branches: name for name, branches in VARIANTS.items()}[(bool(ifd), bool(sedb))]
+    return name + (MT_SUFFIX if mean_teacher else "")
+
+
+# Every run's variant name, in the tables' order: the paper's four, then each with a mean teacher.
+RUN_VARIANTS: tuple[str, ...] = (*VARIANTS, *(name + MT_SUFFIX for name in VARIANTS))
 
 
 @dataclass(frozen=True)
@@ -164,7 +170,7 @@ class ModelConfig:
     def variant(self) -> str:
         """The paper's name of this variant (baseline, IFD, SEDB or SEDB&IFD), with MT_SUFFIX when a mean teacher
         trains it."""
-        return variant_name(self.ifd, self.sedb) + (MT_SUFFIX if self.mean_teacher else "")
+        return variant_name(self.ifd, self.sedb, self.mean_teacher)
 
     @property
     def oracle_labels(self) -> bool:

@@ -89,19 +89,24 @@ def test_new_synth_seed_reruns_only_synthesis_and_what_follows(project):
 
 
 def test_branch_switches_rerun_only_training_and_scoring(project):
-    output = run(["dvc", "exp", "run", "-S", "model.ifd=true", "-S", "model.sedb=true"], project)
+    """Both branches and a mean teacher (which trains on the unlabelled set besides): training and scoring rerun."""
+    output = run(["dvc", "exp", "run", "-S", "model.ifd=true", "-S", "model.sedb=true", "-S", "model.mean_teacher=true"],
+                 project)
     assert stages_run(output) == {"train", "evaluate", "diagnose", "summarize"}
+    assert "+ 4 unlabelled clips an epoch" in output                         # as many as labelled ones
     summary = json.loads((project / "results/summary.json").read_text())
-    assert summary["variant"] == "SEDB&IFD"
+    assert summary["variant"] == "SEDB&IFD+MT"
+    logged = (project / "results/train/seed_1/plots/metrics/validation").iterdir()
+    assert {"event_f1_macro.tsv", "student_event_f1_macro.tsv"} <= {path.name for path in logged}
     assert 0 <= summary["pseudo_label_precision_mean"] <= 1 and 0 <= summary["domain_gap_accuracy_events_mean"] <= 1
     compared = run(["python", "-m", "ifdsed", "compare", "--out", "tables"], project)
     table = (project / "tables/table1.md").read_text()
-    assert "| SEDB&IFD | 2 |" in table and "| baseline | 2 |" in table, compared
+    assert "| SEDB&IFD+MT | 2 |" in table and "| baseline | 2 |" in table, compared
     diagnostics = (project / "tables/diagnostics.md").read_text()
-    assert "| SEDB&IFD | 2 |" in diagnostics and "domain gap, event frames" in diagnostics
+    assert "| SEDB&IFD+MT | 2 |" in diagnostics and "domain gap, event frames" in diagnostics
     assert (project / "tables/domain_gap.png").stat().st_size > 1000       # the same probe, drawn
     cost = (project / "tables/cost.md").read_text()
-    assert summary["cost/macs_per_clip"] > 0 and f"| SEDB&IFD | {summary['cost/macs_per_clip'] / 1e6:.1f} M |" in cost
+    assert summary["cost/macs_per_clip"] > 0 and f"| SEDB&IFD+MT | {summary['cost/macs_per_clip'] / 1e6:.1f} M |" in cost
     energy = json.loads((project / "results/train/seed_1/energy.json").read_text())
     assert energy["energy_kwh"] >= 0 and "Energy measured by: codecarbon" in cost
     assert not any("energy" in key for key in summary)      # a measurement: kept out of the reproducible summary

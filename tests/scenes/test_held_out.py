@@ -18,7 +18,7 @@ def generate(root, tiny_params, held_out: float):
     """A bank holding out `held_out` of every group for validation and for test, and both domains' sets."""
     raw = json.loads(json.dumps(tiny_params))
     raw["synth"].update(train_clips=10, test_clips=4, workers=2)
-    raw["realworld"].update(weak_clips=10, validation_clips=4, test_clips=4, workers=2)
+    raw["realworld"].update(weak_clips=10, validation_clips=4, test_clips=4, unlabelled_clips=6, workers=2)
     bank = raw["soundbank"]
     build_embedded_bank(root / "bank", raw["classes"], bank["clips_per_class"], bank["backgrounds"],
                         bank["background_duration"], 16000, bank["seed"], workers=2,
@@ -40,9 +40,11 @@ def held_out(tmp_path_factory, tiny_params):
 def test_no_validation_or_test_clip_holds_a_training_source_in_either_domain(held_out):
     synthetic, realworld = held_out / "synthetic", held_out / "realworld"
     assert shared_sources([synthetic / "train"], [synthetic / "test"]) == set()
-    assert shared_sources([realworld / "weak"], [realworld / "validation", realworld / "test"]) == set()
+    training = [realworld / "weak", realworld / "unlabelled"]       # the mean teacher's unlabelled set trains too
+    assert shared_sources(training, [realworld / "validation", realworld / "test"]) == set()
     assert shared_sources([realworld / "validation"], [realworld / "test"]) == set()
-    for folder in [synthetic / "train", synthetic / "test", realworld / "weak", realworld / "test"]:
+    for folder in [synthetic / "train", synthetic / "test", realworld / "weak", realworld / "unlabelled",
+                   realworld / "test"]:
         sources = read_sources(folder)
         clips = pd.read_csv(folder / "clips.tsv", sep="\t")
         assert set(sources["filename"]) == set(clips["filename"])            # a record for every clip

@@ -9,7 +9,7 @@ import pytest
 from ifdsed.config import DCASE_CLASSES, RealworldParams, parse_params
 from ifdsed.dcase.stats import load_stats
 from ifdsed.scenes.planning import clip_rng
-from ifdsed.scenes.realworld import REALWORLD_SETS, plan_realworld_clip
+from ifdsed.scenes.realworld import REALWORLD_SETS, STATISTICS, plan_realworld_clip
 from ifdsed.soundbank.backgrounds import BACKGROUND_LEVELS_DB, QUIET_ROOM_DB
 from ifdsed.soundbank.bank import build_embedded_bank
 from ifdsed.soundbank.manifest import load_sources
@@ -33,9 +33,9 @@ def planned():
     foregrounds, backgrounds = sources[sources.role == "foreground"], sources[sources.role == "background"]
     plans = {}
     for set_index, name in enumerate(REALWORLD_SETS):
-        event_stats = stats["strong_pooled"] if name == "weak" else stats["sets"][name]
+        event_stats = stats["strong_pooled"] if STATISTICS[name] == "weak" else stats["sets"][name]
         plans[name] = [plan_realworld_clip(f"c{i}", clip_rng(7, set_index, i), foregrounds, backgrounds,
-                                           stats["sets"][name], event_stats, RealworldParams(), 10.0)
+                                           stats["sets"][STATISTICS[name]], event_stats, RealworldParams(), 10.0)
                        for i in range(N_CLIPS)]
     return stats, plans
 
@@ -43,7 +43,7 @@ def planned():
 @pytest.mark.parametrize("name", REALWORLD_SETS)
 def test_class_frequencies_match_dcase2018(planned, name):
     stats, plans = planned
-    target = stats["sets"][name]["class_frequency"]
+    target = stats["sets"][STATISTICS[name]]["class_frequency"]   # the unlabelled set: the weak set's
     tagged = np.array([[any(e.label == c for e in plan.events) for c in DCASE_CLASSES] for plan in plans[name]])
     for c, frequency in zip(DCASE_CLASSES, tagged.mean(axis=0)):
         assert frequency == pytest.approx(target[c], abs=0.035), c
@@ -53,11 +53,11 @@ def test_class_frequencies_match_dcase2018(planned, name):
 def test_tags_per_clip_and_cooccurrence_match(planned, name):
     stats, plans = planned
     counts = np.array([len({e.label for e in plan.events}) for plan in plans[name]])
-    target = stats["sets"][name]["tags_per_clip"]
+    target = stats["sets"][STATISTICS[name]]["tags_per_clip"]
     for k, fraction in target.items():
         assert np.mean(counts == int(k)) == pytest.approx(fraction, abs=0.04), f"{k} tags"
     # the most frequent tag set of the real set is also the most frequent here
-    top = tuple(stats["sets"][name]["tagsets"][0]["labels"])
+    top = tuple(stats["sets"][STATISTICS[name]]["tagsets"][0]["labels"])
     drawn = pd.Series([tuple(sorted({e.label for e in plan.events})) for plan in plans[name]]).value_counts()
     assert drawn.index[0] == top
 
@@ -84,7 +84,7 @@ def test_events_stay_inside_the_clip_under_the_polyphony_cap(planned):
 def test_simulated_realworld_sets_are_byte_identical_run_after_run(tmp_path, tiny_params):
     from ifdsed.scenes.realworld import simulate_sets
     raw = json.loads(json.dumps(tiny_params))
-    raw["realworld"].update(weak_clips=2, validation_clips=1, test_clips=1)
+    raw["realworld"].update(weak_clips=2, validation_clips=1, test_clips=1, unlabelled_clips=1)
     build_embedded_bank(tmp_path / "bank", CLASSES, 2, 2, 11.0, SR, seed=0, workers=1,
                         background_kinds=["exercise_machine", "rain"], non_target_clips=1)   # as the default has
     sources, fg_dir, bg_dir = load_sources("realworld", tmp_path / "bank" / "manifest.tsv")
@@ -97,7 +97,7 @@ def test_simulated_realworld_sets_are_byte_identical_run_after_run(tmp_path, tin
         return digests(out, skip=("clips.tsv",))           # clips.tsv holds the output folder's path
 
     first = simulate("a", workers=1)
-    assert len([name for name in first if name.endswith(".wav")]) == 4
+    assert len([name for name in first if name.endswith(".wav")]) == 5
     assert simulate("b", workers=2) == first
     other = simulate("c", workers=1, seed=8)
     assert other.keys() == first.keys() and all(other[name] != first[name] for name in first if ".wav" in name)
@@ -141,8 +141,8 @@ def test_simulated_non_target_events_reach_no_label_table(tmp_path, tiny_params)
     from ifdsed.scenes.realworld import simulate_sets
     from ifdsed.io.tables import read_events, read_tags, split_tags
     raw = json.loads(json.dumps(tiny_params))
-    raw["realworld"].update(weak_clips=3, validation_clips=2, test_clips=2, max_non_target=3, background_levels=True,
-                            workers=2)
+    raw["realworld"].update(weak_clips=3, validation_clips=2, test_clips=2, unlabelled_clips=2, max_non_target=3,
+                            background_levels=True, workers=2)
     build_embedded_bank(tmp_path / "bank", CLASSES, 2, 2, 11.0, SR, seed=0, workers=1,
                         background_kinds=["fan", "babble"], non_target_clips=1)
     sources, fg_dir, bg_dir = load_sources("realworld", tmp_path / "bank" / "manifest.tsv")
@@ -150,6 +150,7 @@ def test_simulated_non_target_events_reach_no_label_table(tmp_path, tiny_params)
     simulate_sets(parse_params(raw), sources, fg_dir, bg_dir, out, out / "hidden")
     tables = [out / name / "events.tsv" for name in ("validation", "test")] + [out / "hidden" / "weak_events.tsv"]
     labels = set().union(*(set(read_events(path)["event_label"]) for path in tables))
-    tags = {tag for name in REALWORLD_SETS for row in read_tags(out / name / "tags.tsv").itertuples()
+    assert not (out / "unlabelled" / "tags.tsv").exists() and not (out / "unlabelled" / "events.tsv").exists()
+    tags = {tag for name in ("weak", "validation", "test") for row in read_tags(out / name / "tags.tsv").itertuples()
             for tag in split_tags(row.event_labels)}
     assert labels and labels | tags <= set(CLASSES)
