@@ -15,11 +15,13 @@ Writes results/eval/seed_<seed>/metrics.json (flat keys such as real_test/event_
        with each class's frame probability).
 
 Every set is predicted through the one `ifdsed.inference.detector.Detector` that `ifdsed predict` uses, in this
-process; the sets are scored in as many processes as there are sets and cores (`score_predictions`).
+process; the sets are scored in as many processes as there are sets and cores (`score_predictions`), or in this
+process where they hold fewer than SCORING_PROCESSES_FROM clips in all (starting the scoring processes, each
+importing torch and sed_eval, costs more than such sets take to score; the figures are the same either way).
 """
 import argparse
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from multiprocessing import get_context
 
 import pandas as pd
@@ -43,6 +45,24 @@ from ifdsed.io.tables import read_events, write_events
 PER_CLASS_METRICS = ("event_f1", "segment_f1", "tagging_f1")
 EMBEDDINGS = {"x": "the encoder's output x", "v": "the IFD projection v"}   # what the domain-gap probes read
 PROBED_SETS = ("syn_test", "real_test")   # the sets whose frame embeddings the probes compare
+SCORING_PROCESSES_FROM = 200              # clips in all the sets: fewer, and they are scored in this process
+
+
+class InProcess(Executor):
+    """An executor that runs each job at once, in this process (for sets too small to pay for other processes)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def scoring_executor(sets, features: dict) -> Executor:
+    """Where the sets are scored: processes (spawned: this one has started torch's threads), one a set up to the
+    cores, or this process for small sets."""
+    if sum(len(features[eval_set.key].features) for eval_set in sets) < SCORING_PROCESSES_FROM:
+        return InProcess()
+    return ProcessPoolExecutor(min(len(sets), os.cpu_count() or 1), mp_context=get_context("spawn"))
 
 
 def main() -> None:
@@ -64,7 +84,7 @@ def main() -> None:
     # Scoring (sed_eval, sed_scores_eval: Python, one core each) runs in other processes, one set each, while this
     # one predicts the next set and then probes the embeddings; the figures do not depend on where they are made.
     # The probed sets' embeddings (x, and v with IFD) come from the forward pass that predicts them.
-    with ProcessPoolExecutor(min(len(sets), os.cpu_count() or 1), mp_context=get_context("spawn")) as pool:
+    with scoring_executor(sets, features) as pool:
         jobs, embeddings = {}, {}
         for eval_set in sets:
             if eval_set.key in PROBED_SETS:
