@@ -223,7 +223,7 @@ def _start(params: Params, seed: int, store: Path, paths: RunPaths, validation_f
               Augmenter(Augmentation(train.mixup, train.spec_augment, train.gain_filter), std, seed), oracle)
     if config.mean_teacher:
         run.teacher = MeanTeacher(model, config.mean_teacher_decay)
-        run.teacher_validator = Detector(run.teacher.model, detector_settings({"detector": detector}), device)
+        run.teacher_validator = Detector(run.teacher.model, run.validator.settings, device)   # the same settings
     _restore(run, resume(paths, fingerprint, device, ctx))
     if ctx.is_main:
         print(f"seed {seed}: training {config.run_name} on {device}, {execution.describe()}")
