@@ -93,6 +93,9 @@ class RealParams(Section):
     validation_audio: str = "audio/validation"
     test_tsv: str = "metadata/validation/eval_dcase2018.tsv"
     test_audio: str = "audio/validation"
+    # DESED's unlabelled in-domain set (the mean teacher's), relative to dcase2018; unlabelled_tsv empty: not imported
+    unlabelled_tsv: str = ""
+    unlabelled_audio: str = "audio/train/unlabel_in_domain"
     max_missing_fraction: float = Field(0.2, ge=0, le=1)
     # The synthetic test set imported instead of generated (any data.source), e.g. the DCASE 2019 task 4 synthetic
     # evaluation set for the paper's "DCASE 2019 (syn)" column: its strong labels (DESED tsv) and audio folder,

@@ -4,6 +4,9 @@ Reads  params.yaml (classes, data, realworld, real) and, for data.source = embed
        (partition `realworld`); for data.source = real, the user's DCASE 2018 task 4 metadata and audio.
 Writes data/realworld/{weak,validation,test}/: clips.tsv, tags.tsv, events.tsv (validation and test only),
        audio/*.wav and sources.tsv (what each clip was mixed from; simulated sets only);
+       data/realworld/unlabelled/ (the mean teacher's unlabelled in-domain set: realworld.unlabelled_clips
+       simulated clips, or with data.source real DESED's list named by real.unlabelled_tsv): clips.tsv only
+       (and audio/*.wav, sources.tsv when simulated), no label table;
        data/realworld/weak_frame_labels/: pseudo/README.txt, and for simulated sets oracle/weak_events.tsv (the
        weak set's hidden timestamps: read by training only with model.ifd_labels: oracle, a diagnostic arm);
        data/realworld/import_report.json (real data: missing and unreadable audio, with the reason for each

@@ -8,6 +8,8 @@ Readers
     given: overlapping events of the same class are NOT merged here (``ifdsed.dcase.stats`` merges them for its
     statistics).
 
+    `read_unlabelled_tsv` reads DESED's unlabelled in-domain list (``filename`` only; identical repeats dropped).
+
     Anything else wrong raises `MetadataError` (a ``ValueError``) whose message starts with ``FILE:LINE:``
     (1-based, the header is line 1) and says what is wrong: an unknown label (with the valid classes), missing
     columns (expected and found), a non-numeric or negative time, onset > offset, or a filename that escapes
@@ -17,7 +19,8 @@ Import
     `import_set` checks which listed clips have readable audio, writes ``clips.tsv`` (absolute paths to the
     user's audio, which is not copied), ``tags.tsv`` and, for strong sets, ``events.tsv`` (see ifdsed/io/tables.py)
     for the clips whose audio is present, and a JSON report. `import_dcase2018` does this for the weak,
-    validation and test sets named in params.yaml ``real``.
+    validation and test sets named in params.yaml ``real``, and for the unlabelled in-domain set (clips.tsv
+    only: no label table exists for it) when ``real.unlabelled_tsv`` names one.
 
     A clip counts as *missing* when its file does not exist and as *unreadable* when it exists but cannot be
     used: every file is decoded (its first ``clip_duration`` + 1 s, what the features use) and checked by
@@ -58,8 +61,9 @@ from ifdsed.io.tables import (
 
 WEAK_COLUMNS = ["filename", "event_labels"]
 STRONG_COLUMNS = ["filename", "onset", "offset", "event_label"]
+UNLABELLED_COLUMNS = ["filename"]
 REPORT_NAME = paths.IMPORT_REPORT.name   # written in the real-world folder
-SETS = ("weak", "validation", "test")   # the DCASE 2018 sets, in the order they are imported
+SETS = ("weak", "validation", "test", "unlabelled")   # the DCASE 2018 sets, in the order they are imported
 
 
 class MetadataError(InputError):
@@ -237,6 +241,15 @@ def read_strong_tsv(path: str | Path, classes, clip_duration: float = 10.0) -> t
     return events, sorted(filenames)
 
 
+def read_unlabelled_tsv(path: str | Path) -> list[str]:
+    """The sorted filenames of an unlabelled list (DESED's ``metadata/train/unlabel_in_domain.tsv``: a
+    ``filename`` column; other columns are ignored). Identical repeats are dropped with a warning."""
+    path = Path(path)
+    rows = [(line, (_check_filename(path, line, row["filename"]),))
+            for line, row in _read_rows(path, UNLABELLED_COLUMNS)]
+    return sorted(key[0] for _, key in _drop_duplicates(path, rows))
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Importing sets
 # --------------------------------------------------------------------------------------------------------------
@@ -246,7 +259,7 @@ class ScannedSet:
     """A set's labels and the audio found for it, before anything is written."""
     report: dict
     clips: pd.DataFrame            # the clips whose audio is present: filename, path, duration
-    tags: pd.DataFrame             # filename, event_labels, for those clips
+    tags: pd.DataFrame | None      # filename, event_labels, for those clips; None for an unlabelled set
     events: pd.DataFrame | None = field(default=None)   # strong sets only
 
 
@@ -282,9 +295,12 @@ def probe_audio(audio_dir: Path, filenames, clip_duration: float | None = None
     return present, missing, unreadable, notes
 
 
-def read_set_labels(tsv_path: str | Path, classes, strong: bool, clip_duration: float = 10.0
-                    ) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
-    """A set's (tags, events or None for a weak set, every listed filename)."""
+def read_set_labels(tsv_path: str | Path, classes, strong: bool, clip_duration: float = 10.0,
+                    labelled: bool = True) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str]]:
+    """A set's (tags, events or None for a weak set, every listed filename); (None, None, filenames) for an
+    unlabelled set (`labelled` False)."""
+    if not labelled:
+        return None, None, read_unlabelled_tsv(tsv_path)
     if strong:
         events, filenames = read_strong_tsv(tsv_path, classes, clip_duration)
         return tags_from_events(events, filenames), events, filenames
@@ -293,15 +309,16 @@ def read_set_labels(tsv_path: str | Path, classes, strong: bool, clip_duration: 
 
 
 def scan_set(name: str, tsv_path: str | Path, audio_dir: str | Path, classes, strong: bool,
-             clip_duration: float = 10.0, labels: tuple | None = None) -> ScannedSet:
+             clip_duration: float = 10.0, labels: tuple | None = None, labelled: bool = True) -> ScannedSet:
     """Read a set's labels (unless `labels`, from `read_set_labels`, are given), look for its audio and check
-    it, and build its report and tables (nothing is written)."""
+    it, and build its report and tables (nothing is written). `labelled` False: a list of clips only."""
     tsv_path, audio_dir = Path(tsv_path), Path(audio_dir)
-    tags, events, filenames = labels or read_set_labels(tsv_path, classes, strong, clip_duration)
+    tags, events, filenames = labels or read_set_labels(tsv_path, classes, strong, clip_duration, labelled)
     present, missing, unreadable, notes = probe_audio(audio_dir, filenames, clip_duration)
     clips = pd.DataFrame(present, columns=["filename", "path", "duration"])
     kept = set(clips["filename"])
-    tags = tags[tags["filename"].isin(kept)].reset_index(drop=True)
+    if tags is not None:
+        tags = tags[tags["filename"].isin(kept)].reset_index(drop=True)
     if events is not None:
         events = events[events["filename"].isin(kept)].reset_index(drop=True)
     n_listed = len(filenames)
@@ -311,12 +328,13 @@ def scan_set(name: str, tsv_path: str | Path, audio_dir: str | Path, classes, st
         "audio_dir": str(audio_dir.resolve()),
         "audio_dir_exists": audio_dir.is_dir(),
         "strong": strong,
+        "labelled": tags is not None,
         "n_listed": n_listed,
         "n_present": len(clips),
         "n_missing": len(missing),
         "n_unreadable": len(unreadable),
         "missing_fraction": round((n_listed - len(clips)) / n_listed, 6) if n_listed else 0.0,
-        "n_empty_clips": int((tags["event_labels"] == "").sum()),
+        "n_empty_clips": None if tags is None else int((tags["event_labels"] == "").sum()),
         "n_events": None if events is None else len(events),
         "missing": sorted(missing),
         "unreadable": sorted(unreadable),
@@ -327,7 +345,8 @@ def scan_set(name: str, tsv_path: str | Path, audio_dir: str | Path, classes, st
 
 
 def write_set(scanned: ScannedSet, out_dir: str | Path) -> None:
-    """Write clips.tsv, tags.tsv and (strong sets) events.tsv; a stale events.tsv is removed from a weak set.
+    """Write clips.tsv, tags.tsv (not for an unlabelled set) and (strong sets) events.tsv; a stale events.tsv
+    is removed from a weak set, stale label tables from an unlabelled one.
 
     clips.tsv is removed first and written last: a set whose writing was interrupted has none, so it is never
     taken as complete (the features stage requires it)."""
@@ -337,7 +356,10 @@ def write_set(scanned: ScannedSet, out_dir: str | Path) -> None:
         write_events(scanned.events, out_dir / "events.tsv")
     else:
         (out_dir / "events.tsv").unlink(missing_ok=True)
-    write_tags(scanned.tags, out_dir / "tags.tsv")
+    if scanned.tags is not None:
+        write_tags(scanned.tags, out_dir / "tags.tsv")
+    else:
+        (out_dir / "tags.tsv").unlink(missing_ok=True)
     write_clips(scanned.clips, out_dir / "clips.tsv")
 
 
@@ -376,19 +398,33 @@ def import_set(name: str, tsv_path: str | Path, audio_dir: str | Path, classes, 
     return scanned.report
 
 
-def dcase2018_sources(real_params) -> dict[str, tuple[Path, Path, bool]]:
-    """{set name: (tsv path, audio folder, strong)} from params.yaml ``real``."""
+@dataclass(frozen=True)
+class SetSource:
+    """Where one DCASE set's list and audio are, and what labels its list holds."""
+    tsv: Path
+    audio: Path
+    strong: bool
+    labelled: bool = True
+
+
+def dcase2018_sources(real_params) -> dict[str, SetSource]:
+    """{set name: SetSource} from params.yaml ``real``: weak, validation, test, and unlabelled when
+    ``real.unlabelled_tsv`` is set."""
     if not real_params.dcase2018:
         raise MetadataError("params.yaml: real.dcase2018 is empty; set it to the DESED real-data root")
     root = Path(real_params.dcase2018)
     if not root.is_dir():
         raise MetadataError(f"params.yaml: real.dcase2018: {root} is not a folder (the DESED real-data root, "
                             f"holding {real_params.weak_tsv} and the audio)")
-    return {
-        "weak": (root / real_params.weak_tsv, root / real_params.weak_audio, False),
-        "validation": (root / real_params.validation_tsv, root / real_params.validation_audio, True),
-        "test": (root / real_params.test_tsv, root / real_params.test_audio, True),
+    sources = {
+        "weak": SetSource(root / real_params.weak_tsv, root / real_params.weak_audio, False),
+        "validation": SetSource(root / real_params.validation_tsv, root / real_params.validation_audio, True),
+        "test": SetSource(root / real_params.test_tsv, root / real_params.test_audio, True),
     }
+    if real_params.unlabelled_tsv:
+        sources["unlabelled"] = SetSource(root / real_params.unlabelled_tsv, root / real_params.unlabelled_audio,
+                                          False, labelled=False)
+    return sources
 
 
 def scan_dcase2018(real_params, classes, clip_duration: float = 10.0) -> dict[str, ScannedSet]:
@@ -396,10 +432,12 @@ def scan_dcase2018(real_params, classes, clip_duration: float = 10.0) -> dict[st
 
     Raises `MetadataError` (file and line) for a bad table, before any audio is decoded."""
     sources = dcase2018_sources(real_params)
-    labels = {name: read_set_labels(tsv, classes, strong, clip_duration)   # every table first: a bad row
-              for name, (tsv, _, strong) in sources.items()}               # fails before any audio is read
-    return {name: scan_set(name, tsv, audio, classes, strong, clip_duration, labels[name])
-            for name, (tsv, audio, strong) in sources.items()}
+    labels = {name: read_set_labels(source.tsv, classes, source.strong, clip_duration,   # every table first: a
+                                    source.labelled)                                    # bad row fails before
+              for name, source in sources.items()}                                      # any audio is read
+    return {name: scan_set(name, source.tsv, source.audio, classes, source.strong, clip_duration, labels[name],
+                           source.labelled)
+            for name, source in sources.items()}
 
 
 def write_dcase2018(scanned: dict[str, ScannedSet], max_missing_fraction: float, out_root: str | Path) -> dict:
@@ -418,9 +456,11 @@ def write_dcase2018(scanned: dict[str, ScannedSet], max_missing_fraction: float,
 
 
 def import_dcase2018(real_params, classes, out_root: str | Path, clip_duration: float = 10.0) -> dict:
-    """Import the DCASE 2018 task 4 weak, validation (288 clips) and test (880 clips) sets.
+    """Import the DCASE 2018 task 4 weak, validation (288 clips) and test (880 clips) sets, and the unlabelled
+    in-domain set (14,412 clips) when ``real.unlabelled_tsv`` names its list.
 
-    Writes ``out_root/{weak,validation,test}`` (weak: clips.tsv and tags.tsv only) and
+    Writes ``out_root/{weak,validation,test,unlabelled}`` (weak: clips.tsv and tags.tsv only; unlabelled:
+    clips.tsv only) and
     ``out_root/import_report.json`` ({set name: report}). Every set is scanned and the report written before
     any check: if a set has too much missing audio, `MissingAudioError` names every failing set and no table
     is written.

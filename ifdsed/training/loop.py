@@ -241,7 +241,8 @@ def _unlabelled_clips(params: Params, mean_teacher: bool, store: Path,
         raise ParamsError("params.yaml: model.mean_teacher trains in one process: set train.processes 1")
     if layout.UNLABELLED_SET not in read_store_info(store)["sets"]:
         raise ParamsError(f"params.yaml: model.mean_teacher needs the unlabelled set, and the feature store {store} "
-                          "has none: set realworld.unlabelled_clips above 0 (embedded data) and rerun dvc repro")
+                          "has none: set realworld.unlabelled_clips above 0 (embedded data) or real.unlabelled_tsv "
+                          "(data.source real: DESED's metadata/train/unlabel_in_domain.tsv) and rerun dvc repro")
     fraction = params.train.unlabelled_fraction
     return load_feature_set(store, layout.UNLABELLED_SET), round(params.train.batch_size * fraction / (1 - fraction))
 

@@ -23,6 +23,7 @@ from ifdsed.dcase.metadata import (
     import_dcase2018,
     import_set,
     read_strong_tsv,
+    read_unlabelled_tsv,
     read_weak_tsv,
 )
 from ifdsed.io.tables import read_clips, read_events, read_tags
@@ -304,6 +305,54 @@ def test_import_dcase2018(desed, tmp_path):
         assert len(read_clips(out / name / "clips.tsv")) == present
     assert not (out / "weak" / "events.tsv").exists()
     assert (out / "validation" / "events.tsv").exists() and (out / "test" / "events.tsv").exists()
+
+
+UNLABELLED = ["Y-0D9Ta8Wl8A_30.000_40.000.wav", "Y-1nC4Wl1mBI_0.000_10.000.wav", "Y-2kA7bq3fDM_20.000_30.000.wav",
+              "Y-3gB8Tr0cQE_0.000_10.000.wav"]
+
+
+def unlabelled_list(root: Path, names: list[str]) -> Path:
+    """DESED's metadata/train/unlabel_in_domain.tsv layout: a `filename` column."""
+    return write(root / "metadata" / "train" / "unlabel_in_domain.tsv", "filename\n" + "".join(f"{n}\n" for n in names))
+
+
+def test_read_unlabelled_tsv(tmp_path):
+    path = write(tmp_path / "u.tsv", "filename\tother\nb.wav\tx\n\na.wav\t\nb.wav\tx\n")
+    with pytest.warns(MetadataWarning, match=r"dropped 1 duplicate row\(s\) at line\(s\) \[5\]"):
+        assert read_unlabelled_tsv(path) == ["a.wav", "b.wav"]
+    with pytest.raises(MetadataError, match=rf"{tmp_path / 'bad.tsv'}:3: filename '/abs.wav' is an absolute path"):
+        read_unlabelled_tsv(write(tmp_path / "bad.tsv", "filename\na.wav\n/abs.wav\n"))
+    with pytest.raises(MetadataError, match=r"bad2.tsv:1: missing column\(s\) \['filename'\]"):
+        read_unlabelled_tsv(write(tmp_path / "bad2.tsv", "file\na.wav\n"))
+
+
+def test_import_dcase2018_with_the_unlabelled_set(desed, tmp_path):
+    """real.unlabelled_tsv set: the unlabelled in-domain set is imported beside the others with the same checks
+    and report, and gets a clips.tsv and no label table."""
+    unlabelled_list(desed, UNLABELLED)
+    for name in UNLABELLED[:2]:
+        silent_wav(desed / "audio" / "train" / "unlabel_in_domain" / name)
+    (desed / "audio" / "train" / "unlabel_in_domain" / UNLABELLED[2]).write_bytes(b"not a wav file")
+    out = tmp_path / "real"
+    params = RealParams(dcase2018=str(desed), max_missing_fraction=1.0,
+                        unlabelled_tsv="metadata/train/unlabel_in_domain.tsv")
+    report = import_dcase2018(params, CLASSES, out)
+    entry = report["unlabelled"]
+    assert (entry["n_listed"], entry["n_present"], entry["labelled"], entry["n_empty_clips"]) == (4, 2, False, None)
+    assert (entry["missing"], entry["unreadable"]) == ([UNLABELLED[3]], [UNLABELLED[2]])
+    assert entry["missing_fraction"] == 0.5
+    assert sorted(read_clips(out / "unlabelled" / "clips.tsv")["filename"]) == UNLABELLED[:2]
+    assert not (out / "unlabelled" / "tags.tsv").exists() and not (out / "unlabelled" / "events.tsv").exists()
+    assert report["weak"]["labelled"] is True
+    # without real.unlabelled_tsv (the default) the set is not imported
+    assert "unlabelled" not in import_dcase2018(RealParams(dcase2018=str(desed), max_missing_fraction=1.0), CLASSES,
+                                                tmp_path / "without")
+    # above real.max_missing_fraction it fails like the other sets, naming itself, after writing the report
+    params = RealParams(dcase2018=str(desed), max_missing_fraction=0.2,
+                        unlabelled_tsv="metadata/train/unlabel_in_domain.tsv")
+    with pytest.raises(MissingAudioError, match="set 'unlabelled': 2 of 4 clips have no usable audio"):
+        import_dcase2018(params, CLASSES, tmp_path / "strict")
+    assert json.loads((tmp_path / "strict" / "import_report.json").read_text())["unlabelled"]["n_missing"] == 1
 
 
 def test_import_dcase2018_fails_naming_every_set(desed, tmp_path):

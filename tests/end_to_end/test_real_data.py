@@ -18,7 +18,8 @@ CLIPS_PER_SET = 5
 
 
 def desed_layout(root, fixtures):
-    """metadata/{train,validation}/*.tsv and audio/{train/weak,validation}/*.wav, one missing clip per set."""
+    """metadata/{train,validation}/*.tsv and audio/{train/weak,train/unlabel_in_domain,validation}/*.wav, one
+    missing clip per set."""
     metadata, recording = fixtures / "dcase_metadata", fixtures / "real_audio/desed_soundscapes/5.wav"
     missing = []
     for name, folder, audio in [("weak.tsv", "train", "train/weak"),
@@ -32,6 +33,13 @@ def desed_layout(root, fixtures):
         for filename in keep[:-1]:
             shutil.copy(recording, root / "audio" / audio / filename)
         missing.append(keep[-1])
+    # DESED's unlabelled in-domain list (a `filename` column), for the mean teacher
+    keep = [f"Yunlabelled{i}_0.000_10.000.wav" for i in range(CLIPS_PER_SET)]
+    pd.DataFrame({"filename": keep}).to_csv(root / "metadata/train/unlabel_in_domain.tsv", sep="\t", index=False)
+    (root / "audio/train/unlabel_in_domain").mkdir(parents=True)
+    for filename in keep[:-1]:
+        shutil.copy(recording, root / "audio/train/unlabel_in_domain" / filename)
+    missing.append(keep[-1])
     return missing
 
 
@@ -45,7 +53,8 @@ def real_project(tmp_path_factory, tiny_params, fixtures_dir):
     missing = desed_layout(base / "desed", fixtures)
     params = json.loads(json.dumps(tiny_params))
     params["data"]["source"] = "real"
-    params["real"].update(soundbank=str(base / "bank" / "synthetic"), dcase2018=str(base / "desed"))
+    params["real"].update(soundbank=str(base / "bank" / "synthetic"), dcase2018=str(base / "desed"),
+                          unlabelled_tsv="metadata/train/unlabel_in_domain.tsv")
     repo = copy_project(base / "repo", params)
     output = run_command(["dvc", "repro", "features"], repo)
     return repo, missing, output
@@ -68,12 +77,13 @@ def test_soundbank_stage_indexes_the_user_soundbank(real_project):
 def test_import_reports_missing_audio_and_keeps_the_rest(real_project):
     repo, missing, _ = real_project
     report = json.loads((repo / "data/realworld/import_report.json").read_text())
-    for name, lost in zip(["weak", "validation", "test"], missing):
+    for name, lost in zip(["weak", "validation", "test", "unlabelled"], missing):
         assert report[name]["n_listed"] == CLIPS_PER_SET and report[name]["n_present"] == CLIPS_PER_SET - 1
         assert lost in report[name]["missing"]
         clips = pd.read_csv(repo / f"data/realworld/{name}/clips.tsv", sep="\t")
         assert len(clips) == CLIPS_PER_SET - 1 and lost not in set(clips["filename"])
     assert not (repo / "data/realworld/weak/events.tsv").exists()
+    assert not (repo / "data/realworld/unlabelled/tags.tsv").exists()        # no label table of any kind
     assert (repo / "data/realworld/test/events.tsv").is_file()
 
 
@@ -81,6 +91,7 @@ def test_features_resample_the_real_recordings(real_project):
     repo, _, output = real_project
     info = json.loads((repo / "data/features/features.json").read_text())
     assert info["sets"]["realworld_test"]["clips"] == CLIPS_PER_SET - 1
+    assert info["sets"]["realworld_unlabelled"]["clips"] == CLIPS_PER_SET - 1          # the mean teacher's set
     params = load_params(repo / "params.yaml")   # 44.1 kHz recordings, resampled to these settings
     frames = round(params.data.clip_duration / params.features.hop)
     assert info["sets"]["realworld_test"]["frames"] == frames and info["config"]["sample_rate"] == 16000
