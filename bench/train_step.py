@@ -1,6 +1,6 @@
 """Benchmark: the training step, eager float32 against the default execution (params.yaml: bfloat16 autocast +
 torch.compile on a CPU that has bfloat16), for the default model and Lin et al.'s; what the IFD and SEDB branches
-add to the default step; and the batch loader alone.
+and a mean teacher add to the default step; and the batch loader alone.
 
     .venv/bin/python -m bench.train_step [--rounds 30] [--warmup 3] [--lin-rounds 3] [--lin-warmup 1]
                                          [--loader-epochs 10] [--ifd-repeats 3] [--threads N] [--batch-size N]
@@ -37,6 +37,12 @@ there takes seconds), 2 runs: eager_fp32 and default, params.yaml's model varian
   variant (today baseline); target >= 2.0 (`speedup_target`, `speedup_met`: the default model's);
 - overhead of each branch = median over rounds of (variant step / baseline step of the same round) - 1, on the
   default execution (what users run); targets: IFD <= 0.10, SEDB <= 0.05.
+- the mean teacher's overhead, the same ratio for `baseline+MT` (model.mean_teacher; no target): the baseline's
+  step on the same labelled clips plus train.unlabelled_fraction of unlabelled ones (10 more by default; features
+  only, marked is_unlabelled as `MixedBatches` appends them), the teacher's forward pass on every clip, the
+  consistency loss at model.consistency_weight, and the EMA update after the optimizer's step
+  (`ifdsed.training.mean_teacher.MeanTeacher`, model.mean_teacher_decay). The teacher runs under the same
+  execution as the student, uncompiled, as in training.
 
 The loader alone: `prefetched(MixedBatches(...).epoch(e), cpu, train.prefetch)`, iterated with nothing else
 running, over a memory-mapped float16 store of the default shape (bench/memory.py's `write_store`, default scale:
@@ -68,10 +74,13 @@ from ifdsed.config import model_config
 from ifdsed.models.config import VARIANTS
 from ifdsed.models.ifd import ifd_loss
 from ifdsed.models.sed_model import SEDModel
+from ifdsed.training.batches import unlabelled_per_batch
 from ifdsed.training.execution import Execution
+from ifdsed.training.mean_teacher import MeanTeacher
 from ifdsed.training.step import optimisation_step
 
 TARGETS = {"IFD": 0.10, "SEDB": 0.05}
+MEAN_TEACHER = "baseline+MT"
 SPEEDUP_TARGET = 2.0
 LIN_CHANNELS, LIN_FRAMES = (160, 160, 160), 500
 CPU = torch.device("cpu")
@@ -88,6 +97,19 @@ def training_batch(batch_size: int, n_synthetic: int, frames: int, n_mels: int, 
     return {"features": features, "clip_tags": tags, "frame_labels": labels, "is_synthetic": is_synthetic}
 
 
+def with_unlabelled(batch: dict, n_unlabelled: int, seed: int = 3) -> dict:
+    """`batch` with `n_unlabelled` clips appended as MixedBatches appends the unlabelled set's: features (drawn
+    like the batch's own), zero labels, is_unlabelled."""
+    n, frames, n_mels = batch["features"].shape
+    classes = batch["clip_tags"].shape[1]
+    features = torch.randn(n_unlabelled, frames, n_mels, generator=torch.Generator().manual_seed(seed))
+    return {"features": torch.cat([batch["features"], features]),                     # [B + Bu, T, F]
+            "clip_tags": torch.cat([batch["clip_tags"], torch.zeros(n_unlabelled, classes)]),
+            "frame_labels": torch.cat([batch["frame_labels"], torch.zeros(n_unlabelled, frames, classes)]),
+            "is_synthetic": torch.cat([batch["is_synthetic"], torch.zeros(n_unlabelled, dtype=torch.bool)]),
+            "is_unlabelled": torch.cat([torch.zeros(n, dtype=torch.bool), torch.ones(n_unlabelled, dtype=torch.bool)])}
+
+
 def make_model(params, n_mels: int, ifd: bool, sedb: bool, channels=None) -> SEDModel:
     """params.yaml's model with the given branches (and channels), seeded, ATP weights N(0, 0.3), train mode."""
     update = {"ifd": ifd, "sedb": sedb, **({"channels": tuple(channels)} if channels else {})}
@@ -99,12 +121,15 @@ def make_model(params, n_mels: int, ifd: bool, sedb: bool, channels=None) -> SED
     return model.train()
 
 
-def make_step(model: SEDModel, batch: dict, lr: float, execution: Execution):
-    """One call = one training step of `model` on `batch`, as the training loop runs it under `execution`."""
+def make_step(model: SEDModel, batch: dict, lr: float, execution: Execution, teacher: MeanTeacher | None = None,
+              consistency_weight: float = 0.0):
+    """One call = one training step of `model` on `batch`, as the training loop runs it under `execution` (with
+    `teacher`: a mean-teacher step, its consistency loss at `consistency_weight`)."""
     net = execution.prepare(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scaler = execution.grad_scaler()
-    return lambda: optimisation_step(net, model, optimizer, batch, execution, scaler)
+    return lambda: optimisation_step(net, model, optimizer, batch, execution, scaler, teacher=teacher,
+                                     consistency_weight=consistency_weight)
 
 
 def first_call_s(step) -> float:
@@ -178,6 +203,11 @@ def main() -> None:
     models = {name: make_model(params, n_mels, ifd, sedb) for name, (ifd, sedb) in VARIANTS.items()}
     steps = {"eager_fp32": make_step(make_model(params, n_mels, params.model.ifd, params.model.sedb), batch, lr, eager)}
     steps.update({name: make_step(model, batch, lr, default) for name, model in models.items()})
+    n_unlabelled = unlabelled_per_batch(batch_size, params.train.unlabelled_fraction)
+    student = make_model(params, n_mels, False, False)
+    steps[MEAN_TEACHER] = make_step(student, with_unlabelled(batch, n_unlabelled), lr, default,
+                                    MeanTeacher(student, params.model.mean_teacher_decay),
+                                    params.model.consistency_weight)
     channels = list(models["baseline"].config.channels)
     compile_s = {name: first_call_s(step) for name, step in steps.items() if name != "eager_fp32"}
     print(f"default model: channels {channels}, {features.frames} frames, {models['baseline'].num_parameters()} "
@@ -185,7 +215,8 @@ def main() -> None:
     load_before = loadavg()
     times, last = interleaved(steps, args.rounds, args.warmup)
     median_ms = {name: statistics.median(values) * 1000 for name, values in times.items()}
-    overhead = {name: ratio(times[name], times["baseline"]) - 1 for name in VARIANTS if name != "baseline"}
+    overhead = {name: ratio(times[name], times["baseline"]) - 1 for name in [*VARIANTS, MEAN_TEACHER]
+                if name != "baseline"}
     speedup = ratio(times["eager_fp32"], times[own])
     for name in steps:
         extra = "" if name in ("baseline", "eager_fp32") else f", overhead {100 * overhead[name]:+.1f} %"
@@ -255,6 +286,8 @@ def main() -> None:
         "sedb_ifd_ms": round(median_ms["SEDB&IFD"], 1),
         "ifd_overhead": round(overhead["IFD"], 4), "sedb_overhead": round(overhead["SEDB"], 4),
         "sedb_ifd_overhead": round(overhead["SEDB&IFD"], 4),
+        "mean_teacher_ms": round(median_ms[MEAN_TEACHER], 1), "mean_teacher_overhead": round(overhead[MEAN_TEACHER], 4),
+        "mean_teacher_unlabelled_clips": n_unlabelled,
         "ifd_target": TARGETS["IFD"], "sedb_target": TARGETS["SEDB"],
         "ifd_met": overhead["IFD"] <= TARGETS["IFD"], "sedb_met": overhead["SEDB"] <= TARGETS["SEDB"],
         "compile_s": {**{name: round(value, 1) for name, value in compile_s.items()}, "lin": round(lin_compile_s, 1)},

@@ -118,8 +118,9 @@ def _per_file_lists(events: pd.DataFrame, files: Sequence[str], what: str) -> di
         warnings.warn(f"{what}: ignoring events in {len(outside)} file(s) outside the evaluated set, "
                       f"e.g. {outside[:3]}", stacklevel=3)
     lists: dict[str, list[dict]] = {name: [] for name in files}
-    for name, group in events[events["filename"].isin(lists)].groupby("filename", sort=False):
-        lists[name] = group.to_dict("records")
+    for record in events.to_dict("records"):          # one conversion, in row order (per-group ones cost 1 ms each)
+        if record["filename"] in lists:
+            lists[record["filename"]].append(record)
     return lists
 
 

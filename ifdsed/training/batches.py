@@ -32,6 +32,12 @@ from ifdsed.features.normalize import Normalizer
 from ifdsed.features.store import FeatureSet
 
 
+def unlabelled_per_batch(batch_size: int, unlabelled_fraction: float) -> int:
+    """How many unlabelled clips join `batch_size` labelled ones so that they make `unlabelled_fraction` of the
+    batch (train.unlabelled_fraction; 0.5: as many as the labelled ones)."""
+    return round(batch_size * unlabelled_fraction / (1 - unlabelled_fraction))
+
+
 class MixedBatches:
     """Batches that mix real weak clips and synthetic strong clips in a fixed ratio."""
 

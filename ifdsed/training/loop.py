@@ -59,7 +59,7 @@ from ifdsed.models.training_data import KEY as TRAINING_DATA, TrainingData
 from ifdsed.paths import RunPaths
 from ifdsed.training import distributed
 from ifdsed.training.augment import Augmentation, Augmenter
-from ifdsed.training.batches import MixedBatches
+from ifdsed.training.batches import MixedBatches, unlabelled_per_batch
 from ifdsed.training.diagnostics import PseudoLabelRecorder, encoder_gradient_norms
 from ifdsed.training.energy import EnergyMeter, record
 from ifdsed.training.execution import Execution
@@ -243,8 +243,8 @@ def _unlabelled_clips(params: Params, mean_teacher: bool, store: Path,
         raise ParamsError(f"params.yaml: model.mean_teacher needs the unlabelled set, and the feature store {store} "
                           "has none: set realworld.unlabelled_clips above 0 (embedded data) or real.unlabelled_tsv "
                           "(data.source real: DESED's metadata/train/unlabel_in_domain.tsv) and rerun dvc repro")
-    fraction = params.train.unlabelled_fraction
-    return load_feature_set(store, layout.UNLABELLED_SET), round(params.train.batch_size * fraction / (1 - fraction))
+    return (load_feature_set(store, layout.UNLABELLED_SET),
+            unlabelled_per_batch(params.train.batch_size, params.train.unlabelled_fraction))
 
 
 def _training_data(params: Params, store: Path) -> TrainingData:

@@ -1,4 +1,4 @@
-"""The evaluate stage's choice of where sets are scored: in this process for small sets, in spawned processes
+"""The evaluate stage's choice of where sets are scored: in this process for small sets, in forked processes
 for the default's (the figures are the same: the end-to-end tests score tiny sets in process, the default run
 in processes, through the one `score_predictions`)."""
 from concurrent.futures import ProcessPoolExecutor
@@ -21,4 +21,5 @@ def test_small_sets_are_scored_in_this_process_and_large_ones_in_processes():
         assert executor.submit(divmod, 7, 2).result() == (3, 1)
     large = scoring_executor(*sets_of(300, 600, 300))
     assert isinstance(large, ProcessPoolExecutor)
-    large.shutdown()
+    with large as executor:                              # the forkserver's workers run a job
+        assert executor.submit(divmod, 7, 2).result() == (3, 1)

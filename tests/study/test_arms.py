@@ -25,7 +25,20 @@ def test_each_arm_is_queued_with_its_own_keys_only(monkeypatch):
     assert commands[0] == ["dvc", "exp", "run", "--queue", "--name", "arm-baseline"]
     assert commands[2] == ["dvc", "exp", "run", "--queue", "--name", "arm-ifd-cross",
                            "-S", "model.ifd=true", "-S", "model.ifd_domains=cross"]
-    assert len(commands) == len(arms.ARMS)
+    assert len(commands) == len(arms.ARM_SETS["pairing"].arms)
+
+
+def test_the_mean_teacher_set_queues_its_own_arms(monkeypatch):
+    commands = []
+    monkeypatch.setattr(arms.subprocess, "run", lambda command, check: commands.append(command))
+    arms.queue(arms.ARM_SETS["mean-teacher"])
+    assert commands == [
+        ["dvc", "exp", "run", "--queue", "--name", "mt-baseline"],
+        ["dvc", "exp", "run", "--queue", "--name", "mt-baseline-mt", "-S", "model.mean_teacher=true"],
+        ["dvc", "exp", "run", "--queue", "--name", "mt-sedb-ifd-mt", "-S", "model.mean_teacher=true",
+         "-S", "model.sedb=true", "-S", "model.ifd=true"]]
+    for arm, base in arms.ARM_SETS["mean-teacher"].contrasts:          # every contrast joins two of its arms
+        assert {arm, base} <= set(arms.ARM_SETS["mean-teacher"].arms)
 
 
 def test_the_table_gives_each_arm_and_each_contrast_with_its_interval(monkeypatch):
