@@ -28,7 +28,8 @@ from ifdsed.models.config import variant_name
 TRAIN_LOGS = "results/train/seed_{seed}/plots/metrics/{metric}.tsv"
 PSEUDO_LABELS = "results/diagnostics/seed_{seed}/pseudo_labels.tsv"
 SEED_METRICS = "results/train/seed_{seed}/metrics.json"
-TRAIN_METRICS = ["validation/event_f1_macro", "validation/frame_f1_macro", "train/ifd_n_pos_rr",
+TRAIN_METRICS = ["validation/event_f1_macro", "validation/frame_f1_macro", "validation/student_event_f1_macro",
+                 "train/consistency", "train/ifd_n_pos_rr",
                  "train/ifd_n_pos_ss", "train/ifd_n_pos_rs", "train/pseudo_label_share",
                  "train/encoder_grad_norm/atp", "train/encoder_grad_norm/sedb", "train/encoder_grad_norm/ifd_hinge",
                  "train/encoder_grad_norm/ifd_norm"]
@@ -65,7 +66,8 @@ def experiments(prefix: str, archive: Path | None = ARCHIVE, merge: bool = True,
             continue
         seeds = list(params["train"]["seeds"])
         if all(experiment_file(revision, SEED_METRICS.format(seed=seed)) for seed in seeds):
-            found.append((name, revision, variant_name(params["model"]["ifd"], params["model"]["sedb"]), seeds))
+            found.append((name, revision, variant_name(params["model"]["ifd"], params["model"]["sedb"],
+                                                           params["model"].get("mean_teacher", False)), seeds))
     return sorted(found, key=lambda item: item[0])
 
 
