@@ -5,7 +5,8 @@
   beside IFD with pseudo labels and the baseline
   (docs/ifd-study.md#the-pairing-readings-and-the-oracle-bound-a-first-measurement);
 - `mean-teacher`: the first look at the mean teacher (model.mean_teacher), alone and with SEDB&IFD, beside the
-  baseline (docs/ifd-study.md#a-first-look-at-the-mean-teacher).
+  baseline, and with no consistency loss (what the unlabelled clips in each batch and the teacher's selection do
+  alone) (docs/ifd-study.md#a-first-look-at-the-mean-teacher).
 
     python -m study.arms queue [--set NAME]     # the set's arms as DVC queue experiments
     dvc queue start                             # then, once they have run: python -m study.archive --prefix <prefix>
@@ -46,9 +47,12 @@ ARM_SETS = {
     "mean-teacher": ArmSet(
         arms={"mt-baseline": {},
               "mt-baseline-mt": {"model.mean_teacher": "true"},
-              "mt-sedb-ifd-mt": {"model.mean_teacher": "true", "model.sedb": "true", "model.ifd": "true"}},
+              "mt-sedb-ifd-mt": {"model.mean_teacher": "true", "model.sedb": "true", "model.ifd": "true"},
+              # a diagnostic: the unlabelled clips in every batch and the teacher's selection, no consistency loss
+              "mt-baseline-mt-w0": {"model.mean_teacher": "true", "model.consistency_weight": "0"}},
         contrasts=(("mt-baseline-mt", "mt-baseline"), ("mt-sedb-ifd-mt", "mt-baseline-mt"),
-                   ("mt-sedb-ifd-mt", "mt-baseline"))),
+                   ("mt-sedb-ifd-mt", "mt-baseline"), ("mt-baseline-mt-w0", "mt-baseline"),
+                   ("mt-baseline-mt", "mt-baseline-mt-w0"))),
 }
 DEFAULT_SET = "pairing"
 METRICS = {  # column -> summary key (without _mean / _std)

@@ -36,7 +36,9 @@ def test_the_mean_teacher_set_queues_its_own_arms(monkeypatch):
         ["dvc", "exp", "run", "--queue", "--name", "mt-baseline"],
         ["dvc", "exp", "run", "--queue", "--name", "mt-baseline-mt", "-S", "model.mean_teacher=true"],
         ["dvc", "exp", "run", "--queue", "--name", "mt-sedb-ifd-mt", "-S", "model.mean_teacher=true",
-         "-S", "model.sedb=true", "-S", "model.ifd=true"]]
+         "-S", "model.sedb=true", "-S", "model.ifd=true"],
+        ["dvc", "exp", "run", "--queue", "--name", "mt-baseline-mt-w0", "-S", "model.mean_teacher=true",
+         "-S", "model.consistency_weight=0"]]
     for arm, base in arms.ARM_SETS["mean-teacher"].contrasts:          # every contrast joins two of its arms
         assert {arm, base} <= set(arms.ARM_SETS["mean-teacher"].arms)
 
