@@ -21,7 +21,7 @@ def test_project_params_are_valid_and_complete():
     train = params.train      # how a step runs: the measured defaults (docs/performance.md)
     assert (train.precision, train.compile, train.channels_last, train.prefetch) == ("auto", "auto", False, 2)
     # at most train.epochs, early stopping and model selection by the paper's measure; patience null: no stopping
-    assert (train.epochs, train.patience, train.selection, train.ifd_warmup) == (6, 5, "event_f1", 0)
+    assert (train.epochs, train.patience, train.selection, train.ifd_warmup) == (5, 5, "event_f1", 0)
     raw = project_params()
     raw["train"]["patience"] = None
     assert parse_params(raw).train.patience is None

@@ -1,5 +1,5 @@
-"""Log-mel features: the settings (`LogMelConfig`), the batched torch extractor (`LogMelExtractor`) and the
-extraction of many files on worker threads (`extract_files`).
+"""Log-mel features: the batched torch extractor (`LogMelExtractor`) of the settings `LogMelConfig`
+(ifdsed/features/config.py) and the extraction of many files on worker threads (`extract_files`).
 
 Every clip is decoded, mixed down to mono, resampled to `features.sample_rate` (soxr HQ, as `librosa.load` does;
 `ifdsed.io.audio.read_clip`) and cut or zero-padded to `data.clip_duration`. A batched torch STFT (periodic Hann
@@ -12,7 +12,6 @@ The result matches a plain librosa log-mel of the same file within 0.01 dB (test
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -21,80 +20,13 @@ import numpy as np
 import torch
 
 from ifdsed.devices import ordered_thread_map
-from ifdsed.errors import AudioError, IfdsedError
+from ifdsed.errors import AudioError
+from ifdsed.features.config import FeatureError, LogMelConfig
 from ifdsed.io.audio import read_clip
 
 MEL_GROUPS = 4  # band groups of the mel projection (the fastest split for 64 bands, measured on a CPU)
 _FIX = ("the clip sets are written by the synthesize and realworld stages, which check every file: if it changed "
         "since, rerun them (`dvc repro -f realworld`)")
-
-
-class FeatureError(IfdsedError, RuntimeError):
-    """A clip cannot be turned into features; the message starts with the file's path and says why. The store
-    is left unfinished (only the ``.partial`` folder), never taken as complete."""
-
-
-@dataclass(frozen=True)
-class LogMelConfig:
-    """Everything that determines the features; `frames` and the sample counts are derived from it."""
-    sample_rate: int
-    n_fft: int
-    window: float        # s
-    hop: float           # s
-    n_mels: int
-    fmin: float
-    fmax: float
-    log_offset: float
-    clip_duration: float  # s
-
-    @classmethod
-    def from_params(cls, features, clip_duration: float) -> "LogMelConfig":
-        """From a `FeaturesParams` (params.yaml `features`) and `data.clip_duration`."""
-        return cls(sample_rate=features.sample_rate, n_fft=features.n_fft, window=features.window,
-                   hop=features.hop, n_mels=features.n_mels, fmin=features.fmin, fmax=features.fmax,
-                   log_offset=features.log_offset, clip_duration=clip_duration)
-
-    def __post_init__(self) -> None:
-        if self.win_length > self.n_fft:
-            raise ValueError(f"window {self.window} s ({self.win_length} samples) is longer than n_fft {self.n_fft}")
-        if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
-            raise ValueError(f"need 0 <= fmin < fmax <= sample_rate / 2, got {self.fmin}, {self.fmax}")
-        if self.hop_length < 1 or self.frames < 1:
-            raise ValueError(f"hop {self.hop} s gives no frame at {self.sample_rate} Hz")
-
-    @property
-    def win_length(self) -> int:
-        return round(self.window * self.sample_rate)
-
-    @property
-    def hop_length(self) -> int:
-        return round(self.hop * self.sample_rate)
-
-    @property
-    def clip_samples(self) -> int:
-        return round(self.clip_duration * self.sample_rate)
-
-    @property
-    def stft_samples(self) -> int:
-        """Samples the STFT sees: the clip, plus zeros in the rare case where rounding the hop to whole samples
-        would leave a centred STFT (1 + samples // hop_length frames) short of `frames`."""
-        return max(self.clip_samples, (self.frames - 1) * self.hop_length)
-
-    @property
-    def frames(self) -> int:
-        """Frames per clip: round(clip_duration / hop) (156 for 10 s at 64 ms, 500 at 20 ms)."""
-        return round(self.clip_duration / self.hop)
-
-    @property
-    def frame_hop(self) -> float:
-        """The true frame period in seconds (hop_length / sample_rate)."""
-        return self.hop_length / self.sample_rate
-
-    def describe(self) -> dict:
-        """The parameters and the derived sizes, as written to features.json."""
-        return {**asdict(self), "win_length": self.win_length, "hop_length": self.hop_length,
-                "clip_samples": self.clip_samples, "frames": self.frames, "frame_hop": self.frame_hop}
-
 
 
 class LogMelExtractor(torch.nn.Module):

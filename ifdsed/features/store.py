@@ -21,18 +21,21 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ifdsed import paths
-from ifdsed.devices import default_device
 from ifdsed.errors import IfdsedError
 from ifdsed.features.labels import clip_tags, frame_labels
-from ifdsed.features.logmel import FeatureError, LogMelConfig, LogMelExtractor, extract_files
+from ifdsed.features.config import FeatureError, LogMelConfig
 from ifdsed.io.tables import join_tags, read_clips, read_events, read_tags
+
+if TYPE_CHECKING:   # the extractor (torch, librosa) is imported where a store is built, not where one is read
+    import torch
+
+    from ifdsed.features.logmel import LogMelExtractor
 
 STORE_DTYPE = np.float32
 STORE_FORMAT = 2
@@ -159,6 +162,8 @@ def _write_features(path: Path, audio: list[Path], extractor: LogMelExtractor, w
     cfg = extractor.config
     store = open_set_features(path.parent, path.stem, len(audio), cfg.frames, cfg.n_mels)   # [clips, frames, n_mels]
     row = 0
+    from ifdsed.features.logmel import extract_files
+
     for batch in extract_files(audio, extractor, workers=workers, batch_size=batch_size):
         stored = batch.astype(STORE_DTYPE)                                         # [batch, frames, n_mels]
         store[row:row + len(stored)] = stored
@@ -210,6 +215,11 @@ def build_store(sets: Mapping[str, str | Path], out_dir: str | Path, config: Log
     missing = [name for name in train_sets if name not in sets]
     if missing:
         raise ValueError(f"training sets {missing} are not among the sets to extract")
+    import torch
+
+    from ifdsed.devices import default_device
+    from ifdsed.features.logmel import LogMelExtractor
+
     extractor = LogMelExtractor(config).to(torch.device(device) if device else default_device())
     partial = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
