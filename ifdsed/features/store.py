@@ -159,11 +159,11 @@ def _write_features(path: Path, audio: list[Path], extractor: LogMelExtractor, w
                     progress: Callable[[int], None] | None) -> None:
     """Features of `audio` into a new .npy written through a memory map (never all in RAM); the stored
     (float16) values are added to `sums` when given."""
+    from ifdsed.features.logmel import extract_files   # torch: only where a store is built
+
     cfg = extractor.config
     store = open_set_features(path.parent, path.stem, len(audio), cfg.frames, cfg.n_mels)   # [clips, frames, n_mels]
     row = 0
-    from ifdsed.features.logmel import extract_files
-
     for batch in extract_files(audio, extractor, workers=workers, batch_size=batch_size):
         stored = batch.astype(STORE_DTYPE)                                         # [batch, frames, n_mels]
         store[row:row + len(stored)] = stored
