@@ -74,7 +74,7 @@ from ifdsed.config import model_config
 from ifdsed.models.config import VARIANTS
 from ifdsed.models.ifd import ifd_loss
 from ifdsed.models.sed_model import SEDModel
-from ifdsed.training.batches import unlabelled_per_batch
+from ifdsed.training.batches import append_unlabelled, unlabelled_per_batch
 from ifdsed.training.execution import Execution
 from ifdsed.training.mean_teacher import MeanTeacher
 from ifdsed.training.step import optimisation_step
@@ -98,16 +98,11 @@ def training_batch(batch_size: int, n_synthetic: int, frames: int, n_mels: int, 
 
 
 def with_unlabelled(batch: dict, n_unlabelled: int, seed: int = 3) -> dict:
-    """`batch` with `n_unlabelled` clips appended as MixedBatches appends the unlabelled set's: features (drawn
-    like the batch's own), zero labels, is_unlabelled."""
-    n, frames, n_mels = batch["features"].shape
-    classes = batch["clip_tags"].shape[1]
-    features = torch.randn(n_unlabelled, frames, n_mels, generator=torch.Generator().manual_seed(seed))
-    return {"features": torch.cat([batch["features"], features]),                     # [B + Bu, T, F]
-            "clip_tags": torch.cat([batch["clip_tags"], torch.zeros(n_unlabelled, classes)]),
-            "frame_labels": torch.cat([batch["frame_labels"], torch.zeros(n_unlabelled, frames, classes)]),
-            "is_synthetic": torch.cat([batch["is_synthetic"], torch.zeros(n_unlabelled, dtype=torch.bool)]),
-            "is_unlabelled": torch.cat([torch.zeros(n, dtype=torch.bool), torch.ones(n_unlabelled, dtype=torch.bool)])}
+    """`batch` with `n_unlabelled` clips appended as MixedBatches appends the unlabelled set's, their features
+    drawn like the batch's own."""
+    _, frames, n_mels = batch["features"].shape
+    generator = torch.Generator().manual_seed(seed)
+    return append_unlabelled(batch, torch.randn(n_unlabelled, frames, n_mels, generator=generator))  # [B + Bu, ...]
 
 
 def make_model(params, n_mels: int, ifd: bool, sedb: bool, channels=None) -> SEDModel:

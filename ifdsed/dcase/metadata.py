@@ -63,7 +63,6 @@ WEAK_COLUMNS = ["filename", "event_labels"]
 STRONG_COLUMNS = ["filename", "onset", "offset", "event_label"]
 UNLABELLED_COLUMNS = ["filename"]
 REPORT_NAME = paths.IMPORT_REPORT.name   # written in the real-world folder
-SETS = ("weak", "validation", "test", "unlabelled")   # the DCASE 2018 sets, in the order they are imported
 
 
 class MetadataError(InputError):

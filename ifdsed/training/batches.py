@@ -38,6 +38,23 @@ def unlabelled_per_batch(batch_size: int, unlabelled_fraction: float) -> int:
     return round(batch_size * unlabelled_fraction / (1 - unlabelled_fraction))
 
 
+def append_unlabelled(batch: dict[str, torch.Tensor], features: torch.Tensor,
+                      rows: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    """`batch` with unlabelled clips appended after its labelled ones: their (normalised) features [Bu, T, F], zero
+    clip_tags and frame_labels that no loss reads, is_synthetic false, is_unlabelled marking them, and their rows in
+    the unlabelled set appended to clip_index where the batch has one."""
+    n_labelled, n = len(batch["features"]), len(features)
+    frames, classes = batch["frame_labels"].shape[1:]
+    appended = {"features": torch.cat([batch["features"], features]),                               # [B + Bu, T, F]
+                "clip_tags": torch.cat([batch["clip_tags"], torch.zeros(n, classes)]),              # [B + Bu, C]
+                "frame_labels": torch.cat([batch["frame_labels"], torch.zeros(n, frames, classes)]),  # [B + Bu, T, C]
+                "is_synthetic": torch.cat([batch["is_synthetic"], torch.zeros(n, dtype=torch.bool)])}
+    if "clip_index" in batch:
+        appended["clip_index"] = torch.cat([batch["clip_index"], torch.from_numpy(np.asarray(rows, np.int64))])
+    appended["is_unlabelled"] = torch.from_numpy(np.r_[np.zeros(n_labelled, bool), np.ones(n, bool)])
+    return appended
+
+
 class MixedBatches:
     """Batches that mix real weak clips and synthetic strong clips in a fixed ratio."""
 
@@ -112,13 +129,5 @@ class MixedBatches:
                 "clip_index": torch.from_numpy(np.r_[real, synthetic].astype(np.int64))}
 
     def _with_unlabelled(self, batch: dict[str, torch.Tensor], rows: np.ndarray) -> dict[str, torch.Tensor]:
-        """`batch` with the unlabelled clips `rows` appended: features, zero labels, and is_unlabelled."""
-        n_labelled, n = len(batch["features"]), len(rows)
-        features = self.normalize(self.unlabelled.features[rows])                                 # [Bu, T, F]
-        frames, classes = batch["frame_labels"].shape[1:]
-        return {"features": torch.cat([batch["features"], features]),
-                "clip_tags": torch.cat([batch["clip_tags"], torch.zeros(n, classes)]),
-                "frame_labels": torch.cat([batch["frame_labels"], torch.zeros(n, frames, classes)]),
-                "is_synthetic": torch.cat([batch["is_synthetic"], torch.zeros(n, dtype=torch.bool)]),
-                "clip_index": torch.cat([batch["clip_index"], torch.from_numpy(rows.astype(np.int64))]),
-                "is_unlabelled": torch.from_numpy(np.r_[np.zeros(n_labelled, bool), np.ones(n, bool)])}
+        """`batch` with the unlabelled clips `rows` of the unlabelled set appended."""
+        return append_unlabelled(batch, self.normalize(self.unlabelled.features[rows]), rows)    # [Bu, T, F]
