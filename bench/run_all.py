@@ -48,6 +48,7 @@ BENCHMARKS = {
     "synthesis": (_module("synthesis", "--repeats", "3"),
                   _module("synthesis", "--clips", "16", "--test-clips", "4", "--repeats", "1")),
     "features": (_module("features"), _module("features", "--clips", "16", "--repeats", "2")),
+    "audio_check": (_module("audio_check"), _module("audio_check", "--clips", "40", "--repeats", "1")),
     "predict": (_module("predict"), _module("predict", "--clips", "10", "--long", "1", "--repeats", "1")),
     "memory": (_module("memory"), _module("memory", "--scales", "default", "paper", "--max-steps", "3")),
     "pipeline": (_module("repro"), _module("repro", "--quick")),   # the DVC pipeline, timed by bench/repro.py
@@ -127,6 +128,8 @@ ROWS = [
      "met"),
     ("synthesis", "synthesis: scaling the measured parts predict", ["diagnosis.model_scaling",
      "diagnosis.scaper_import_s", "diagnosis.render_s_serial"], "", None),
+    ("audio_check", "checking DCASE audio on import, 2 threads / 1 (ms a clip)",
+     ["speedup", "ms_per_clip_1", "ms_per_clip_threads", "same_result"], "", None),
     ("pipeline", "`make repro` from clean (embedded default)", ["full_repro_s", "mode"], "", None),
     ("pipeline", "`dvc repro` with nothing changed (s, median)", ["noop_repro_s"], "<= 5 s", "noop_met"),
     ("pipeline", "`model.ifd` change reruns", ["model_change_stages"], "train, evaluate, summarize only",

@@ -16,6 +16,7 @@ The inputs are checked before the old output is deleted: the sound bank manifest
 every metadata table (file:line errors) and every audio file (imported). A set folder is complete once its
 clips.tsv exists (written last). Bad input stops the stage with one message, without a traceback.
 """
+import os
 import shutil
 
 from ifdsed import paths
@@ -43,7 +44,8 @@ def write_pseudo_marker() -> None:
 def main() -> None:
     params = load_params()
     if params.data.source == "real":
-        scanned = scan_dcase2018(params.real, params.classes, params.data.clip_duration)
+        scanned = scan_dcase2018(params.real, params.classes, params.data.clip_duration,
+                                 workers=min(params.realworld.workers, os.cpu_count() or 1))
         shutil.rmtree(OUT, ignore_errors=True)
         write_pseudo_marker()
         try:

@@ -14,6 +14,7 @@ The manifest and every source file it lists are checked before the old output is
 cannot mix stops the stage naming the clip and its sources. A set folder is complete once its clips.tsv exists
 (written last).
 """
+import os
 import shutil
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def main() -> None:
     if imported:
         report = import_set("syn_test", real.syn_test_tsv, real.syn_test_audio, params.classes, OUT / "test",
                             strong=True, max_missing_fraction=real.max_missing_fraction,
-                            clip_duration=params.data.clip_duration, labels=labels)
+                            clip_duration=params.data.clip_duration, labels=labels,
+                            workers=min(params.synth.workers, os.cpu_count() or 1))
         print(f"synthetic test (imported from {real.syn_test_tsv}): {report['n_present']} of {report['n_listed']} "
               f"clips present, {report['n_events']} events -> {OUT / 'test'}/ (report: "
               f"{OUT / 'test' / REPORT_NAME})")

@@ -40,6 +40,7 @@ import difflib
 import math
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pandas as pd
@@ -47,7 +48,7 @@ import pandas as pd
 from ifdsed import paths
 from ifdsed.errors import IfdsedError, InputError
 from ifdsed.io.atomic import write_json
-from ifdsed.io.audio import inspect_audio
+from ifdsed.io.audio import inspect_audio, inspect_files
 from ifdsed.io.tables import (
     EVENT_COLUMNS,
     TAG_COLUMNS,
@@ -265,32 +266,36 @@ class ScannedSet:
 SHORT_CLIP = 1.0   # s: a usable clip shorter than this is kept, with a note (it is padded with silence)
 
 
-def probe_audio(audio_dir: Path, filenames, clip_duration: float | None = None
+def probe_audio(audio_dir: Path, filenames, clip_duration: float | None = None, workers: int = 1
                 ) -> tuple[list[dict], list[str], dict[str, str], dict[str, str]]:
-    """Look for each clip's audio under audio_dir and check it (`ifdsed.io.audio.inspect_audio`; with
-    `clip_duration`, only the first clip_duration + 1 s of each file is decoded).
+    """Look for each clip's audio under audio_dir and check it (`ifdsed.io.audio.inspect_audio`, in `workers`
+    threads; with `clip_duration`, only the first clip_duration + 1 s of each file is decoded).
 
     Returns (present rows {filename, path, duration}, missing filenames, {unreadable filename: reason},
-    {kept filename: note}).
+    {kept filename: note}), in the order of `filenames` whatever the number of threads.
     """
     present, missing, unreadable, notes = [], [], {}, {}
+    audio = {filename: Path(audio_dir) / filename for filename in filenames}
+    found = [filename for filename in filenames if audio[filename].exists()]
+    max_seconds = None if clip_duration is None else clip_duration + 1.0
+    checks = dict(zip(found, inspect_files([audio[filename] for filename in found], workers,
+                                           partial(inspect_audio, max_seconds=max_seconds))))
     for filename in filenames:
-        audio = Path(audio_dir) / filename
-        if not audio.exists():
+        if filename not in checks:
             missing.append(filename)
             continue
-        check = inspect_audio(audio, None if clip_duration is None else clip_duration + 1.0)
+        check = checks[filename]
         if not check.usable:
             unreadable[filename] = check.problem
             continue
-        found = list(check.notes)
+        kept_notes = list(check.notes)
         if clip_duration is not None and check.duration > clip_duration + 0.5:
-            found.append(f"{check.duration:.3f} s long: only the first {clip_duration:g} s are used")
+            kept_notes.append(f"{check.duration:.3f} s long: only the first {clip_duration:g} s are used")
         if check.duration < min(SHORT_CLIP, clip_duration or SHORT_CLIP):
-            found.append(f"only {check.duration:.3f} s long: padded with silence")
-        if found:
-            notes[filename] = "; ".join(found)
-        present.append({"filename": filename, "path": str(audio.resolve()), "duration": check.duration})
+            kept_notes.append(f"only {check.duration:.3f} s long: padded with silence")
+        if kept_notes:
+            notes[filename] = "; ".join(kept_notes)
+        present.append({"filename": filename, "path": str(audio[filename].resolve()), "duration": check.duration})
     return present, missing, unreadable, notes
 
 
@@ -308,12 +313,14 @@ def read_set_labels(tsv_path: str | Path, classes, strong: bool, clip_duration: 
 
 
 def scan_set(name: str, tsv_path: str | Path, audio_dir: str | Path, classes, strong: bool,
-             clip_duration: float = 10.0, labels: tuple | None = None, labelled: bool = True) -> ScannedSet:
+             clip_duration: float = 10.0, labels: tuple | None = None, labelled: bool = True,
+             workers: int = 1) -> ScannedSet:
     """Read a set's labels (unless `labels`, from `read_set_labels`, are given), look for its audio and check
-    it, and build its report and tables (nothing is written). `labelled` False: a list of clips only."""
+    it (in `workers` threads), and build its report and tables (nothing is written). `labelled` False: a list of
+    clips only."""
     tsv_path, audio_dir = Path(tsv_path), Path(audio_dir)
     tags, events, filenames = labels or read_set_labels(tsv_path, classes, strong, clip_duration, labelled)
-    present, missing, unreadable, notes = probe_audio(audio_dir, filenames, clip_duration)
+    present, missing, unreadable, notes = probe_audio(audio_dir, filenames, clip_duration, workers)
     clips = pd.DataFrame(present, columns=["filename", "path", "duration"])
     kept = set(clips["filename"])
     if tags is not None:
@@ -380,15 +387,16 @@ def missing_audio_problem(report: dict, max_missing_fraction: float, report_path
 
 def import_set(name: str, tsv_path: str | Path, audio_dir: str | Path, classes, out_dir: str | Path,
                strong: bool, max_missing_fraction: float, clip_duration: float = 10.0,
-               labels: tuple | None = None) -> dict:
+               labels: tuple | None = None, workers: int = 1) -> dict:
     """Import one set into out_dir (clips.tsv, tags.tsv, events.tsv for strong sets) and return its report.
 
     The report is written to ``out_dir/import_report.json`` first; then, if the fraction of clips without
     usable audio exceeds max_missing_fraction, `MissingAudioError` is raised and no table is written.
-    labels: the set's labels already read by `read_set_labels` (read here otherwise).
+    labels: the set's labels already read by `read_set_labels` (read here otherwise); workers: threads that
+    check the audio.
     """
     out_dir = Path(out_dir)
-    scanned = scan_set(name, tsv_path, audio_dir, classes, strong, clip_duration, labels)
+    scanned = scan_set(name, tsv_path, audio_dir, classes, strong, clip_duration, labels, workers=workers)
     report_path = write_report(scanned.report, out_dir / REPORT_NAME)
     problem = missing_audio_problem(scanned.report, max_missing_fraction, report_path)
     if problem:
@@ -426,8 +434,9 @@ def dcase2018_sources(real_params) -> dict[str, SetSource]:
     return sources
 
 
-def scan_dcase2018(real_params, classes, clip_duration: float = 10.0) -> dict[str, ScannedSet]:
-    """Read and check the weak, validation and test sets named in params.yaml ``real``; nothing is written.
+def scan_dcase2018(real_params, classes, clip_duration: float = 10.0, workers: int = 1) -> dict[str, ScannedSet]:
+    """Read and check the weak, validation and test sets (and the unlabelled one) named in params.yaml ``real``,
+    their audio in `workers` threads; nothing is written.
 
     Raises `MetadataError` (file and line) for a bad table, before any audio is decoded."""
     sources = dcase2018_sources(real_params)
@@ -435,7 +444,7 @@ def scan_dcase2018(real_params, classes, clip_duration: float = 10.0) -> dict[st
                                     source.labelled)                                    # bad row fails before
               for name, source in sources.items()}                                      # any audio is read
     return {name: scan_set(name, source.tsv, source.audio, classes, source.strong, clip_duration, labels[name],
-                           source.labelled)
+                           source.labelled, workers)
             for name, source in sources.items()}
 
 
@@ -454,7 +463,8 @@ def write_dcase2018(scanned: dict[str, ScannedSet], max_missing_fraction: float,
     return report
 
 
-def import_dcase2018(real_params, classes, out_root: str | Path, clip_duration: float = 10.0) -> dict:
+def import_dcase2018(real_params, classes, out_root: str | Path, clip_duration: float = 10.0,
+                     workers: int = 1) -> dict:
     """Import the DCASE 2018 task 4 weak, validation (288 clips) and test (880 clips) sets, and the unlabelled
     in-domain set (14,412 clips) when ``real.unlabelled_tsv`` names its list.
 
@@ -464,5 +474,5 @@ def import_dcase2018(real_params, classes, out_root: str | Path, clip_duration: 
     any check: if a set has too much missing audio, `MissingAudioError` names every failing set and no table
     is written.
     """
-    return write_dcase2018(scan_dcase2018(real_params, classes, clip_duration), real_params.max_missing_fraction,
-                           out_root)
+    return write_dcase2018(scan_dcase2018(real_params, classes, clip_duration, workers),
+                           real_params.max_missing_fraction, out_root)

@@ -1,7 +1,7 @@
 """Audio reading and its checks: the one place where the project decodes audio it did not write itself.
 
 - `inspect_audio`: check a whole file (or its start) without failing; used by the sound bank index and the
-  DCASE import.
+  DCASE import, which check many files at once with `inspect_files` (threads).
 - `read_clip`: one training/evaluation clip, mono at the features' rate, cut or zero-padded (the features stage).
 - `decode`: a whole file of any length for detection (`ifdsed predict`), with notes on suspicious
   but usable files.
@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 import librosa
 import numpy as np
@@ -151,6 +153,16 @@ def inspect_audio(path: str | Path, max_seconds: float | None = None) -> AudioCh
         if beyond:
             notes.append(f"{beyond} samples beyond full scale (peak {peak:.3g})")
         return AudioCheck(**base, notes=tuple(notes))
+
+
+def inspect_files(paths: Sequence[str | Path], workers: int = 1,
+                  check: Callable[[str | Path], AudioCheck] = inspect_audio) -> list[AudioCheck]:
+    """check(path) for every path, in order, in `workers` threads (libsndfile releases the GIL while it decodes:
+    on a 2-core CPU two threads check DCASE clips 1.6 times as fast as one: bench/audio_check.py)."""
+    if workers <= 1:
+        return [check(path) for path in paths]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(check, paths))
 
 
 def _first_non_finite(samples: np.ndarray) -> int | None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import multiprocessing
 import shutil
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -39,7 +38,7 @@ from ..errors import InputError
 from ..io.atomic import atomic_path
 from .manifest import MANIFEST_NAME, manifest_table, write_manifest
 from .pools import assign_pools
-from ..io.audio import AudioCheck, inspect_audio
+from ..io.audio import AudioCheck, inspect_audio, inspect_files
 from .backgrounds import BACKGROUND_SYNTHESIZERS, QUIET_KINDS
 from .non_target import NON_TARGET_SYNTHESIZERS
 from .synthesizers import CLASS_SYNTHESIZERS
@@ -207,8 +206,7 @@ def _index_folder(folder: Path, role: str, label: str, skipped: dict[str, str], 
     reason), and usable files worth a warning (clipping) to `notes` (path -> note)."""
     rows = []
     files = _audio_files(folder)
-    with ThreadPoolExecutor(max(1, workers)) as pool:   # libsndfile releases the GIL while decoding
-        checks = list(pool.map(_check_file, files))
+    checks = inspect_files(files, workers, _check_file)
     for path, check in zip(files, checks):
         if not check.usable:
             skipped[str(path)] = check.problem

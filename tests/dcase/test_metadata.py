@@ -405,3 +405,17 @@ def test_dcase_import_skips_and_reports_unusable_audio(audio, tmp_path):
     assert (f"set 'test': {len(unusable) + 1} of {len(names)} clips have no usable audio "
             f"(1 missing, {len(unusable)} unreadable)") in str(error.value)
     assert str(tmp_path / "strict" / "import_report.json") in str(error.value)
+
+
+def test_checking_the_audio_in_threads_changes_nothing(audio, tmp_path):
+    folder, unusable, usable = audio
+    names = ["absent.wav", *unusable, *usable]
+    tsv = strong_table(tmp_path / "eval.tsv", names)
+    reports, clips = {}, {}
+    for workers in (1, 2):
+        out = tmp_path / f"threads_{workers}"
+        reports[workers] = import_set("test", tsv, folder, CLASSES, out, strong=True, max_missing_fraction=1.0,
+                                      workers=workers)
+        clips[workers] = (out / "clips.tsv").read_bytes()
+    assert reports[1] == reports[2] and clips[1] == clips[2]
+    assert reports[2]["missing"] == ["absent.wav"] and sorted(reports[2]["unreadable"]) == sorted(unusable)
