@@ -1,5 +1,9 @@
 """The DVC pipeline end to end, with tiny params, in a throw-away git repository: a repro from clean, what a
-params change reruns, and a repro killed mid-way then run again (docs/reliability.md)."""
+params change reruns, and a repro killed mid-way then run again (docs/reliability.md).
+
+The tests that share the `project` fixture run in file order, each from the state the one before left (one
+pipeline run each instead of one per test): the comparison in the branch-switch test finds its baseline row in the
+synth-seed experiment before it."""
 import json
 import os
 import signal
