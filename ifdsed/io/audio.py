@@ -157,8 +157,8 @@ def inspect_audio(path: str | Path, max_seconds: float | None = None) -> AudioCh
 
 def inspect_files(paths: Sequence[str | Path], workers: int = 1,
                   check: Callable[[str | Path], AudioCheck] = inspect_audio) -> list[AudioCheck]:
-    """check(path) for every path, in order, in `workers` threads (libsndfile releases the GIL while it decodes:
-    on a 2-core CPU two threads check DCASE clips 1.6 times as fast as one: bench/audio_check.py)."""
+    """check(path) for every path, in order, in `workers` threads (libsndfile releases the GIL while it decodes;
+    bench/audio_check.py measures what threads gain)."""
     if workers <= 1:
         return [check(path) for path in paths]
     with ThreadPoolExecutor(workers) as pool:

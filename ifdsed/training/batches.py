@@ -42,7 +42,9 @@ def append_unlabelled(batch: dict[str, torch.Tensor], features: torch.Tensor,
                       rows: np.ndarray | None = None) -> dict[str, torch.Tensor]:
     """`batch` with unlabelled clips appended after its labelled ones: their (normalised) features [Bu, T, F], zero
     clip_tags and frame_labels that no loss reads, is_synthetic false, is_unlabelled marking them, and their rows in
-    the unlabelled set appended to clip_index where the batch has one."""
+    the unlabelled set (`rows`, needed then) appended to clip_index where the batch has one."""
+    if ("clip_index" in batch) != (rows is not None):
+        raise ValueError("append_unlabelled: give the unlabelled clips' rows exactly when the batch has a clip_index")
     n_labelled, n = len(batch["features"]), len(features)
     frames, classes = batch["frame_labels"].shape[1:]
     appended = {"features": torch.cat([batch["features"], features]),                               # [B + Bu, T, F]
